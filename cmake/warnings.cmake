@@ -1,0 +1,10 @@
+# Project-wide warning and sanitizer flags, applied to every target defined after this file.
+add_compile_options(-Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion
+                    -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Wnull-dereference)
+if(FRAMEBUS_WERROR)
+  add_compile_options(-Werror)
+endif()
+if(FRAMEBUS_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()

@@ -1,0 +1,145 @@
+#pragma once
+/// @file consumer.hpp
+/// The receiving side of a channel.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "framebus/error.hpp"
+#include "framebus/message.hpp"
+#include "framebus/options.hpp"
+
+namespace framebus {
+
+namespace detail {
+class ConsumerCore;
+}
+
+/// A received message: a read-only view into shared memory. Copies share the slot; the slot goes
+/// back to the channel when the last copy is released or destroyed. A Sample keeps the mapping
+/// alive, also after its Consumer is closed.
+class Sample {
+ public:
+  Sample() = default;
+  Sample(const Sample& other) noexcept;
+  Sample& operator=(const Sample& other) noexcept;
+  Sample(Sample&& other) noexcept;
+  Sample& operator=(Sample&& other) noexcept;
+  ~Sample();
+
+  [[nodiscard]] bool valid() const noexcept { return core_ != nullptr; }
+  /// Payload bytes (read-only mapping: writing to them faults).
+  [[nodiscard]] std::span<const std::byte> data() const noexcept { return {data_, size_}; }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+
+  [[nodiscard]] std::uint32_t stream() const noexcept;
+  [[nodiscard]] std::uint64_t frame() const noexcept;
+  [[nodiscard]] std::int64_t pts() const noexcept;
+  /// CLOCK_MONOTONIC nanoseconds at which the producer published the message.
+  [[nodiscard]] std::int64_t publish_time_ns() const noexcept;
+  [[nodiscard]] std::uint32_t flags() const noexcept;
+  [[nodiscard]] bool is_end_of_stream() const noexcept { return (flags() & flags::kEndOfStream) != 0; }
+  /// True when a consumer of this group died holding this message and it was delivered again.
+  [[nodiscard]] bool redelivered() const noexcept { return redelivered_; }
+  [[nodiscard]] PayloadKind kind() const noexcept;
+  [[nodiscard]] const ImageDesc& image() const noexcept;
+  [[nodiscard]] const TensorDesc& tensor() const noexcept;
+  [[nodiscard]] std::span<const std::byte> user_meta() const noexcept;
+  /// Index of the slot that holds this message (diagnostics).
+  [[nodiscard]] std::uint32_t slot() const noexcept { return slot_; }
+
+  /// Gives this reference up now (the slot is returned once no other copy refers to it).
+  void release() noexcept;
+
+ private:
+  friend class detail::ConsumerCore;
+  friend class Consumer;
+  std::shared_ptr<detail::ConsumerCore> core_;
+  const void* meta_ = nullptr;  // detail::SlotMeta in the read-only mapping
+  const std::byte* data_ = nullptr;
+  std::size_t size_ = 0;
+  std::uint32_t slot_ = 0;
+  bool redelivered_ = false;
+};
+
+/// Why a channel ended.
+enum class EndReason : std::uint32_t {
+  none = 0,           ///< Not ended.
+  closed = 1,         ///< Every producer closed normally.
+  producer_died = 2,  ///< The last producer died without closing.
+};
+std::string_view to_string(EndReason reason) noexcept;
+
+/// Outcome of Consumer::receive: a message, a timeout, or the end of the channel.
+struct Received {
+  enum class Status { message, timeout, end_of_channel };
+  Status status = Status::timeout;
+  EndReason reason = EndReason::none;  ///< Set when status == end_of_channel.
+  Sample sample;                       ///< Set when status == message.
+
+  [[nodiscard]] bool has_message() const noexcept { return status == Status::message; }
+  explicit operator bool() const noexcept { return has_message(); }
+};
+
+/// Receives messages of one group of a channel. Thread-compatible: one thread at a time per
+/// Consumer; Samples may be released from any thread. Not usable in a forked child.
+class Consumer {
+ public:
+  /// Joins channel `name` as a member of options.group (created if new).
+  /// With options.wait > 0, waits for the channel to be created.
+  static Result<Consumer> open(std::string_view name, const ConsumerOptions& options = {});
+
+  Consumer() = default;
+  Consumer(Consumer&&) noexcept;
+  Consumer& operator=(Consumer&&) noexcept;
+  ~Consumer();
+
+  /// Takes the group's next message, waiting (without spinning) up to `timeout`.
+  Result<Received> receive(Duration timeout = forever);
+  /// Never waits.
+  Result<Received> try_receive() { return receive(Duration::zero()); }
+  /// Stops receiving. Outstanding Samples stay valid; the registration ends with the last one.
+  void close() noexcept;
+
+  [[nodiscard]] const std::string& name() const noexcept;
+  [[nodiscard]] const std::string& group() const noexcept;
+  [[nodiscard]] bool is_open() const noexcept { return core_ != nullptr; }
+  /// The reason of the end of channel, once receive() has reported it.
+  [[nodiscard]] EndReason end_reason() const noexcept;
+
+  /// Iteration receives until end of channel (or an error, see last_error()).
+  class Iterator;
+  Iterator begin();
+  static Iterator end() noexcept;
+  [[nodiscard]] const std::optional<Error>& last_error() const noexcept { return last_error_; }
+
+ private:
+  explicit Consumer(std::shared_ptr<detail::ConsumerCore> core);
+  std::shared_ptr<detail::ConsumerCore> core_;
+  std::optional<Error> last_error_;
+  EndReason end_reason_ = EndReason::none;
+};
+
+class Consumer::Iterator {
+ public:
+  using value_type = Sample;
+  using difference_type = std::ptrdiff_t;
+  Iterator() = default;
+  Sample& operator*() noexcept { return current_; }
+  Sample* operator->() noexcept { return &current_; }
+  Iterator& operator++();
+  bool operator==(const Iterator& other) const noexcept { return consumer_ == other.consumer_; }
+
+ private:
+  friend class Consumer;
+  explicit Iterator(Consumer* consumer) : consumer_(consumer) { ++*this; }
+  Consumer* consumer_ = nullptr;
+  Sample current_;
+};
+
+}  // namespace framebus

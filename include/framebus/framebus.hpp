@@ -1,0 +1,11 @@
+#pragma once
+/// @file framebus.hpp
+/// Zero-copy shared-memory channels for video frames and tensors between processes.
+
+#include "framebus/admin.hpp"
+#include "framebus/consumer.hpp"
+#include "framebus/error.hpp"
+#include "framebus/message.hpp"
+#include "framebus/options.hpp"
+#include "framebus/producer.hpp"
+#include "framebus/version.hpp"

@@ -1,0 +1,59 @@
+#pragma once
+/// @file options.hpp
+/// Options of channels, producers and consumers. Defaults suit a 1080p video pipeline.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace framebus {
+
+/// What a producer does when a group has no room for another message.
+enum class Policy : std::uint32_t {
+  block = 0,        ///< Wait (up to ProducerOptions::block_timeout) until the group frees room.
+  drop_oldest = 1,  ///< Discard the group's oldest queued message to make room.
+  drop_newest = 2,  ///< Discard the new message for that group.
+};
+
+std::string_view to_string(Policy policy) noexcept;
+
+/// A consumer group declared when the channel is created, so it receives from the first message.
+struct GroupSpec {
+  std::string name;
+  std::optional<Policy> policy;  ///< Defaults to ProducerOptions::policy.
+};
+
+/// A wait bound. `forever` never expires.
+using Duration = std::chrono::nanoseconds;
+inline constexpr Duration forever = Duration::max();
+
+struct ProducerOptions {
+  /// Number of message slots: how many messages can be loaned, queued or held at once.
+  std::uint32_t slots = 16;
+  /// Largest payload of one message, in bytes.
+  std::uint64_t slot_size = 8ULL << 20;
+  /// Permission bits of the shared-memory object (owner only by default).
+  std::uint32_t mode = 0600;
+  /// Back-pressure policy of groups created without one.
+  Policy policy = Policy::block;
+  /// Groups that exist from the start.
+  std::vector<GroupSpec> groups;
+  /// How long a `block` loan or send may wait for room; then it fails with ErrorCode::timeout.
+  Duration block_timeout = forever;
+  /// How long close() waits for the groups to take this producer's queued messages; 0 discards.
+  Duration linger = std::chrono::seconds(10);
+};
+
+struct ConsumerOptions {
+  /// Consumers of one group share its messages; every group receives every message.
+  std::string group = "default";
+  /// Policy of the group if this consumer creates it.
+  std::optional<Policy> policy;
+  /// How long open() waits for a channel that does not exist yet; 0 fails at once.
+  Duration wait = Duration::zero();
+};
+
+}  // namespace framebus

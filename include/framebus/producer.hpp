@@ -1,0 +1,88 @@
+#pragma once
+/// @file producer.hpp
+/// The sending side of a channel.
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "framebus/error.hpp"
+#include "framebus/message.hpp"
+#include "framebus/options.hpp"
+
+namespace framebus {
+
+namespace detail {
+class ProducerCore;
+}
+
+/// A writable region inside a channel slot, owned by one producer until published or dropped.
+/// Dropping an unpublished Loan returns its slot. Move-only.
+class Loan {
+ public:
+  Loan() = default;
+  Loan(Loan&& other) noexcept;
+  Loan& operator=(Loan&& other) noexcept;
+  Loan(const Loan&) = delete;
+  Loan& operator=(const Loan&) = delete;
+  ~Loan();
+
+  /// The writable payload bytes, `size()` long, in shared memory (64-byte aligned).
+  [[nodiscard]] std::span<std::byte> data() const noexcept { return {data_, size_}; }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  /// False for an empty (moved-from or published) loan.
+  [[nodiscard]] bool valid() const noexcept { return core_ != nullptr; }
+  /// True when every group's drop policy already discarded this message: writing is harmless,
+  /// publishing only counts the drop.
+  [[nodiscard]] bool discarded() const noexcept { return slot_ == kDiscardSlot; }
+
+ private:
+  friend class Producer;
+  friend class detail::ProducerCore;
+  static constexpr std::uint32_t kDiscardSlot = 0xFFFFFFFFU;
+  std::shared_ptr<detail::ProducerCore> core_;
+  std::uint32_t slot_ = 0;
+  std::byte* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+/// Publishes messages into a channel. Thread-compatible: one thread at a time per Producer.
+/// Not usable in a forked child (each process opens its own handle).
+class Producer {
+ public:
+  /// Creates the channel `name`, or joins it if it exists with the same slot geometry.
+  /// A channel whose participants are all dead is reclaimed and created anew.
+  static Result<Producer> create(std::string_view name, const ProducerOptions& options = {});
+
+  Producer() = default;
+  Producer(Producer&&) noexcept;
+  Producer& operator=(Producer&&) noexcept;
+  ~Producer();
+
+  /// Borrows a slot for a payload of `bytes` bytes. Zero copy: write into Loan::data().
+  /// Blocks per the groups' policies when the channel is full.
+  Result<Loan> loan(std::size_t bytes);
+  /// Hands a loan to the consumers without copying.
+  Result<void> publish(Loan&& loan, const MessageMeta& meta);
+  /// Copies `payload` into a slot and publishes it.
+  Result<void> send(std::span<const std::byte> payload, const MessageMeta& meta);
+  /// Delivers an end-of-stream marker for `stream` to every group.
+  Result<void> end_stream(std::uint32_t stream);
+  /// Retires this producer: waits up to `linger` for its messages to be taken, then leaves.
+  /// When the last producer has closed, consumers see end of channel once drained.
+  Result<void> close();
+
+  [[nodiscard]] const std::string& name() const noexcept;
+  [[nodiscard]] bool is_open() const noexcept { return core_ != nullptr; }
+  /// Slot geometry of the channel (which may have been created by another producer).
+  [[nodiscard]] std::uint32_t slot_count() const noexcept;
+  [[nodiscard]] std::uint64_t slot_size() const noexcept;
+
+ private:
+  explicit Producer(std::shared_ptr<detail::ProducerCore> core);
+  std::shared_ptr<detail::ProducerCore> core_;
+};
+
+}  // namespace framebus

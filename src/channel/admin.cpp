@@ -1,0 +1,165 @@
+#include "framebus/admin.hpp"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "channel/layout.hpp"
+#include "channel/liveness.hpp"
+#include "channel/segment.hpp"
+#include "common/names.hpp"
+#include "framebus/consumer.hpp"
+
+namespace framebus {
+
+namespace {
+
+constexpr std::string_view kCreatingMarker = ".creating-";
+
+// Introspection reads the shared state without taking the channel lock: it must never block
+// behind a stuck participant, so what it shows is a snapshot that may be a moment out of date.
+ChannelInfo describe(const detail::Segment& seg) {
+  using namespace detail;
+  const Header& h = seg.header();
+  ChannelInfo info;
+  info.name = seg.name();
+  info.path = seg.path();
+  info.slot_count = seg.slot_count();
+  info.slot_size = seg.slot_size();
+  info.total_bytes = h.total_bytes;
+  info.published = h.published;
+  info.free_slots = std::min(h.free_count, seg.slot_count());
+  info.lobby = std::min(h.lobby_count, seg.slot_count());
+  const std::uint32_t reason = h.end_reason;
+  info.end_reason = reason <= 2 ? std::string(to_string(static_cast<EndReason>(reason))) : "unknown";
+  struct stat st{};
+  if (::stat(seg.path().c_str(), &st) == 0) {
+    info.owner_uid = st.st_uid;
+    info.mode = st.st_mode & 07777;
+  }
+  std::uint32_t live_members[kMaxGroups] = {};
+  bool any_alive = false;
+  for (std::uint32_t i = 0; i < kMaxParticipants; ++i) {
+    const ParticipantCtl& p = seg.participant(i);
+    const std::uint64_t identity = p.identity.load(std::memory_order_acquire);
+    if (identity == 0) continue;
+    ParticipantInfo pi;
+    pi.pid = identity_pid(identity);
+    pi.alive = identity_alive(identity);
+    pi.producer = p.role == kRoleProducer;
+    pi.held = p.held;
+    if (p.role == kRoleConsumer && p.group < kMaxGroups) {
+      const GroupCtl& g = seg.group(p.group);
+      pi.group = std::string(g.name, strnlen(g.name, sizeof g.name));
+      if (pi.alive) live_members[p.group] += 1;
+    }
+    any_alive = any_alive || pi.alive;
+    info.participants.push_back(std::move(pi));
+  }
+  info.stale = !any_alive;
+  for (std::uint32_t gi = 0; gi < kMaxGroups; ++gi) {
+    const GroupCtl& g = seg.group(gi);
+    if (g.active == 0) continue;
+    GroupInfo gr;
+    gr.name = std::string(g.name, strnlen(g.name, sizeof g.name));
+    gr.policy = g.policy <= 2 ? static_cast<Policy>(g.policy) : Policy::block;
+    gr.members = live_members[gi];
+    gr.queued = std::min(g.queue_count, seg.slot_count());
+    gr.held = std::min(g.held, seg.slot_count());
+    gr.delivered = g.delivered;
+    gr.dropped = g.dropped;
+    gr.redelivered = g.redelivered;
+    for (const StreamDropCtl& d : g.drops) {
+      if (d.used != 0) gr.drops_by_stream.push_back({d.stream, d.dropped});
+    }
+    info.groups.push_back(std::move(gr));
+  }
+  return info;
+}
+
+bool creator_is_dead(std::string_view file) {
+  // "framebus.NAME.creating-PID-RANDOM": a creation that never finished.
+  const auto at = file.find(kCreatingMarker);
+  if (at == std::string_view::npos) return false;
+  const std::string rest(file.substr(at + kCreatingMarker.size()));
+  const pid_t pid = static_cast<pid_t>(std::strtol(rest.c_str(), nullptr, 10));
+  return pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+std::vector<std::string> shm_entries() {
+  std::vector<std::string> out;
+  DIR* dir = ::opendir(std::string(detail::kShmDir).c_str());
+  if (dir == nullptr) return out;
+  while (const dirent* e = ::readdir(dir)) {
+    const std::string_view file(e->d_name);
+    if (file.substr(0, detail::kShmPrefix.size()) == detail::kShmPrefix) out.emplace_back(file);
+  }
+  ::closedir(dir);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+Result<ChannelInfo> inspect_channel(std::string_view name) {
+  auto seg = detail::Segment::open(name, detail::Segment::DataAccess::read_only);
+  if (!seg) return tl::unexpected(seg.error());
+  return describe(*seg);
+}
+
+std::vector<ChannelInfo> list_channels() {
+  std::vector<ChannelInfo> out;
+  for (const std::string& file : shm_entries()) {
+    if (file.find(kCreatingMarker) != std::string::npos) continue;
+    const std::string name = file.substr(detail::kShmPrefix.size());
+    auto info = inspect_channel(name);
+    if (info) {
+      out.push_back(std::move(*info));
+    } else {
+      ChannelInfo broken;
+      broken.name = name;
+      broken.path = channel_path(name);
+      broken.error = info.error().message();
+      out.push_back(std::move(broken));
+    }
+  }
+  return out;
+}
+
+Result<void> remove_channel(std::string_view name) {
+  if (auto ok = validate_name(name); !ok) return ok;
+  const std::string path = channel_path(name);
+  if (::unlink(path.c_str()) != 0) {
+    const int err = errno;
+    if (err == ENOENT) return make_error(ErrorCode::not_found, "channel '" + std::string(name) + "' does not exist");
+    if (err == EACCES || err == EPERM) return make_error(ErrorCode::permission_denied, "permission denied removing channel '" + std::string(name) + "'");
+    return make_error(ErrorCode::system, "cannot remove " + path + ": " + std::strerror(err));
+  }
+  return {};
+}
+
+std::vector<std::string> collect_garbage() {
+  std::vector<std::string> removed;
+  for (const std::string& file : shm_entries()) {
+    const std::string path = std::string(detail::kShmDir) + "/" + file;
+    if (file.find(kCreatingMarker) != std::string::npos) {
+      if (creator_is_dead(file) && ::unlink(path.c_str()) == 0) removed.push_back(file);
+      continue;
+    }
+    const std::string name = file.substr(detail::kShmPrefix.size());
+    auto info = inspect_channel(name);
+    if (info && info->stale) {
+      // Check once more right before unlinking, to narrow the window for a process joining now.
+      auto again = inspect_channel(name);
+      if (again && again->stale && ::unlink(path.c_str()) == 0) removed.push_back(name);
+    }
+  }
+  return removed;
+}
+
+}  // namespace framebus

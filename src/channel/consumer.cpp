@@ -1,0 +1,209 @@
+#include "framebus/consumer.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <utility>
+
+#include "channel/channel_state.hpp"
+
+namespace framebus {
+
+namespace detail {
+
+// Shared by the Consumer and its Samples: the mapping and the registration live until the last
+// Sample is gone, so a view handed out never dangles.
+class ConsumerCore {
+ public:
+  explicit ConsumerCore(Channel joined)
+      : channel(std::move(joined)), refs(new std::atomic<std::uint32_t>[channel.segment().slot_count()]) {
+    for (std::uint32_t i = 0; i < channel.segment().slot_count(); ++i) refs[i].store(0, std::memory_order_relaxed);
+  }
+  ConsumerCore(const ConsumerCore&) = delete;
+  ConsumerCore& operator=(const ConsumerCore&) = delete;
+  ~ConsumerCore() { channel.leave(); }
+
+  void add_ref(std::uint32_t slot) noexcept { refs[slot].fetch_add(1, std::memory_order_relaxed); }
+  void drop_ref(std::uint32_t slot) noexcept {
+    if (refs[slot].fetch_sub(1, std::memory_order_acq_rel) == 1) channel.release(slot);
+  }
+
+  Channel channel;
+  // Process-local count of Samples per slot; the slot is released to the channel at zero.
+  std::unique_ptr<std::atomic<std::uint32_t>[]> refs;
+};
+
+namespace {
+const SlotMeta& meta_of(const void* p) { return *static_cast<const SlotMeta*>(p); }
+const SlotMeta& empty_meta() {
+  static const SlotMeta meta{};
+  return meta;
+}
+}  // namespace
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------------------------
+// Sample
+
+Sample::Sample(const Sample& other) noexcept
+    : core_(other.core_), meta_(other.meta_), data_(other.data_), size_(other.size_), slot_(other.slot_),
+      redelivered_(other.redelivered_) {
+  if (core_) core_->add_ref(slot_);
+}
+
+Sample& Sample::operator=(const Sample& other) noexcept {
+  if (this != &other) {
+    Sample copy(other);
+    *this = std::move(copy);
+  }
+  return *this;
+}
+
+Sample::Sample(Sample&& other) noexcept
+    : core_(std::move(other.core_)), meta_(other.meta_), data_(std::exchange(other.data_, nullptr)),
+      size_(std::exchange(other.size_, 0)), slot_(other.slot_), redelivered_(other.redelivered_) {}
+
+Sample& Sample::operator=(Sample&& other) noexcept {
+  if (this != &other) {
+    release();
+    core_ = std::move(other.core_);
+    meta_ = other.meta_;
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+    slot_ = other.slot_;
+    redelivered_ = other.redelivered_;
+  }
+  return *this;
+}
+
+Sample::~Sample() { release(); }
+
+void Sample::release() noexcept {
+  if (core_) {
+    core_->drop_ref(slot_);
+    core_.reset();
+  }
+  data_ = nullptr;
+  size_ = 0;
+  meta_ = nullptr;
+}
+
+namespace {
+const detail::SlotMeta& meta_or_empty(const void* meta) {
+  return meta != nullptr ? detail::meta_of(meta) : detail::empty_meta();
+}
+}  // namespace
+
+std::uint32_t Sample::stream() const noexcept { return meta_or_empty(meta_).stream; }
+std::uint64_t Sample::frame() const noexcept { return meta_or_empty(meta_).frame; }
+std::int64_t Sample::pts() const noexcept { return meta_or_empty(meta_).pts; }
+std::int64_t Sample::publish_time_ns() const noexcept { return meta_or_empty(meta_).publish_ns; }
+std::uint32_t Sample::flags() const noexcept { return meta_or_empty(meta_).flags; }
+PayloadKind Sample::kind() const noexcept {
+  const std::uint32_t k = meta_or_empty(meta_).kind;
+  return k <= static_cast<std::uint32_t>(PayloadKind::tensor) ? static_cast<PayloadKind>(k) : PayloadKind::bytes;
+}
+const ImageDesc& Sample::image() const noexcept { return meta_or_empty(meta_).image; }
+const TensorDesc& Sample::tensor() const noexcept { return meta_or_empty(meta_).tensor; }
+std::span<const std::byte> Sample::user_meta() const noexcept {
+  const detail::SlotMeta& m = meta_or_empty(meta_);
+  // Clamped at every read: the memory is shared, so the size is never trusted beyond the buffer.
+  return {m.user, std::min<std::size_t>(m.user_size, kUserMetaCapacity)};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consumer
+
+Consumer::Consumer(std::shared_ptr<detail::ConsumerCore> core) : core_(std::move(core)) {}
+Consumer::Consumer(Consumer&&) noexcept = default;
+Consumer& Consumer::operator=(Consumer&& other) noexcept {
+  if (this != &other) {
+    close();
+    core_ = std::move(other.core_);
+    last_error_ = std::move(other.last_error_);
+    end_reason_ = other.end_reason_;
+  }
+  return *this;
+}
+Consumer::~Consumer() { close(); }
+
+Result<Consumer> Consumer::open(std::string_view name, const ConsumerOptions& options) {
+  auto channel = detail::Channel::join_consumer(name, options);
+  if (!channel) return tl::unexpected(channel.error());
+  return Consumer(std::make_shared<detail::ConsumerCore>(std::move(*channel)));
+}
+
+Result<Received> Consumer::receive(Duration timeout) {
+  if (!core_) return make_error(ErrorCode::closed, "the consumer is closed");
+  detail::Channel& ch = core_->channel;
+  if (!ch.usable()) return tl::unexpected(ch.unusable_error());
+  auto taken = ch.take(timeout);
+  if (!taken) return tl::unexpected(taken.error());
+  Received out;
+  out.status = taken->status;
+  out.reason = taken->reason;
+  if (taken->status == Received::Status::end_of_channel) end_reason_ = taken->reason;
+  if (taken->status != Received::Status::message) return out;
+
+  const detail::Segment& seg = ch.segment();
+  const detail::SlotMeta& meta = seg.meta(taken->slot);
+  const std::uint64_t size = meta.payload_size;
+  if (size > seg.slot_size()) {
+    ch.release(taken->slot);
+    return make_error(ErrorCode::corrupt, "channel '" + ch.name() + "' is corrupt: message in slot " + std::to_string(taken->slot) +
+                                              " claims " + std::to_string(size) + " bytes, more than a slot holds");
+  }
+  core_->refs[taken->slot].store(1, std::memory_order_relaxed);
+  Sample& s = out.sample;
+  s.core_ = core_;
+  s.slot_ = taken->slot;
+  s.meta_ = &meta;
+  s.data_ = seg.payload(taken->slot);
+  s.size_ = static_cast<std::size_t>(size);
+  s.redelivered_ = taken->redelivered;
+  return out;
+}
+
+void Consumer::close() noexcept { core_.reset(); }
+
+const std::string& Consumer::name() const noexcept {
+  static const std::string empty;
+  return core_ ? core_->channel.name() : empty;
+}
+
+const std::string& Consumer::group() const noexcept {
+  static const std::string empty;
+  return core_ ? core_->channel.group_name() : empty;
+}
+
+EndReason Consumer::end_reason() const noexcept { return end_reason_; }
+
+Consumer::Iterator Consumer::begin() { return Iterator(this); }
+Consumer::Iterator Consumer::end() noexcept { return Iterator(); }
+
+Consumer::Iterator& Consumer::Iterator::operator++() {
+  current_.release();
+  if (consumer_ == nullptr) return *this;
+  auto r = consumer_->receive(forever);
+  if (!r) {
+    consumer_->last_error_ = r.error();
+    consumer_ = nullptr;
+  } else if (r->status == Received::Status::message) {
+    current_ = std::move(r->sample);
+  } else if (r->status == Received::Status::end_of_channel) {
+    consumer_ = nullptr;
+  }
+  return *this;
+}
+
+std::string_view to_string(EndReason reason) noexcept {
+  switch (reason) {
+    case EndReason::none: return "none";
+    case EndReason::closed: return "closed";
+    case EndReason::producer_died: return "producer_died";
+  }
+  return "unknown";
+}
+
+}  // namespace framebus

@@ -1,0 +1,205 @@
+#include "framebus/producer.hpp"
+
+#include <cstring>
+#include <new>
+#include <utility>
+
+#include "channel/channel_state.hpp"
+#include "common/clock.hpp"
+
+namespace framebus {
+
+namespace detail {
+
+// Shared by the Producer and its outstanding Loans: the registration ends when the last is gone.
+class ProducerCore {
+ public:
+  ProducerCore(Channel joined, ProducerOptions opts) : channel(std::move(joined)), options(std::move(opts)) {}
+  ProducerCore(const ProducerCore&) = delete;
+  ProducerCore& operator=(const ProducerCore&) = delete;
+  ~ProducerCore() { channel.leave(); }
+
+  // A message that every group's policy dropped is still written by the caller; it goes here.
+  std::byte* scratch() {
+    if (!scratch_) scratch_.reset(new (std::align_val_t{64}) std::byte[channel.segment().slot_size()]);
+    return scratch_.get();
+  }
+
+  Channel channel;
+  ProducerOptions options;
+
+ private:
+  struct AlignedDelete {
+    void operator()(std::byte* p) const noexcept { ::operator delete[](p, std::align_val_t{64}); }
+  };
+  std::unique_ptr<std::byte[], AlignedDelete> scratch_;
+};
+
+namespace {
+
+Result<void> validate_meta(const MessageMeta& meta, std::size_t payload_size, const std::string& channel) {
+  const std::string who = "message for channel '" + channel + "'";
+  if (meta.user.size() > kUserMetaCapacity) {
+    return make_error(ErrorCode::invalid_argument, who + ": user metadata of " + std::to_string(meta.user.size()) +
+                                                       " bytes exceeds " + std::to_string(kUserMetaCapacity));
+  }
+  switch (meta.kind) {
+    case PayloadKind::bytes: break;
+    case PayloadKind::image:
+      if (meta.image.plane_count == 0 || meta.image.plane_count > kMaxPlanes || meta.image.format == PixelFormat::unknown) {
+        return make_error(ErrorCode::invalid_argument, who + ": image needs a pixel format and 1.." + std::to_string(kMaxPlanes) + " planes");
+      }
+      if (meta.image.byte_size() > payload_size) {
+        return make_error(ErrorCode::invalid_argument, who + ": image of " + std::to_string(meta.image.byte_size()) +
+                                                           " bytes does not fit the payload of " + std::to_string(payload_size));
+      }
+      break;
+    case PayloadKind::tensor:
+      if (meta.tensor.ndim > kMaxDims || dtype_size(meta.tensor.dtype) == 0) {
+        return make_error(ErrorCode::invalid_argument, who + ": tensor needs a dtype and at most " + std::to_string(kMaxDims) + " dimensions");
+      }
+      if (meta.tensor.byte_size() > payload_size) {
+        return make_error(ErrorCode::invalid_argument, who + ": tensor of " + std::to_string(meta.tensor.byte_size()) +
+                                                           " bytes does not fit the payload of " + std::to_string(payload_size));
+      }
+      break;
+    default: return make_error(ErrorCode::invalid_argument, who + ": unknown payload kind");
+  }
+  return {};
+}
+
+void write_meta(SlotMeta& out, const MessageMeta& meta, std::size_t payload_size) {
+  out.payload_size = payload_size;
+  out.frame = meta.frame;
+  out.pts = meta.pts;
+  out.publish_ns = monotonic_ns();
+  out.stream = meta.stream;
+  out.flags = meta.flags;
+  out.kind = static_cast<std::uint32_t>(meta.kind);
+  out.image = meta.image;
+  out.tensor = meta.tensor;
+  out.user_size = static_cast<std::uint32_t>(meta.user.size());
+  if (!meta.user.empty()) std::memcpy(out.user, meta.user.data(), meta.user.size());
+}
+
+Error closed_error() { return Error(ErrorCode::closed, "the producer is closed"); }
+
+}  // namespace
+}  // namespace detail
+
+// ---------------------------------------------------------------------------------------------
+
+Loan::Loan(Loan&& other) noexcept { *this = std::move(other); }
+
+Loan& Loan::operator=(Loan&& other) noexcept {
+  if (this != &other) {
+    if (core_ && slot_ != kDiscardSlot) core_->channel.give_back(slot_);
+    core_ = std::move(other.core_);
+    slot_ = other.slot_;
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+Loan::~Loan() {
+  if (core_ && slot_ != kDiscardSlot) core_->channel.give_back(slot_);
+}
+
+Producer::Producer(std::shared_ptr<detail::ProducerCore> core) : core_(std::move(core)) {}
+Producer::Producer(Producer&&) noexcept = default;
+Producer& Producer::operator=(Producer&& other) noexcept {
+  if (this != &other) {
+    (void)close();
+    core_ = std::move(other.core_);
+  }
+  return *this;
+}
+Producer::~Producer() { (void)close(); }
+
+Result<Producer> Producer::create(std::string_view name, const ProducerOptions& options) {
+  auto channel = detail::Channel::join_producer(name, options);
+  if (!channel) return tl::unexpected(channel.error());
+  return Producer(std::make_shared<detail::ProducerCore>(std::move(*channel), options));
+}
+
+Result<Loan> Producer::loan(std::size_t bytes) {
+  if (!core_) return tl::unexpected(detail::closed_error());
+  if (!core_->channel.usable()) return tl::unexpected(core_->channel.unusable_error());
+  auto slot = core_->channel.acquire(bytes, core_->options.block_timeout, false);
+  if (!slot) return tl::unexpected(slot.error());
+  Loan loan;
+  loan.core_ = core_;
+  loan.slot_ = *slot;
+  loan.size_ = bytes;
+  loan.data_ = *slot == Loan::kDiscardSlot ? core_->scratch() : core_->channel.segment().payload(*slot);
+  return loan;
+}
+
+Result<void> Producer::publish(Loan&& loan, const MessageMeta& meta) {
+  if (!core_) return tl::unexpected(detail::closed_error());
+  if (!core_->channel.usable()) return tl::unexpected(core_->channel.unusable_error());
+  if (loan.core_ != core_) {
+    return make_error(ErrorCode::invalid_argument, "the loan is empty or belongs to another producer");
+  }
+  if (auto ok = detail::validate_meta(meta, loan.size_, core_->channel.name()); !ok) return ok;
+  Loan taken = std::move(loan);
+  if (taken.slot_ == Loan::kDiscardSlot) {
+    core_->channel.count_discarded(meta.stream);
+    return {};
+  }
+  auto* slot_meta = reinterpret_cast<detail::SlotMeta*>(core_->channel.segment().slot_base(taken.slot_));
+  detail::write_meta(*slot_meta, meta, taken.size_);
+  auto result = core_->channel.publish(taken.slot_);
+  taken.core_.reset();  // published (or reclaimed by the failed publish): not ours to give back
+  return result;
+}
+
+Result<void> Producer::send(std::span<const std::byte> payload, const MessageMeta& meta) {
+  auto loan = this->loan(payload.size());
+  if (!loan) return tl::unexpected(loan.error());
+  if (!payload.empty()) std::memcpy(loan->data_, payload.data(), payload.size());
+  return publish(std::move(*loan), meta);
+}
+
+Result<void> Producer::end_stream(std::uint32_t stream) {
+  if (!core_) return tl::unexpected(detail::closed_error());
+  if (!core_->channel.usable()) return tl::unexpected(core_->channel.unusable_error());
+  // A marker is never dropped: it waits for room whatever the policies.
+  auto slot = core_->channel.acquire(0, core_->options.block_timeout, true);
+  if (!slot) return tl::unexpected(slot.error());
+  MessageMeta meta;
+  meta.stream = stream;
+  meta.flags = flags::kEndOfStream;
+  auto* slot_meta = reinterpret_cast<detail::SlotMeta*>(core_->channel.segment().slot_base(*slot));
+  detail::write_meta(*slot_meta, meta, 0);
+  return core_->channel.publish(*slot);
+}
+
+Result<void> Producer::close() {
+  if (!core_) return {};
+  std::shared_ptr<detail::ProducerCore> core = std::move(core_);
+  if (!core->channel.usable()) return {};  // inherited by a forked child: the parent's to close
+  auto lingered = core->channel.linger(core->options.linger);
+  core->channel.retire_producer();
+  return lingered;
+}
+
+const std::string& Producer::name() const noexcept {
+  static const std::string empty;
+  return core_ ? core_->channel.name() : empty;
+}
+
+std::uint32_t Producer::slot_count() const noexcept { return core_ ? core_->channel.segment().slot_count() : 0; }
+std::uint64_t Producer::slot_size() const noexcept { return core_ ? core_->channel.segment().slot_size() : 0; }
+
+std::string_view to_string(Policy policy) noexcept {
+  switch (policy) {
+    case Policy::block: return "block";
+    case Policy::drop_oldest: return "drop_oldest";
+    case Policy::drop_newest: return "drop_newest";
+  }
+  return "unknown";
+}
+
+}  // namespace framebus
