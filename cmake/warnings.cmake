@@ -1,6 +1,6 @@
 # Project-wide warning and sanitizer flags, applied to every target defined after this file.
 add_compile_options(-Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion
-                    -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Wnull-dereference)
+                    -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Wno-missing-field-initializers)
 if(FRAMEBUS_WERROR)
   add_compile_options(-Werror)
 endif()

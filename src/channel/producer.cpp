@@ -37,7 +37,9 @@ class ProducerCore {
 
 namespace {
 
+// Called for every message: builds its error text only when there is an error.
 Result<void> validate_meta(const MessageMeta& meta, std::size_t payload_size, const std::string& channel) {
+  if (meta.kind == PayloadKind::bytes && meta.user.size() <= kUserMetaCapacity) return {};
   const std::string who = "message for channel '" + channel + "'";
   if (meta.user.size() > kUserMetaCapacity) {
     return make_error(ErrorCode::invalid_argument, who + ": user metadata of " + std::to_string(meta.user.size()) +

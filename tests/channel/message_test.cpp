@@ -1,0 +1,55 @@
+#include <gtest/gtest.h>
+
+#include "framebus/framebus.hpp"
+
+namespace framebus {
+namespace {
+
+TEST(ImageDesc, packed_bgr_has_one_plane_of_three_bytes_per_pixel) {
+  const auto d = ImageDesc::packed(1920, 1080, PixelFormat::bgr24);
+  EXPECT_EQ(d.plane_count, 1U);
+  EXPECT_EQ(d.stride[0], 1920U * 3);
+  EXPECT_EQ(d.byte_size(), 6'220'800U);
+}
+
+TEST(ImageDesc, nv12_has_luma_then_interleaved_chroma_at_half_height) {
+  const auto d = ImageDesc::packed(640, 360, PixelFormat::nv12);
+  EXPECT_EQ(d.plane_count, 2U);
+  EXPECT_EQ(d.plane_offset[1], 640U * 360);
+  EXPECT_EQ(d.byte_size(), 640U * 360 * 3 / 2);
+}
+
+TEST(ImageDesc, yuv420p_has_three_planes) {
+  const auto d = ImageDesc::packed(64, 48, PixelFormat::yuv420p);
+  EXPECT_EQ(d.plane_count, 3U);
+  EXPECT_EQ(d.plane_offset[1], 64U * 48);
+  EXPECT_EQ(d.plane_offset[2], 64U * 48 + 32U * 24);
+  EXPECT_EQ(d.byte_size(), 64U * 48 * 3 / 2);
+}
+
+TEST(ImageDesc, row_alignment_pads_strides) {
+  const auto d = ImageDesc::packed(10, 2, PixelFormat::gray8, 64);
+  EXPECT_EQ(d.stride[0], 64U);
+  EXPECT_EQ(d.byte_size(), 128U);
+}
+
+TEST(TensorDesc, byte_size_is_elements_times_dtype) {
+  TensorDesc t;
+  t.dtype = DType::float32;
+  t.ndim = 4;
+  t.shape = {2, 3, 224, 224};
+  EXPECT_EQ(t.element_count(), 2U * 3 * 224 * 224);
+  EXPECT_EQ(t.byte_size(), 2U * 3 * 224 * 224 * 4);
+}
+
+TEST(Strings, codes_and_enums_have_stable_names) {
+  EXPECT_EQ(to_string(ErrorCode::payload_too_large), "payload_too_large");
+  EXPECT_EQ(to_string(Policy::drop_oldest), "drop_oldest");
+  EXPECT_EQ(to_string(EndReason::producer_died), "producer_died");
+  EXPECT_EQ(to_string(PixelFormat::nv12), "nv12");
+  EXPECT_EQ(to_string(DType::float16), "float16");
+  EXPECT_EQ(dtype_size(DType::float64), 8U);
+}
+
+}  // namespace
+}  // namespace framebus
