@@ -19,6 +19,9 @@ namespace {
 thread_local bool g_count_allocations = false;
 thread_local std::size_t g_allocations = 0;
 }  // namespace
+// These replace the global allocation functions, so malloc/free pair with them by design.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void* operator new(std::size_t n) {
   if (g_count_allocations) ++g_allocations;
   if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
@@ -26,6 +29,7 @@ void* operator new(std::size_t n) {
 }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace framebus {
 namespace {

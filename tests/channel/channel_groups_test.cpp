@@ -67,7 +67,9 @@ void expect_exactly_once_in_order(const std::vector<std::vector<Got>>& parts) {
       }
       seen[{g.stream, g.frame}] += 1;
       auto it = last.find(g.stream);
-      if (it != last.end()) EXPECT_LT(it->second, static_cast<std::int64_t>(g.frame)) << "stream " << g.stream << " out of order";
+      if (it != last.end()) {
+        EXPECT_LT(it->second, static_cast<std::int64_t>(g.frame)) << "stream " << g.stream << " out of order";
+      }
       last[g.stream] = static_cast<std::int64_t>(g.frame);
       EXPECT_FALSE(g.redelivered);
     }
