@@ -703,7 +703,7 @@ Result<std::uint32_t> Channel::acquire(std::uint64_t bytes, Duration timeout, bo
     unlock(wakes);
     const WaitResult r = wait_for_change(h.space_wake, seen, deadline);
     h.space_waiters.fetch_sub(1, std::memory_order_relaxed);
-    if (r == WaitResult::interrupted && interrupt_requested()) {
+    if (r != WaitResult::woken && interrupt_requested()) {
       return make_error(ErrorCode::interrupted, "interrupted while waiting for room in channel '" + name() + "'");
     }
     if (r == WaitResult::timed_out) maybe_reap();
@@ -821,7 +821,7 @@ Result<void> Channel::linger(Duration linger) {
     unlock(wakes);
     const WaitResult r = wait_for_change(h.space_wake, seen, deadline);
     h.space_waiters.fetch_sub(1, std::memory_order_relaxed);
-    if (r == WaitResult::interrupted && interrupt_requested()) {
+    if (r != WaitResult::woken && interrupt_requested()) {
       return make_error(ErrorCode::interrupted, "interrupted while closing channel '" + name() + "'");
     }
     if (r == WaitResult::timed_out) maybe_reap();
@@ -898,7 +898,7 @@ Result<Taken> Channel::take(Duration timeout) {
     unlock(wakes);
     const WaitResult r = wait_for_change(group.wake, seen, deadline);
     group.waiters.fetch_sub(1, std::memory_order_relaxed);
-    if (r == WaitResult::interrupted && interrupt_requested()) {
+    if (r != WaitResult::woken && interrupt_requested()) {
       return make_error(ErrorCode::interrupted, "interrupted while receiving from channel '" + name() + "'");
     }
     if (r == WaitResult::timed_out) {

@@ -24,7 +24,8 @@
 
 namespace framebus::detail {
 
-/// Called after a wait was interrupted by a signal; returning true makes the wait fail with
+/// Called when a wait is interrupted by a signal and after each liveness slice of a wait (every
+/// 100 ms at most); returning true makes the wait fail with
 /// ErrorCode::interrupted (the Python binding uses it so that Ctrl-C works).
 using InterruptCheck = bool (*)();
 void set_interrupt_check(InterruptCheck check) noexcept;

@@ -1,0 +1,25 @@
+"""framebus: zero-copy shared-memory channels for video frames and tensors between processes.
+
+    import framebus
+    with framebus.Producer("cams", slots=16, slot_size="8MiB") as tx:
+        tx.send(frame, stream=0, frame_id=i)
+    with framebus.Consumer("cams", group="infer", wait=5.0) as rx:
+        for msg in rx:
+            img = msg.array            # read-only NumPy view, no copy
+"""
+
+from ._errors import (AlreadyExists, Closed, Corrupt, EndOfChannel, Error, InvalidArgument, InvalidName,
+                      LimitReached, NotFound, PayloadTooLarge, PermissionDenied, ProducerDied, SystemFailure,
+                      Timeout, VersionMismatch)
+from . import _core
+from ._endpoints import Consumer, LoanArray, Message, Producer, channels, gc, inspect, remove
+from ._sizes import parse_size
+
+__version__ = _core.__version__
+
+__all__ = [
+    "Producer", "Consumer", "Message", "LoanArray", "channels", "inspect", "remove", "gc", "parse_size",
+    "Error", "InvalidArgument", "InvalidName", "PayloadTooLarge", "NotFound", "AlreadyExists",
+    "PermissionDenied", "Corrupt", "VersionMismatch", "Timeout", "LimitReached", "Closed", "SystemFailure",
+    "EndOfChannel", "ProducerDied",
+]

@@ -1,0 +1,289 @@
+"""Producer and Consumer: the Python face of framebus channels.
+
+Both are context managers, pickle to their name and options (so they can be passed to
+``multiprocessing.Process`` under every start method), and reopen their own registration when
+used in a forked child.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+from . import _core, _fork
+from ._errors import Closed, EndOfChannel, InvalidArgument
+from ._sizes import parse_size
+
+Message = _core.Message
+
+GroupsArg = Union[None, Iterable[Union[str, Sequence[Optional[str]]]], Mapping[str, Optional[str]]]
+
+
+def _normalise_groups(groups: GroupsArg) -> list[tuple[str, Optional[str]]]:
+    if groups is None:
+        return []
+    if isinstance(groups, Mapping):
+        return [(str(name), policy) for name, policy in groups.items()]
+    out: list[tuple[str, Optional[str]]] = []
+    for group in groups:
+        if isinstance(group, str):
+            out.append((group, None))
+        else:
+            name, policy = group
+            out.append((str(name), policy))
+    return out
+
+
+def _numpy_dtype(dtype: Any) -> np.dtype:
+    try:
+        return np.dtype(dtype)
+    except TypeError as error:
+        raise InvalidArgument(f"unknown dtype {dtype!r}") from error
+
+
+def _restore(cls: type, name: str, options: dict) -> Any:
+    return cls(name, **options)
+
+
+class _Handle:
+    """Shared plumbing: lazy reopen after fork, closing, pickling."""
+
+    _core_handle: Any
+
+    def __init__(self, name: str, options: dict) -> None:
+        _core.validate_name(name)
+        self._name = name
+        self._options = options
+        self._core_handle = None
+        self._closed = False
+        self._open()
+
+    def _open(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def _h(self) -> Any:
+        if self._closed:
+            raise Closed(f"{type(self).__name__} of channel '{self._name}' is closed")
+        if self._generation != _fork.generation():
+            # Inherited through fork: the parent's registration stays the parent's.
+            self._open()
+        return self._core_handle
+
+    @property
+    def name(self) -> str:
+        """The channel's name."""
+        return self._name
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        handle, self._core_handle = self._core_handle, None
+        self._closed = True
+        if handle is not None and self._generation == _fork.generation():
+            handle.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __reduce__(self):
+        return (_restore, (type(self), self._name, dict(self._options)))
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<framebus.{type(self).__name__} {self._name!r} {state}>"
+
+
+class Producer(_Handle):
+    """Creates or joins channel ``name`` and publishes messages into it.
+
+    ``slots`` messages can be in flight (loaned, queued or held) at once, each up to
+    ``slot_size`` bytes (an int or a string such as ``"8MiB"``). ``policy`` is what happens when a
+    group has no room: ``"block"`` (wait, up to ``block_timeout`` seconds; ``None`` waits
+    forever), ``"drop_oldest"`` or ``"drop_newest"``. ``groups`` declares consumer groups that
+    exist from the first message (names, ``(name, policy)`` pairs, or a dict). ``close()`` waits up
+    to ``linger`` seconds for the consumers to take this producer's messages; 0 discards them.
+    """
+
+    def __init__(self, name: str, *, slots: int = 16, slot_size: Union[int, str] = "8MiB", policy: str = "block",
+                 mode: int = 0o600, groups: GroupsArg = None, block_timeout: Optional[float] = None,
+                 linger: float = 10.0) -> None:
+        options = dict(slots=slots, slot_size=slot_size, policy=policy, mode=mode,
+                       groups=_normalise_groups(groups), block_timeout=block_timeout, linger=linger)
+        super().__init__(name, options)
+
+    def _open(self) -> None:
+        o = self._options
+        self._core_handle = _core._Producer(self._name, int(o["slots"]), parse_size(o["slot_size"]), int(o["mode"]),
+                                            o["policy"], o["groups"], o["block_timeout"], float(o["linger"]))
+        self._generation = _fork.generation()
+
+    @property
+    def slot_count(self) -> int:
+        return self._h.slot_count
+
+    @property
+    def slot_size(self) -> int:
+        return self._h.slot_size
+
+    def send(self, data: Any, *, stream: int = 0, frame_id: int = 0, pts: int = 0, meta: bytes = b"", flags: int = 0,
+             format: Optional[str] = None, dtype: Any = None, shape: Optional[Sequence[int]] = None) -> None:
+        """Copies ``data`` (a NumPy array or any buffer) into a slot and publishes it.
+
+        A NumPy array travels with its dtype and shape; with ``format`` (``"bgr24"``, ``"rgb24"``,
+        ``"gray8"``, ``"nv12"``, ``"yuv420p"``) it is an image. Blocks per the policy when full.
+        """
+        if isinstance(data, np.ndarray):
+            if not data.flags.c_contiguous:
+                data = np.ascontiguousarray(data)
+            if shape is None:
+                shape = data.shape
+            if dtype is None and format is None:
+                dtype = data.dtype.name
+            elif dtype is None:
+                dtype = data.dtype.name
+        if dtype is not None and not isinstance(dtype, str):
+            dtype = _numpy_dtype(dtype).name
+        self._h.send(data, stream, frame_id, pts, flags, bytes(meta), dtype,
+                     None if shape is None else [int(s) for s in shape], format)
+
+    def loan(self, shape: Union[int, Sequence[int]], dtype: Any = "uint8", *, format: Optional[str] = None) -> "LoanArray":
+        """Borrows a slot as a writable NumPy array of ``shape`` and ``dtype`` in shared memory.
+
+        Fill it (a decoder can write straight into it), then call ``publish()`` on it: no copy is
+        made. Used as a context manager, an unpublished loan is given back at the end.
+        """
+        dt = _numpy_dtype(dtype)
+        dims = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
+        if any(d < 0 for d in dims):
+            raise InvalidArgument(f"shape {dims} has a negative dimension")
+        count = math.prod(dims)
+        loan = self._h.loan(count * dt.itemsize)
+        array = np.frombuffer(loan, dtype=dt, count=count).reshape(dims).view(LoanArray)
+        array._loan = loan
+        array._producer = self
+        array._format = format
+        return array
+
+    def end_stream(self, stream: int) -> None:
+        """Delivers an end-of-stream marker for ``stream`` to every group (never dropped)."""
+        self._h.end_stream(stream)
+
+
+class LoanArray(np.ndarray):
+    """A writable NumPy array inside a channel slot, returned by ``Producer.loan``."""
+
+    _loan: Any = None
+    _producer: Optional[Producer] = None
+    _format: Optional[str] = None
+
+    def __array_finalize__(self, obj: Any) -> None:
+        # Views and slices of a loan are plain memory views: only the loan itself publishes.
+        self._loan = None
+        self._producer = None
+        self._format = None
+
+    @property
+    def discarded(self) -> bool:
+        """True when the drop policy already discarded this message: publishing only counts it."""
+        return self._loan is not None and self._loan.discarded
+
+    def publish(self, *, stream: int = 0, frame_id: int = 0, pts: int = 0, meta: bytes = b"", flags: int = 0) -> None:
+        """Hands the slot to the consumers without copying. The array becomes read-only."""
+        if self._loan is None or self._producer is None or not self._loan.valid:
+            raise Closed("only an unpublished loan from Producer.loan() can be published")
+        self._producer._h.publish(self._loan, stream, frame_id, pts, flags, bytes(meta), self.dtype.name,
+                                  list(self.shape), self._format)
+        self.flags.writeable = False
+
+    def drop(self) -> None:
+        """Gives the slot back without publishing."""
+        if self._loan is not None and self._loan.valid:
+            self._loan.drop()
+            self.flags.writeable = False
+
+    def __enter__(self) -> "LoanArray":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.drop()
+
+
+class Consumer(_Handle):
+    """Joins channel ``name`` as a member of ``group``.
+
+    Each group receives every message; consumers of one group share its messages (each goes to
+    exactly one of them, in publish order per stream). ``wait`` is how long to wait for the
+    channel to be created (seconds; ``None`` waits forever). Iterating yields messages until the
+    channel ends (then ``end_reason`` is ``"closed"`` or ``"producer_died"``).
+    """
+
+    def __init__(self, name: str, *, group: str = "default", wait: Optional[float] = 0.0,
+                 policy: Optional[str] = None) -> None:
+        options = dict(group=group, wait=wait, policy=policy)
+        self._end_reason = "none"
+        super().__init__(name, options)
+
+    def _open(self) -> None:
+        o = self._options
+        wait = 1e18 if o["wait"] is None else float(o["wait"])
+        self._core_handle = _core._Consumer(self._name, o["group"], o["policy"], wait)
+        self._generation = _fork.generation()
+
+    @property
+    def group(self) -> str:
+        return self._options["group"]
+
+    @property
+    def end_reason(self) -> str:
+        """"none" while the channel runs, then "closed" or "producer_died"."""
+        return self._end_reason
+
+    def receive(self, timeout: Optional[float] = None) -> Optional[Message]:
+        """The group's next message, or None after ``timeout`` seconds (None: wait forever).
+
+        Raises EndOfChannel (ProducerDied when the last producer died) once the channel ended.
+        """
+        try:
+            return self._h.receive(timeout)
+        except EndOfChannel as end:
+            self._end_reason = end.reason
+            raise
+
+    def __iter__(self) -> Iterator[Message]:
+        while True:
+            try:
+                message = self.receive(None)
+            except EndOfChannel:
+                return
+            if message is not None:
+                yield message
+
+
+def channels() -> list[dict]:
+    """Every channel on this host with its participants, groups and counters (as ``framebus ls``)."""
+    return _core.channels()
+
+
+def inspect(name: str) -> dict:
+    """One channel, as ``channels()`` describes it."""
+    return _core.inspect(name)
+
+
+def remove(name: str) -> None:
+    """Unlinks a channel (processes that have it open keep working)."""
+    _core.remove(name)
+
+
+def gc() -> list[str]:
+    """Removes channels whose participants are all dead; returns their names."""
+    return _core.gc()

@@ -1,0 +1,225 @@
+#include "message.hpp"
+
+#include <dlpack/dlpack.h>
+#include <pybind11/numpy.h>
+
+#include <array>
+
+#include "errors.hpp"
+
+namespace py = pybind11;
+
+namespace framebus::python {
+
+namespace {
+
+// Keeps a slot alive for as long as a NumPy array or a DLPack consumer refers to it.
+struct SampleRef {
+  Sample sample;
+};
+
+std::string_view kind_name(PayloadKind kind) {
+  switch (kind) {
+    case PayloadKind::bytes: return "bytes";
+    case PayloadKind::image: return "image";
+    case PayloadKind::tensor: return "tensor";
+  }
+  return "bytes";
+}
+
+// Shape, strides (bytes) and element type of a message, checked against its payload size: the
+// description comes from shared memory, so it is never trusted to stay inside the payload.
+struct Layout {
+  DType dtype = DType::uint8;
+  std::vector<py::ssize_t> shape;
+  std::vector<py::ssize_t> strides;
+};
+
+Layout layout_of(const Sample& s) {
+  Layout out;
+  const auto size = static_cast<py::ssize_t>(s.size());
+  auto flat = [&] {
+    out.dtype = DType::uint8;
+    out.shape = {size};
+    out.strides = {1};
+  };
+  if (s.kind() == PayloadKind::tensor) {
+    const TensorDesc& t = s.tensor();
+    const std::size_t item = dtype_size(t.dtype);
+    if (item == 0 || t.ndim > kMaxDims || t.byte_size() > s.size()) {
+      flat();
+      return out;
+    }
+    out.dtype = t.dtype;
+    py::ssize_t stride = static_cast<py::ssize_t>(item);
+    out.shape.resize(t.ndim);
+    out.strides.resize(t.ndim);
+    for (std::uint32_t i = t.ndim; i-- > 0;) {
+      out.shape[i] = static_cast<py::ssize_t>(t.shape[i]);
+      out.strides[i] = stride;
+      stride *= out.shape[i];
+    }
+    return out;
+  }
+  if (s.kind() == PayloadKind::image) {
+    const ImageDesc& im = s.image();
+    const auto h = static_cast<py::ssize_t>(im.height);
+    const auto w = static_cast<py::ssize_t>(im.width);
+    const auto row = static_cast<py::ssize_t>(im.stride[0]);
+    const bool fits = im.plane_count >= 1 && im.plane_count <= kMaxPlanes && im.byte_size() <= s.size();
+    if (fits && (im.format == PixelFormat::bgr24 || im.format == PixelFormat::rgb24) && row >= w * 3) {
+      out.shape = {h, w, 3};
+      out.strides = {row, 3, 1};
+      return out;
+    }
+    if (fits && im.format == PixelFormat::gray8 && row >= w) {
+      out.shape = {h, w};
+      out.strides = {row, 1};
+      return out;
+    }
+  }
+  flat();
+  return out;
+}
+
+py::dtype numpy_dtype(DType dtype) {
+  if (dtype == DType::bool8) return py::dtype("bool");
+  return py::dtype(std::string(to_string(dtype)));
+}
+
+DLDataType dl_type(DType dtype) {
+  DLDataType t{};
+  t.lanes = 1;
+  t.bits = static_cast<std::uint8_t>(dtype_size(dtype) * 8);
+  switch (dtype) {
+    case DType::int8: case DType::int16: case DType::int32: case DType::int64: t.code = kDLInt; break;
+    case DType::float16: case DType::float32: case DType::float64: t.code = kDLFloat; break;
+    default: t.code = kDLUInt; break;  // unsigned integers, and bool as uint8 (DLPack 0.6 has no bool)
+  }
+  return t;
+}
+
+// One allocation per exported tensor: the DLPack struct, the shape/stride arrays it points to,
+// and the Sample that keeps the slot. Its deleter needs no GIL.
+struct DlpackHolder {
+  DLManagedTensor managed{};
+  Sample sample;
+  std::array<std::int64_t, kMaxDims> shape{};
+  std::array<std::int64_t, kMaxDims> strides{};
+};
+
+void delete_holder(DLManagedTensor* self) { delete static_cast<DlpackHolder*>(self->manager_ctx); }
+
+void capsule_destructor(PyObject* capsule) {
+  // Still named "dltensor": nobody consumed it, so it is ours to free.
+  if (PyCapsule_IsValid(capsule, "dltensor") == 0) return;
+  auto* managed = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(capsule, "dltensor"));
+  if (managed != nullptr && managed->deleter != nullptr) managed->deleter(managed);
+}
+
+}  // namespace
+
+const Sample& Message::sample() const {
+  if (!sample_.valid()) raise(Error(ErrorCode::closed, "the message was released"));
+  return sample_;
+}
+
+void Message::release() noexcept {
+  sample_.release();
+  array_ = py::object();
+}
+
+py::object Message::array(py::handle self) {
+  (void)self;
+  if (array_) return array_;
+  const Sample& s = sample();
+  const Layout layout = layout_of(s);
+  py::object owner = py::cast(SampleRef{s});
+  py::array arr(numpy_dtype(layout.dtype), layout.shape, layout.strides, s.data().data(), owner);
+  // The memory is mapped read-only: NumPy must never offer a write.
+  py::detail::array_proxy(arr.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+  array_ = std::move(arr);
+  return array_;
+}
+
+py::capsule Message::dlpack() const {
+  const Sample& s = sample();
+  const Layout layout = layout_of(s);
+  auto* holder = new DlpackHolder;
+  holder->sample = s;
+  const std::size_t item = dtype_size(layout.dtype);
+  for (std::size_t i = 0; i < layout.shape.size(); ++i) {
+    holder->shape[i] = layout.shape[i];
+    holder->strides[i] = layout.strides[i] / static_cast<py::ssize_t>(item);  // DLPack counts elements
+  }
+  DLTensor& t = holder->managed.dl_tensor;
+  t.data = const_cast<std::byte*>(holder->sample.data().data());
+  t.device = DLDevice{kDLCPU, 0};
+  t.ndim = static_cast<std::int32_t>(layout.shape.size());
+  t.dtype = dl_type(layout.dtype);
+  t.shape = holder->shape.data();
+  t.strides = holder->strides.data();
+  t.byte_offset = 0;
+  holder->managed.manager_ctx = holder;
+  holder->managed.deleter = &delete_holder;
+  return py::capsule(&holder->managed, "dltensor", &capsule_destructor);
+}
+
+void bind_message(py::module_& mod) {
+  py::class_<SampleRef>(mod, "_SampleRef");
+
+  py::class_<Message>(mod, "Message", py::buffer_protocol(), R"doc(
+A received message. Its payload stays in shared memory: ``array`` is a read-only NumPy view and
+``__dlpack__`` exports it without copying. The slot returns to the channel when the message and
+every view made from it are gone, or early with ``release()`` / the ``with`` statement (views
+made before keep their own reference).)doc")
+      .def_property_readonly("stream", [](const Message& m) { return m.sample().stream(); }, "Video stream (camera) id.")
+      .def_property_readonly("frame_id", [](const Message& m) { return m.sample().frame(); }, "Frame number in the stream.")
+      .def_property_readonly("pts", [](const Message& m) { return m.sample().pts(); }, "Presentation time stamp.")
+      .def_property_readonly("flags", [](const Message& m) { return m.sample().flags(); })
+      .def_property_readonly("redelivered", [](const Message& m) { return m.sample().redelivered(); },
+                             "True when a consumer of this group died holding it and it came again.")
+      .def_property_readonly("end_of_stream", [](const Message& m) { return m.sample().is_end_of_stream(); },
+                             "True for the marker sent by Producer.end_stream(stream).")
+      .def_property_readonly("publish_time_ns", [](const Message& m) { return m.sample().publish_time_ns(); },
+                             "CLOCK_MONOTONIC nanoseconds at publish (time.monotonic_ns() scale).")
+      .def_property_readonly("meta", [](const Message& m) {
+        const auto user = m.sample().user_meta();
+        return py::bytes(reinterpret_cast<const char*>(user.data()), user.size());
+      }, "The user metadata blob, as bytes.")
+      .def_property_readonly("kind", [](const Message& m) { return std::string(kind_name(m.sample().kind())); },
+                             "'bytes', 'image' or 'tensor'.")
+      .def_property_readonly("format", [](const Message& m) -> py::object {
+        const Sample& s = m.sample();
+        if (s.kind() != PayloadKind::image) return py::none();
+        return py::str(std::string(to_string(s.image().format)));
+      }, "Pixel format of an image message ('bgr24', 'nv12', ...), else None.")
+      .def_property_readonly("nbytes", [](const Message& m) { return m.sample().size(); })
+      .def_property_readonly("released", &Message::released)
+      .def_property_readonly("array", [](py::handle self) { return self.cast<Message&>().array(self); },
+                             "Read-only NumPy view of the payload (no copy).")
+      .def("release", &Message::release, "Gives the message's own reference to the slot back now.")
+      .def("__enter__", [](py::handle self) { return self; })
+      .def("__exit__", [](Message& m, py::args) { m.release(); })
+      .def("__dlpack__", [](const Message& m, py::object stream) {
+        if (!stream.is_none() && !(py::isinstance<py::int_>(stream) && stream.cast<long>() == -1)) {
+          raise(Error(ErrorCode::invalid_argument, "framebus messages live in host memory: __dlpack__ takes no stream"));
+        }
+        return m.dlpack();
+      }, py::arg("stream") = py::none())
+      .def("__dlpack_device__", [](const Message&) { return py::make_tuple(static_cast<int>(kDLCPU), 0); })
+      .def_buffer([](const Message& m) {
+        const Sample& s = m.sample();
+        return py::buffer_info(const_cast<std::byte*>(s.data().data()), 1, py::format_descriptor<std::uint8_t>::format(), 1,
+                               {static_cast<py::ssize_t>(s.size())}, {py::ssize_t{1}}, /*readonly=*/true);
+      })
+      .def("__repr__", [](const Message& m) {
+        if (m.released()) return std::string("<framebus.Message released>");
+        const Sample& s = m.sample();
+        return "<framebus.Message stream=" + std::to_string(s.stream()) + " frame_id=" + std::to_string(s.frame()) +
+               " kind=" + std::string(kind_name(s.kind())) + " nbytes=" + std::to_string(s.size()) +
+               (s.redelivered() ? " redelivered" : "") + (s.is_end_of_stream() ? " end_of_stream" : "") + ">";
+      });
+}
+
+}  // namespace framebus::python

@@ -1,0 +1,84 @@
+// The private native module framebus._core; the public API is the framebus package around it.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "endpoints.hpp"
+#include "errors.hpp"
+#include "framebus/framebus.hpp"
+#include "message.hpp"
+
+namespace py = pybind11;
+
+namespace framebus::python {
+namespace {
+
+py::dict channel_dict(const ChannelInfo& c) {
+  py::dict d;
+  d["name"] = c.name;
+  d["path"] = c.path;
+  d["slot_count"] = c.slot_count;
+  d["slot_size"] = c.slot_size;
+  d["total_bytes"] = c.total_bytes;
+  d["owner_uid"] = c.owner_uid;
+  d["mode"] = c.mode;
+  d["published"] = c.published;
+  d["free_slots"] = c.free_slots;
+  d["lobby"] = c.lobby;
+  d["end_reason"] = c.end_reason;
+  d["stale"] = c.stale;
+  d["error"] = c.error.empty() ? py::object(py::none()) : py::object(py::str(c.error));
+  py::list participants;
+  for (const ParticipantInfo& p : c.participants) {
+    py::dict pd;
+    pd["pid"] = p.pid;
+    pd["role"] = p.producer ? "producer" : (p.group.empty() ? "joining" : "consumer");
+    pd["group"] = p.group.empty() ? py::object(py::none()) : py::object(py::str(p.group));
+    pd["alive"] = p.alive;
+    pd["held"] = p.held;
+    participants.append(pd);
+  }
+  d["participants"] = participants;
+  py::list groups;
+  for (const GroupInfo& g : c.groups) {
+    py::dict gd;
+    gd["name"] = g.name;
+    gd["policy"] = std::string(to_string(g.policy));
+    gd["members"] = g.members;
+    gd["queued"] = g.queued;
+    gd["held"] = g.held;
+    gd["delivered"] = g.delivered;
+    gd["dropped"] = g.dropped;
+    gd["redelivered"] = g.redelivered;
+    py::dict drops;
+    for (const StreamDrops& s : g.drops_by_stream) drops[py::int_(s.stream)] = s.dropped;
+    gd["drops_by_stream"] = drops;
+    groups.append(gd);
+  }
+  d["groups"] = groups;
+  return d;
+}
+
+}  // namespace
+}  // namespace framebus::python
+
+PYBIND11_MODULE(_core, m) {
+  using namespace framebus;
+  using namespace framebus::python;
+  m.doc() = "framebus native core (private: use the framebus package)";
+  load_error_classes();
+  install_interrupt_hook();
+  bind_message(m);
+  bind_endpoints(m);
+
+  m.def("channels", [] {
+    py::list out;
+    for (const ChannelInfo& c : list_channels()) out.append(channel_dict(c));
+    return out;
+  }, "Every framebus channel on this host, as `framebus ls --json` shows them.");
+  m.def("inspect", [](const std::string& name) { return channel_dict(unwrap(inspect_channel(name))); }, py::arg("name"));
+  m.def("remove", [](const std::string& name) { unwrap(remove_channel(name)); }, py::arg("name"));
+  m.def("gc", [] { return collect_garbage(); });
+  m.def("validate_name", [](const std::string& name) { unwrap(validate_name(name)); }, py::arg("name"));
+  m.attr("layout_version") = kLayoutVersion;
+  m.attr("__version__") = std::to_string(kVersionMajor) + "." + std::to_string(kVersionMinor) + "." + std::to_string(kVersionPatch);
+}
