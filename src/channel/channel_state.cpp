@@ -940,6 +940,9 @@ void Channel::leave() noexcept {
   if (role_ == kRoleProducer) retire_producer();
   Wakes wakes;
   (void)lock();
+  // Dead participants do not count as staying: recover them now, so the last live one out
+  // removes the channel.
+  reap(wakes);
   const std::uint32_t n = seg_.slot_count();
   for (std::uint32_t i = 0; i < n; ++i) {
     SlotCtl& s = seg_.slot(i);
