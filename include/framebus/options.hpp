@@ -23,7 +23,7 @@ std::string_view to_string(Policy policy) noexcept;
 /// A consumer group declared when the channel is created, so it receives from the first message.
 struct GroupSpec {
   std::string name;
-  std::optional<Policy> policy;  ///< Defaults to ProducerOptions::policy.
+  std::optional<Policy> policy{};  ///< Defaults to ProducerOptions::policy.
 };
 
 /// A wait bound. `forever` never expires.
@@ -51,7 +51,7 @@ struct ConsumerOptions {
   /// Consumers of one group share its messages; every group receives every message.
   std::string group = "default";
   /// Policy of the group if this consumer creates it.
-  std::optional<Policy> policy;
+  std::optional<Policy> policy{};
   /// How long open() waits for a channel that does not exist yet; 0 fails at once.
   Duration wait = Duration::zero();
 };

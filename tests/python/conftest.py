@@ -6,6 +6,8 @@ import itertools
 import os
 import pathlib
 
+import subprocess
+
 import pytest
 
 _counter = itertools.count()
@@ -21,3 +23,14 @@ def name(request) -> str:
     if leftover.exists():
         leftover.unlink()
         pytest.fail(f"channel {channel} was left behind in /dev/shm")
+
+
+@pytest.fixture
+def processes():
+    """Popen objects started by a test; any still running at its end are killed."""
+    started: list[subprocess.Popen] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)

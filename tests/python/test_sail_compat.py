@@ -14,8 +14,10 @@ SCRIPTS = pathlib.Path(__file__).parent / "sail_scripts"
 FRAMES = 30
 
 
-def start(script: str, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(SCRIPTS / script), *args], stdout=subprocess.PIPE, text=True)
+def start(processes, script: str, *args: str) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, str(SCRIPTS / script), *args], stdout=subprocess.PIPE, text=True)
+    processes.append(proc)  # killed at the end of the test if it is still running
+    return proc
 
 
 def frames_of(output: str):
@@ -25,10 +27,10 @@ def frames_of(output: str):
     return frames, ends
 
 
-def test_a_receiver_started_before_the_sender_waits_then_gets_every_frame_in_order(name):
+def test_a_receiver_started_before_the_sender_waits_then_gets_every_frame_in_order(name, processes):
     pipe = f"/tmp/{name}"
-    receiver = start("receiver.py", pipe, "/tmp/final", "0")
-    sender = start("sender.py", pipe, "/tmp/final", str(FRAMES))
+    receiver = start(processes, "receiver.py", pipe, "/tmp/final", "0")
+    sender = start(processes, "sender.py", pipe, "/tmp/final", str(FRAMES))
     out, _ = receiver.communicate(timeout=60)
     sender.communicate(timeout=60)
     assert receiver.returncode == 0 and sender.returncode == 0
@@ -41,15 +43,15 @@ def test_a_receiver_started_before_the_sender_waits_then_gets_every_frame_in_ord
     assert not pathlib.Path(f"/dev/shm/framebus.{sail.channel_name(pipe)}").exists()
 
 
-def test_several_receivers_on_one_pipe_share_the_frames(name):
+def test_several_receivers_on_one_pipe_share_the_frames(name, processes):
     """sail: one pipe read by several workers crashed with std::system_error."""
     pipe = f"/tmp/{name}"
     # This process holds the pipe open as a sender too, so both receivers join before it ends.
     holder = sail.IPC(True, pipe, "/tmp/final", False, 10)
-    receivers = [start("receiver.py", pipe, "/tmp/final", "1") for _ in range(2)]
+    receivers = [start(processes, "receiver.py", pipe, "/tmp/final", "1") for _ in range(2)]
     for r in receivers:
         assert r.stdout.readline().strip() == "ready"
-    sender = start("sender.py", pipe, "/tmp/final", str(FRAMES))
+    sender = start(processes, "sender.py", pipe, "/tmp/final", str(FRAMES))
     sender.communicate(timeout=60)
     holder.close()
     outputs = [r.communicate(timeout=60)[0] for r in receivers]
@@ -63,11 +65,11 @@ def test_several_receivers_on_one_pipe_share_the_frames(name):
     assert sorted(everything) == sorted((c, f) for c in (0, 1) for f in range(FRAMES))
 
 
-def test_a_sender_killed_with_sigkill_ends_the_receiver_and_leaves_nothing_behind(name):
+def test_a_sender_killed_with_sigkill_ends_the_receiver_and_leaves_nothing_behind(name, processes):
     """sail: after an abnormal exit the IPC resources stayed and python had to be killed by hand."""
     pipe = f"/tmp/{name}"
-    receiver = start("receiver.py", pipe, "/tmp/final", "0")
-    sender = start("sender.py", pipe, "/tmp/final", "1000000")
+    receiver = start(processes, "receiver.py", pipe, "/tmp/final", "0")
+    sender = start(processes, "sender.py", pipe, "/tmp/final", "1000000")
     seen = 0
     while seen < 5:
         line = receiver.stdout.readline()

@@ -1,0 +1,70 @@
+// framebus ls [NAME...] [--json]: the channels of this host, or the named ones.
+
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "format.hpp"
+#include "framebus/admin.hpp"
+
+namespace framebus::cli {
+namespace {
+
+struct LsOptions {
+  std::vector<std::string> names;
+  bool json = false;
+};
+
+int run_ls(const LsOptions& options) {
+  int status = kExitOk;
+  std::vector<ChannelInfo> channels;
+  if (options.names.empty()) {
+    channels = list_channels();
+  } else {
+    // Named channels are inspected one by one; a missing one is an error, the others still shown.
+    for (const auto& name : options.names) {
+      auto info = inspect_channel(name);
+      if (!info) {
+        std::cerr << "framebus ls: " << name << ": " << info.error().message() << '\n';
+        status = kExitFailure;
+        continue;
+      }
+      channels.push_back(std::move(*info));
+    }
+  }
+
+  if (options.json) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const auto& channel : channels) out.push_back(channel_to_json(channel));
+    std::cout << out.dump(2) << '\n';
+    return status;
+  }
+  if (channels.empty() && options.names.empty()) {
+    std::cout << "no framebus channels\n";
+    return status;
+  }
+  bool first = true;
+  for (const auto& channel : channels) {
+    if (!first) std::cout << '\n';
+    first = false;
+    print_channel(std::cout, channel);
+  }
+  return status;
+}
+
+}  // namespace
+
+void add_ls_command(CLI::App& app, int& status) {
+  auto options = std::make_shared<LsOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "ls", "List channels: geometry, participants, group queues, counters, stale flag.");
+  cmd->add_option("names", options->names, "Channels to show (default: every channel)");
+  cmd->add_flag("--json", options->json, "Print a JSON array of channel objects (see tools/README.md)");
+  cmd->callback([options, &status] { status = run_ls(*options); });
+}
+
+}  // namespace framebus::cli

@@ -1,0 +1,55 @@
+// framebus rm NAME... [--json]: unlinks channels. Processes that have a channel mapped keep
+// working; new opens no longer find it.
+
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "format.hpp"
+#include "framebus/admin.hpp"
+
+namespace framebus::cli {
+namespace {
+
+struct RmOptions {
+  std::vector<std::string> names;
+  bool json = false;
+};
+
+int run_rm(const RmOptions& options) {
+  int status = kExitOk;
+  nlohmann::ordered_json results = nlohmann::ordered_json::array();
+  // Every name is tried, also after a failure, so one typo does not leave the rest in place.
+  for (const auto& name : options.names) {
+    auto removed = remove_channel(name);
+    nlohmann::ordered_json result = {{"name", name}, {"removed", removed.has_value()}};
+    if (removed) {
+      if (!options.json) std::cout << "removed " << name << '\n';
+    } else {
+      std::cerr << "framebus rm: " << name << ": " << removed.error().message() << " ("
+                << to_string(removed.error().code()) << ")\n";
+      result["error"] = error_to_json(removed.error());
+      status = kExitFailure;
+    }
+    results.push_back(std::move(result));
+  }
+  if (options.json) std::cout << results.dump(2) << '\n';
+  return status;
+}
+
+}  // namespace
+
+void add_rm_command(CLI::App& app, int& status) {
+  auto options = std::make_shared<RmOptions>();
+  CLI::App* cmd = app.add_subcommand("rm", "Remove channels by name.");
+  cmd->add_option("names", options->names, "Channels to remove")->required();
+  cmd->add_flag("--json", options->json,
+                "Print a JSON array of {name, removed, error?} (errors also go to stderr)");
+  cmd->callback([options, &status] { status = run_rm(*options); });
+}
+
+}  // namespace framebus::cli

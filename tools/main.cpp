@@ -1,0 +1,38 @@
+// framebus: lists, removes and garbage-collects the framebus channels of this host.
+//
+//   framebus ls [NAME...] [--json]   channels, participants, queues and counters
+//   framebus rm NAME... [--json]     unlink channels
+//   framebus gc [--json]             unlink channels whose participants are all dead
+//   framebus --version
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "commands.hpp"
+#include "framebus/version.hpp"
+
+namespace {
+
+std::string version_string() {
+  return "framebus " + std::to_string(framebus::kVersionMajor) + "." +
+         std::to_string(framebus::kVersionMinor) + "." + std::to_string(framebus::kVersionPatch) +
+         " (shared-memory layout " + std::to_string(framebus::kLayoutVersion) + ")";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Inspects and cleans up framebus shared-memory channels (/dev/shm/framebus.NAME)."};
+  app.name("framebus");
+  app.set_version_flag("--version", version_string());
+  app.require_subcommand(1);
+
+  int status = framebus::cli::kExitOk;
+  framebus::cli::add_ls_command(app, status);
+  framebus::cli::add_rm_command(app, status);
+  framebus::cli::add_gc_command(app, status);
+
+  CLI11_PARSE(app, argc, argv);
+  return status;
+}
