@@ -1,6 +1,7 @@
 #include "channel/channel_state.hpp"
 
 #include <poll.h>
+#include <sched.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -27,7 +28,9 @@ constexpr std::int64_t kLivenessCheckNs = 100'000'000;
 // How often a busy producer looks for dead consumers while it never has to wait.
 constexpr std::int64_t kBusyReapIntervalNs = 500'000'000;
 // A short spin before sleeping: in a busy pipeline the next message usually arrives within
-// microseconds, and a futex sleep plus wake-up costs tens of microseconds.
+// microseconds, and a futex sleep plus wake-up costs tens of microseconds. The spin yields the
+// CPU between checks, so when the peer shares this CPU (2-core machines do that often) it runs at
+// once instead of waiting for our time slice to end.
 constexpr std::int64_t kSpinNs = 20'000;
 constexpr int kJoinAttempts = 64;
 
@@ -63,10 +66,11 @@ std::string group_name_of(const GroupCtl& g) {
 WaitResult wait_for_change(std::atomic<std::uint32_t>& word, std::uint32_t seen, const Deadline& deadline) {
   const std::int64_t spin_until = monotonic_ns() + std::min(kSpinNs, deadline.remaining_ns(kSpinNs));
   do {
-    for (int i = 0; i < 64; ++i) {
+    for (int i = 0; i < 16; ++i) {
       if (word.load(std::memory_order_acquire) != seen) return WaitResult::woken;
       cpu_relax();
     }
+    sched_yield();
   } while (monotonic_ns() < spin_until);
   const std::int64_t slice = deadline.remaining_ns(kLivenessCheckNs);
   if (slice <= 0) return WaitResult::timed_out;
@@ -164,6 +168,7 @@ Result<void> Channel::lock() {
   std::uint32_t expected = 0;
   if (h.lock.compare_exchange_strong(expected, id_, std::memory_order_acquire, std::memory_order_relaxed)) return {};
   for (int spin = 0; spin < 200; ++spin) {
+    if (spin % 16 == 15) sched_yield();  // the owner may be waiting for this CPU
     cpu_relax();
     expected = 0;
     if (h.lock.load(std::memory_order_relaxed) == 0 &&
