@@ -40,7 +40,7 @@ struct ProducerOptions {
   /// Back-pressure policy of groups created without one.
   Policy policy = Policy::block;
   /// Groups that exist from the start.
-  std::vector<GroupSpec> groups;
+  std::vector<GroupSpec> groups{};
   /// How long a `block` loan or send may wait for room; then it fails with ErrorCode::timeout.
   Duration block_timeout = forever;
   /// How long close() waits for the groups to take this producer's queued messages; 0 discards.

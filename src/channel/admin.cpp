@@ -21,6 +21,18 @@ namespace {
 
 constexpr std::string_view kCreatingMarker = ".creating-";
 
+// Slots loaned (producer) or held (consumer) by participant `id`.
+std::uint32_t held_by(const detail::Segment& seg, std::uint16_t id) {
+  std::uint32_t n = 0;
+  for (std::uint32_t i = 0; i < seg.slot_count(); ++i) {
+    const detail::SlotCtl& s = seg.slot(i);
+    if (s.state == detail::kSlotLoaned && s.owner == id) ++n;
+    if (s.state != detail::kSlotPublished) continue;
+    for (const std::uint16_t holder : s.holder) n += holder == id ? 1U : 0U;
+  }
+  return n;
+}
+
 // Introspection reads the shared state without taking the channel lock: it must never block
 // behind a stuck participant, so what it shows is a snapshot that may be a moment out of date.
 ChannelInfo describe(const detail::Segment& seg) {
@@ -52,7 +64,7 @@ ChannelInfo describe(const detail::Segment& seg) {
     pi.pid = identity_pid(identity);
     pi.alive = identity_alive(identity);
     pi.producer = p.role == kRoleProducer;
-    pi.held = p.held;
+    pi.held = held_by(seg, static_cast<std::uint16_t>(i + 1));
     if (p.role == kRoleConsumer && p.group < kMaxGroups) {
       const GroupCtl& g = seg.group(p.group);
       pi.group = std::string(g.name, strnlen(g.name, sizeof g.name));

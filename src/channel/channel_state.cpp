@@ -150,12 +150,21 @@ SlotQueue queue_of(const Segment& seg, std::uint32_t index) {
   return SlotQueue(seg.queue(index), g.queue_head, g.queue_count, seg.slot_count());
 }
 
+// Under the lock. The header's mask saves reading every group's cache line on each publish.
 std::uint32_t active_group_mask(const Segment& seg) {
-  std::uint32_t mask = 0;
-  for (std::uint32_t g = 0; g < kMaxGroups; ++g) {
-    if (seg.group(g).active != 0) mask |= 1U << g;
+  return seg.header().active_groups & ((kMaxGroups >= 32 ? 0U : 1U << kMaxGroups) - 1U);
+}
+
+// Slots this participant has loaned (producer) or holds (consumer): a scan, for cold paths only.
+std::uint32_t slots_held_by(const Segment& seg, std::uint16_t id) {
+  std::uint32_t n = 0;
+  for (std::uint32_t i = 0; i < seg.slot_count(); ++i) {
+    const SlotCtl& s = seg.slot(i);
+    if (s.state == kSlotLoaned && s.owner == id) ++n;
+    if (s.state != kSlotPublished) continue;
+    for (const std::uint16_t holder : s.holder) n += holder == id ? 1U : 0U;
   }
-  return mask;
+  return n;
 }
 
 }  // namespace
@@ -290,6 +299,7 @@ Result<std::uint32_t> Channel::find_or_create_group(std::string_view group, Poli
     ctl.delivered = ctl.dropped = ctl.redelivered = ctl.other_stream_drops = 0;
     std::memset(ctl.drops, 0, sizeof ctl.drops);
     ctl.active = 1;
+    seg_.header().active_groups |= 1U << g;
     if (first_group) {
       // Messages published before any group existed go to the first group that joins.
       SlotQueue lobby = queue_of(seg_, kLobby);
@@ -387,7 +397,6 @@ Result<Channel> Channel::join_producer(std::string_view name, const ProducerOpti
     ParticipantCtl& me = ch.seg_.participant(ch.id_ - 1u);
     me.role = kRoleProducer;
     me.group = 0;
-    me.held = 0;
     me.joined_ns = monotonic_ns();
     ch.role_ = kRoleProducer;
     h.producers += 1;
@@ -441,7 +450,6 @@ Result<Channel> Channel::join_consumer(std::string_view name, const ConsumerOpti
     ParticipantCtl& me = ch.seg_.participant(ch.id_ - 1u);
     me.role = kRoleConsumer;
     me.group = *g;
-    me.held = 0;
     me.joined_ns = monotonic_ns();
     ch.seg_.group(*g).members += 1;
     ch.role_ = kRoleConsumer;
@@ -502,7 +510,6 @@ void Channel::recover_participant(std::uint32_t index, Wakes& wakes) {
     notify_group(seg_, g, true, wakes);
   }
   p.role = kRoleNone;
-  p.held = 0;
   p.identity.store(0, std::memory_order_release);
 }
 
@@ -515,6 +522,10 @@ void Channel::repair(Wakes& wakes) {
 void Channel::rebuild_derived() {
   Header& h = seg_.header();
   const std::uint32_t n = seg_.slot_count();
+  h.active_groups = 0;
+  for (std::uint32_t g = 0; g < kMaxGroups; ++g) {
+    if (seg_.group(g).active != 0) h.active_groups |= 1U << g;
+  }
   const std::uint32_t active = active_group_mask(seg_);
   std::vector<std::uint32_t> published;
   h.free_count = 0;
@@ -523,16 +534,12 @@ void Channel::rebuild_derived() {
     GroupCtl& group = seg_.group(g);
     group.queue_head = group.queue_count = group.held = 0;
   }
-  for (std::uint32_t i = 0; i < kMaxParticipants; ++i) seg_.participant(i).held = 0;
   auto registered = [&](std::uint16_t id) {
     return id >= 1 && id <= kMaxParticipants && seg_.participant(id - 1u).identity.load(std::memory_order_acquire) != 0;
   };
   for (std::uint32_t i = 0; i < n; ++i) {
     SlotCtl& s = seg_.slot(i);
-    if (s.state == kSlotLoaned && registered(s.owner)) {
-      seg_.participant(s.owner - 1u).held += 1;
-      continue;
-    }
+    if (s.state == kSlotLoaned && registered(s.owner)) continue;
     if (s.state == kSlotPublished) {
       s.pending &= active;
       if (s.pending != 0 || s.in_lobby != 0) {
@@ -556,7 +563,6 @@ void Channel::rebuild_derived() {
       if (((s.pending >> g) & 1U) == 0) continue;
       if (s.holder[g] != kNobody && registered(s.holder[g])) {
         seg_.group(g).held += 1;
-        seg_.participant(s.holder[g] - 1u).held += 1;
       } else {
         if (s.holder[g] != kNobody) s.redelivered |= 1U << g;
         s.holder[g] = kNobody;
@@ -615,7 +621,6 @@ Result<std::uint32_t> Channel::try_take_free(Wakes& wakes) {
   h.free_count -= 1;
   s.state = kSlotLoaned;
   s.owner = id_;
-  seg_.participant(id_ - 1u).held += 1;
   return slot;
 }
 
@@ -689,7 +694,7 @@ Result<std::uint32_t> Channel::acquire(std::uint64_t bytes, Duration timeout, bo
       unlock(wakes);
       return slot;
     }
-    if (seg_.participant(id_ - 1u).held >= seg_.slot_count()) {
+    if (slots_held_by(seg_, id_) >= seg_.slot_count()) {
       unlock(wakes);
       return make_error(ErrorCode::invalid_argument, "this producer already holds all " + std::to_string(seg_.slot_count()) +
                                                          " slots of channel '" + name() + "' as unpublished loans");
@@ -743,8 +748,6 @@ Result<void> Channel::publish(std::uint32_t slot) {
     s.pending = groups;
   }
   s.state = kSlotPublished;  // the commit point: repair() rebuilds the queues from here on
-  ParticipantCtl& me = seg_.participant(id_ - 1u);
-  if (me.held > 0) me.held -= 1;
   h.published += 1;
   if (groups == 0) {
     queue_of(seg_, kLobby).push_back(slot);
@@ -766,8 +769,6 @@ void Channel::give_back(std::uint32_t slot) noexcept {
   SlotCtl& s = seg_.slot(slot);
   if (s.state == kSlotLoaned && s.owner == id_) {
     free_slot(slot, wakes);
-    ParticipantCtl& me = seg_.participant(id_ - 1u);
-    if (me.held > 0) me.held -= 1;
   }
   unlock(wakes);
 }
@@ -881,7 +882,6 @@ Result<Taken> Channel::take(Duration timeout) {
       s.holder[group_] = id_;
       group.delivered += 1;
       group.held += 1;
-      seg_.participant(id_ - 1u).held += 1;
       Taken taken{Received::Status::message, EndReason::none, slot, (s.redelivered & bit) != 0};
       notify_space(seg_, wakes);  // a closing producer may be waiting for its messages to be taken
       unlock(wakes);
@@ -928,8 +928,6 @@ void Channel::release(std::uint32_t slot) noexcept {
     s.redelivered &= ~bit;
     GroupCtl& group = seg_.group(group_);
     if (group.held > 0) group.held -= 1;
-    ParticipantCtl& me = seg_.participant(id_ - 1u);
-    if (me.held > 0) me.held -= 1;
     if (s.pending == 0 && s.in_lobby == 0) free_slot(slot, wakes);
   }
   unlock(wakes);
@@ -967,9 +965,7 @@ void Channel::leave() noexcept {
       if (seg_.slot(i).state == kSlotPublished && seg_.slot(i).holder[group_] != kNobody) group.held += 1;
     }
   }
-  ParticipantCtl& me = seg_.participant(id_ - 1u);
-  me.role = kRoleNone;
-  me.held = 0;
+  seg_.participant(id_ - 1u).role = kRoleNone;
   role_ = kRoleNone;
   if (other_claimed_entries() == 0) {
     // The last participant turns off the lights.

@@ -81,7 +81,7 @@ struct alignas(64) Header {
   std::uint32_t end_reason;  // EndReason
   std::uint32_t lobby_head;
   std::uint32_t lobby_count;
-  std::uint32_t pad0;
+  std::uint32_t active_groups;  // bit per GroupCtl with active != 0 (kept in step with them)
   std::uint64_t next_seq;
   std::uint64_t published;
   std::uint64_t discarded;  // messages no group received (drop policies with no room)
@@ -97,8 +97,6 @@ struct alignas(64) ParticipantCtl {
   std::atomic<std::uint64_t> identity;
   std::uint32_t role;
   std::uint32_t group;  // consumers: group index
-  std::uint32_t held;   // slots loaned (producer) or held (consumer)
-  std::uint32_t pad;
   std::int64_t joined_ns;
 };
 

@@ -282,6 +282,7 @@ Result<Segment> Segment::create(std::string_view name, Geometry geometry, std::u
     auto* g = new (base + plan.groups_offset + i * sizeof(GroupCtl)) GroupCtl{};
     if (i < groups.size()) {
       g->active = 1;
+      h->active_groups |= 1U << i;
       g->policy = static_cast<std::uint32_t>(groups[i].policy.value_or(default_policy));
       copy_group_name(*g, groups[i].name);
     }

@@ -94,3 +94,26 @@ def test_a_forked_child_uses_its_own_registration_not_its_parents(name):
     assert rx.receive(5.0).frame_id == 2
     tx.close()
     rx.close()
+
+
+def test_ctrl_c_interrupts_a_send_blocked_on_a_full_channel(name):
+    ctx = mp.get_context("fork")
+    started = ctx.Event()
+
+    def blocked_sender():
+        tx = framebus.Producer(name, slots=1, slot_size=64, groups=["nobody-reads"], linger=0)
+        tx.send(b"fills the only slot")
+        try:
+            started.set()
+            tx.send(b"blocks: the group never takes anything")
+        except KeyboardInterrupt:
+            os._exit(42)
+        os._exit(1)
+
+    sender = ctx.Process(target=blocked_sender)
+    sender.start()
+    assert started.wait(30)
+    os.kill(sender.pid, signal.SIGINT)
+    sender.join(10)
+    assert sender.exitcode == 42, "KeyboardInterrupt reached the blocked send"
+    framebus.remove(name)
