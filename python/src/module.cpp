@@ -2,6 +2,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstdio>
+
 #include "endpoints.hpp"
 #include "errors.hpp"
 #include "framebus/framebus.hpp"
@@ -16,22 +18,24 @@ py::dict channel_dict(const ChannelInfo& c) {
   py::dict d;
   d["name"] = c.name;
   d["path"] = c.path;
+  d["error"] = c.error.empty() ? py::object(py::none()) : py::object(py::str(c.error));
   d["slot_count"] = c.slot_count;
   d["slot_size"] = c.slot_size;
   d["total_bytes"] = c.total_bytes;
   d["owner_uid"] = c.owner_uid;
-  d["mode"] = c.mode;
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", c.mode);
+  d["mode"] = std::string(mode);  // as `framebus ls --json` writes it
   d["published"] = c.published;
   d["free_slots"] = c.free_slots;
   d["lobby"] = c.lobby;
   d["end_reason"] = c.end_reason;
   d["stale"] = c.stale;
-  d["error"] = c.error.empty() ? py::object(py::none()) : py::object(py::str(c.error));
   py::list participants;
   for (const ParticipantInfo& p : c.participants) {
     py::dict pd;
     pd["pid"] = p.pid;
-    pd["role"] = p.producer ? "producer" : (p.group.empty() ? "joining" : "consumer");
+    pd["role"] = p.producer ? "producer" : "consumer";
     pd["group"] = p.group.empty() ? py::object(py::none()) : py::object(py::str(p.group));
     pd["alive"] = p.alive;
     pd["held"] = p.held;
@@ -49,8 +53,13 @@ py::dict channel_dict(const ChannelInfo& c) {
     gd["delivered"] = g.delivered;
     gd["dropped"] = g.dropped;
     gd["redelivered"] = g.redelivered;
-    py::dict drops;
-    for (const StreamDrops& s : g.drops_by_stream) drops[py::int_(s.stream)] = s.dropped;
+    py::list drops;
+    for (const StreamDrops& s : g.drops_by_stream) {
+      py::dict entry;
+      entry["stream"] = s.stream;
+      entry["dropped"] = s.dropped;
+      drops.append(entry);
+    }
     gd["drops_by_stream"] = drops;
     groups.append(gd);
   }

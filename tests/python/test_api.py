@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
 import threading
 import time
 
@@ -171,8 +175,25 @@ def test_channels_lists_groups_and_counters(name):
         info = framebus.inspect(name)
         assert info["slot_count"] == 4 and info["published"] == 6
         assert info["groups"][0]["name"] == "a" and info["groups"][0]["dropped"] == 2
-        assert info["groups"][0]["drops_by_stream"] == {0: 2}
+        assert info["groups"][0]["drops_by_stream"] == [{"stream": 0, "dropped": 2}]
+        assert info["mode"] == "0600"
         assert any(c["name"] == name for c in framebus.channels())
+
+
+def test_channels_shows_what_the_framebus_tool_shows(name):
+    tool = os.path.join(os.environ["FRAMEBUS_BUILD_DIR"], "tools", "framebus") if "FRAMEBUS_BUILD_DIR" in os.environ \
+        else shutil.which("framebus")
+    if tool is None:
+        pytest.skip("the framebus tool is not built here (scripts/test sets FRAMEBUS_BUILD_DIR)")
+    with framebus.Producer(name, slots=4, slot_size=4096, groups={"a": "drop_newest"}, linger=0) as tx, \
+            framebus.Consumer(name, group="a") as rx:
+        for i in range(6):
+            tx.send(np.array([0, i]))
+        held = rx.receive(1.0)
+        listed = json.loads(subprocess.run([tool, "ls", name, "--json"], check=True, capture_output=True,
+                                           text=True).stdout)
+        assert listed == [framebus.inspect(name)]
+        held.release()
 
 
 def test_a_released_message_refuses_access(name):
