@@ -14,5 +14,8 @@ inline constexpr int kExitFailure = 1;
 void add_ls_command(CLI::App& app, int& status);
 void add_rm_command(CLI::App& app, int& status);
 void add_gc_command(CLI::App& app, int& status);
+#ifdef FRAMEBUS_HAS_DECODE
+void add_decode_command(CLI::App& app, int& status);
+#endif
 
 }  // namespace framebus::cli

@@ -3,6 +3,7 @@
 //   framebus ls [NAME...] [--json]   channels, participants, queues and counters
 //   framebus rm NAME... [--json]     unlink channels
 //   framebus gc [--json]             unlink channels whose participants are all dead
+//   framebus decode SOURCE... --channel NAME   decode files, URLs and image folders into a channel
 //   framebus --version
 
 #include <string>
@@ -32,6 +33,9 @@ int main(int argc, char** argv) {
   framebus::cli::add_ls_command(app, status);
   framebus::cli::add_rm_command(app, status);
   framebus::cli::add_gc_command(app, status);
+#ifdef FRAMEBUS_HAS_DECODE
+  framebus::cli::add_decode_command(app, status);
+#endif
 
   CLI11_PARSE(app, argc, argv);
   return status;

@@ -4,6 +4,7 @@
 
 #include "framebus/admin.hpp"
 #include "framebus/consumer.hpp"
+#include "framebus/decoder.hpp"
 #include "framebus/error.hpp"
 #include "framebus/message.hpp"
 #include "framebus/options.hpp"

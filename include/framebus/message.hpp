@@ -8,6 +8,8 @@
 #include <span>
 #include <string_view>
 
+#include "framebus/error.hpp"
+
 namespace framebus {
 
 /// How the payload bytes are to be interpreted.
@@ -36,6 +38,9 @@ enum class DType : std::uint32_t {
 
 std::string_view to_string(PixelFormat format) noexcept;
 std::string_view to_string(DType dtype) noexcept;
+/// The names to_string() gives ("bgr24", "float32", ...); anything else is invalid_argument.
+Result<PixelFormat> parse_pixel_format(std::string_view text);
+Result<DType> parse_dtype(std::string_view text);
 /// Size in bytes of one element; 0 for DType::unknown.
 std::size_t dtype_size(DType dtype) noexcept;
 

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "framebus/error.hpp"
+
 namespace framebus {
 
 /// What a producer does when a group has no room for another message.
@@ -19,6 +21,10 @@ enum class Policy : std::uint32_t {
 };
 
 std::string_view to_string(Policy policy) noexcept;
+/// "block", "drop_oldest" or "drop_newest"; anything else is ErrorCode::invalid_argument.
+Result<Policy> parse_policy(std::string_view text);
+/// A byte count: "4096", "8MiB", "512 KiB", "6MB", "2GiB" (k/M/G are 1000s, Ki/Mi/Gi 1024s).
+Result<std::uint64_t> parse_size(std::string_view text);
 
 /// A consumer group declared when the channel is created, so it receives from the first message.
 struct GroupSpec {

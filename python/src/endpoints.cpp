@@ -24,28 +24,6 @@ Duration seconds_to_duration(const std::optional<double>& seconds) {
   return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(*seconds));
 }
 
-Policy parse_policy(const std::string& text) {
-  if (text == "block") return Policy::block;
-  if (text == "drop_oldest") return Policy::drop_oldest;
-  if (text == "drop_newest") return Policy::drop_newest;
-  raise(Error(ErrorCode::invalid_argument, "unknown policy '" + text + "': use 'block', 'drop_oldest' or 'drop_newest'"));
-}
-
-PixelFormat parse_format(const std::string& text) {
-  for (PixelFormat f : {PixelFormat::bgr24, PixelFormat::rgb24, PixelFormat::gray8, PixelFormat::nv12, PixelFormat::yuv420p}) {
-    if (to_string(f) == text) return f;
-  }
-  raise(Error(ErrorCode::invalid_argument, "unknown pixel format '" + text + "': use bgr24, rgb24, gray8, nv12 or yuv420p"));
-}
-
-DType parse_dtype(const std::string& text) {
-  for (int i = 1; i <= static_cast<int>(DType::bool8); ++i) {
-    const auto d = static_cast<DType>(i);
-    if (to_string(d) == text) return d;
-  }
-  raise(Error(ErrorCode::invalid_argument, "unsupported dtype '" + text + "'"));
-}
-
 // The payload description that publish() and send() accept, as keyword arguments.
 struct Description {
   std::optional<std::string> dtype;
@@ -65,7 +43,7 @@ MessageMeta make_meta(std::uint32_t stream, std::uint64_t frame_id, std::int64_t
     if (!d.shape || d.shape->size() < 2) {
       raise(Error(ErrorCode::invalid_argument, "an image needs a shape of (height, width) or (height, width, channels)"));
     }
-    const PixelFormat format = parse_format(*d.format);
+    const PixelFormat format = unwrap(parse_pixel_format(*d.format));
     const std::vector<std::uint64_t>& s = *d.shape;
     if ((format == PixelFormat::nv12 || format == PixelFormat::yuv420p) && s.size() == 2 && s[0] % 3 == 0 && d.dtype) {
       // (height * 3 / 2, width) arrays as OpenCV holds planar YUV: the image is 2/3 as tall.
@@ -79,7 +57,7 @@ MessageMeta make_meta(std::uint32_t stream, std::uint64_t frame_id, std::int64_t
       raise(Error(ErrorCode::invalid_argument, "a tensor has at most " + std::to_string(kMaxDims) + " dimensions"));
     }
     meta.kind = PayloadKind::tensor;
-    meta.tensor.dtype = parse_dtype(*d.dtype);
+    meta.tensor.dtype = unwrap(framebus::parse_dtype(*d.dtype));
     meta.tensor.ndim = static_cast<std::uint32_t>(d.shape->size());
     for (std::size_t i = 0; i < d.shape->size(); ++i) meta.tensor.shape[i] = (*d.shape)[i];
   }
@@ -100,9 +78,9 @@ class PyProducer {
     o.slots = slots;
     o.slot_size = slot_size;
     o.mode = mode;
-    o.policy = parse_policy(policy);
+    o.policy = unwrap(framebus::parse_policy(policy));
     for (const auto& [group, group_policy] : groups) {
-      o.groups.push_back(GroupSpec{group, group_policy ? std::optional(parse_policy(*group_policy)) : std::nullopt});
+      o.groups.push_back(GroupSpec{group, group_policy ? std::optional(unwrap(framebus::parse_policy(*group_policy))) : std::nullopt});
     }
     o.block_timeout = seconds_to_duration(block_timeout);
     o.linger = seconds_to_duration(linger);
@@ -174,7 +152,7 @@ class PyConsumer {
   PyConsumer(const std::string& name, const std::string& group, std::optional<std::string> policy, double wait) {  // wait: seconds
     ConsumerOptions o;
     o.group = group;
-    if (policy) o.policy = parse_policy(*policy);
+    if (policy) o.policy = unwrap(framebus::parse_policy(*policy));
     o.wait = seconds_to_duration(wait);
     Result<Consumer> c = [&] {
       py::gil_scoped_release nogil;

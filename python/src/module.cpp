@@ -8,6 +8,9 @@
 #include "errors.hpp"
 #include "framebus/framebus.hpp"
 #include "message.hpp"
+#ifdef FRAMEBUS_HAS_DECODE
+#include "decoder.hpp"
+#endif
 
 namespace py = pybind11;
 
@@ -78,6 +81,9 @@ PYBIND11_MODULE(_core, m) {
   install_interrupt_hook();
   bind_message(m);
   bind_endpoints(m);
+#ifdef FRAMEBUS_HAS_DECODE
+  bind_decoder(m);
+#endif
 
   m.def("channels", [] {
     py::list out;
@@ -87,6 +93,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("inspect", [](const std::string& name) { return channel_dict(unwrap(inspect_channel(name))); }, py::arg("name"));
   m.def("remove", [](const std::string& name) { unwrap(remove_channel(name)); }, py::arg("name"));
   m.def("gc", [] { return collect_garbage(); });
+  m.def("parse_size", [](const std::string& text) { return unwrap(parse_size(text)); }, py::arg("text"));
   m.def("validate_name", [](const std::string& name) { unwrap(validate_name(name)); }, py::arg("name"));
   m.attr("layout_version") = kLayoutVersion;
   m.attr("__version__") = std::to_string(kVersionMajor) + "." + std::to_string(kVersionMinor) + "." + std::to_string(kVersionPatch);

@@ -674,6 +674,28 @@ bool Channel::room_is_coming() const noexcept {
   return !any_published;
 }
 
+// Called with the lock held: registers as a sleeper on `word`, unlocks, and sleeps until the word
+// changes or one liveness slice passes. An idle slice is the moment to notice dead participants
+// (a producer that died, a consumer whose messages can go to others).
+Result<void> Channel::sleep_unlocked(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& sleepers,
+                                     const Deadline& deadline, Wakes& wakes, const char* doing) {
+  const std::uint32_t seen = word.load(std::memory_order_relaxed);
+  sleepers.fetch_add(1, std::memory_order_relaxed);
+  unlock(wakes);
+  const WaitResult r = wait_for_change(word, seen, deadline);
+  sleepers.fetch_sub(1, std::memory_order_relaxed);
+  if (r != WaitResult::woken && interrupt_requested()) {
+    return make_error(ErrorCode::interrupted, std::string("interrupted while ") + doing + " channel '" + name() + "'");
+  }
+  if (r == WaitResult::timed_out) {
+    Wakes reaped;
+    (void)lock();
+    reap(reaped);
+    unlock(reaped);
+  }
+  return {};
+}
+
 Result<std::uint32_t> Channel::acquire(std::uint64_t bytes, Duration timeout, bool force_block) {
   if (bytes > seg_.slot_size()) {
     return make_error(ErrorCode::payload_too_large, "payload of " + std::to_string(bytes) + " bytes does not fit a slot of channel '" +
@@ -708,15 +730,9 @@ Result<std::uint32_t> Channel::acquire(std::uint64_t bytes, Duration timeout, bo
       return make_error(ErrorCode::timeout, "no free slot in channel '" + name() + "' before the timeout (consumers are not keeping up)");
     }
     Header& h = seg_.header();
-    const std::uint32_t seen = h.space_wake.load(std::memory_order_relaxed);
-    h.space_waiters.fetch_add(1, std::memory_order_relaxed);
-    unlock(wakes);
-    const WaitResult r = wait_for_change(h.space_wake, seen, deadline);
-    h.space_waiters.fetch_sub(1, std::memory_order_relaxed);
-    if (r != WaitResult::woken && interrupt_requested()) {
-      return make_error(ErrorCode::interrupted, "interrupted while waiting for room in channel '" + name() + "'");
+    if (auto ok = sleep_unlocked(h.space_wake, h.space_waiters, deadline, wakes, "waiting for room in"); !ok) {
+      return tl::unexpected(ok.error());
     }
-    if (r == WaitResult::timed_out) maybe_reap();
   }
 }
 
@@ -822,15 +838,7 @@ Result<void> Channel::linger(Duration linger) {
       return {};
     }
     Header& h = seg_.header();
-    const std::uint32_t seen = h.space_wake.load(std::memory_order_relaxed);
-    h.space_waiters.fetch_add(1, std::memory_order_relaxed);
-    unlock(wakes);
-    const WaitResult r = wait_for_change(h.space_wake, seen, deadline);
-    h.space_waiters.fetch_sub(1, std::memory_order_relaxed);
-    if (r != WaitResult::woken && interrupt_requested()) {
-      return make_error(ErrorCode::interrupted, "interrupted while closing channel '" + name() + "'");
-    }
-    if (r == WaitResult::timed_out) maybe_reap();
+    if (auto ok = sleep_unlocked(h.space_wake, h.space_waiters, deadline, wakes, "closing"); !ok) return ok;
   }
 }
 
@@ -898,20 +906,8 @@ Result<Taken> Channel::take(Duration timeout) {
       unlock(wakes);
       return Taken{};
     }
-    const std::uint32_t seen = group.wake.load(std::memory_order_relaxed);
-    group.waiters.fetch_add(1, std::memory_order_relaxed);
-    unlock(wakes);
-    const WaitResult r = wait_for_change(group.wake, seen, deadline);
-    group.waiters.fetch_sub(1, std::memory_order_relaxed);
-    if (r != WaitResult::woken && interrupt_requested()) {
-      return make_error(ErrorCode::interrupted, "interrupted while receiving from channel '" + name() + "'");
-    }
-    if (r == WaitResult::timed_out) {
-      // Idle: the moment to notice a producer that died, or a consumer whose messages we can take.
-      Wakes reaped;
-      (void)lock();
-      reap(reaped);
-      unlock(reaped);
+    if (auto ok = sleep_unlocked(group.wake, group.waiters, deadline, wakes, "receiving from"); !ok) {
+      return tl::unexpected(ok.error());
     }
   }
 }

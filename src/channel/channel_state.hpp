@@ -9,6 +9,7 @@
 // Sleeping for messages or room uses separate futex words, bumped only when someone sleeps, so an
 // uncontended publish or receive makes no system call.
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -101,6 +102,8 @@ class Channel {
   void repair(Wakes& wakes);
   void rebuild_derived();
   void maybe_reap();
+  Result<void> sleep_unlocked(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& sleepers,
+                              const Deadline& deadline, Wakes& wakes, const char* doing);
   [[nodiscard]] std::uint32_t other_claimed_entries() const noexcept;
   Result<std::uint32_t> find_or_create_group(std::string_view group, Policy policy, Wakes& wakes);
 

@@ -53,3 +53,35 @@ TEST(Strings, codes_and_enums_have_stable_names) {
 
 }  // namespace
 }  // namespace framebus
+
+namespace framebus {
+namespace {
+
+TEST(Parse, sizes_are_bytes_or_numbers_with_units) {
+  EXPECT_EQ(parse_size("4096").value(), 4096U);
+  EXPECT_EQ(parse_size("8MiB").value(), 8U << 20);
+  EXPECT_EQ(parse_size("512 KiB").value(), 512U << 10);
+  EXPECT_EQ(parse_size("6MB").value(), 6'000'000U);
+  EXPECT_EQ(parse_size("1.5kib").value(), 1536U);
+  for (const char* bad : {"", "MiB", "-3", "8 parsecs", "0", "1..2"}) {
+    auto r = parse_size(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code(), ErrorCode::invalid_argument);
+    EXPECT_NE(r.error().message().find(bad), std::string::npos);
+  }
+}
+
+TEST(Parse, policies_formats_and_dtypes_round_trip_their_names) {
+  for (Policy p : {Policy::block, Policy::drop_oldest, Policy::drop_newest}) EXPECT_EQ(parse_policy(to_string(p)).value(), p);
+  EXPECT_EQ(parse_pixel_format("nv12").value(), PixelFormat::nv12);
+  EXPECT_EQ(parse_dtype("float16").value(), DType::float16);
+  EXPECT_EQ(parse_dtype("bool").value(), DType::bool8);
+  auto r = parse_policy("sometimes");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("drop_oldest"), std::string::npos) << "names the choices";
+  EXPECT_FALSE(parse_pixel_format("bgr32"));
+  EXPECT_FALSE(parse_dtype("complex64"));
+}
+
+}  // namespace
+}  // namespace framebus

@@ -123,6 +123,21 @@ int Child::wait(std::chrono::milliseconds timeout) {
   return -1;
 }
 
+bool Child::wait_until_zombie(std::chrono::milliseconds timeout) {
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+  if (pidfd < 0) return false;
+  pollfd pfd{pidfd, POLLIN, 0};  // readable once the process has exited
+  int r;
+  do {
+    r = ::poll(&pfd, 1, static_cast<int>(timeout.count()));
+  } while (r < 0 && errno == EINTR);
+  ::close(pidfd);
+  if (r <= 0) return false;
+  siginfo_t info{};
+  // WNOWAIT: observe the exit without reaping, so the child stays a zombie.
+  return ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOWAIT) == 0;
+}
+
 void Child::kill9() {
   if (reaped_) return;
   ::kill(pid_, SIGKILL);

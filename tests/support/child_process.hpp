@@ -27,7 +27,8 @@ class Pipe {
   void send(std::string_view line) const;
   /// The next line, or nullopt when the writer is gone or `timeout` passes.
   std::optional<std::string> receive(std::chrono::milliseconds timeout = 20s);
-  /// Closes the end this process does not use (call in each process after fork).
+  /// Closes the end this process does not use (call after fork: a reader sees end of file only
+  /// once every writer, the parent included, has closed its end).
   void close_write();
   void close_read();
 
@@ -48,6 +49,8 @@ class Child {
   [[nodiscard]] pid_t pid() const noexcept { return pid_; }
   /// Exit code; 128 + signal if killed; -1 if it did not end within `timeout` (it is then killed).
   int wait(std::chrono::milliseconds timeout = 30s);
+  /// Waits until the child has exited but leaves it unreaped (a zombie), like a careless parent.
+  bool wait_until_zombie(std::chrono::milliseconds timeout = 30s);
   /// SIGKILL and reap: the process is gone (not a zombie) when this returns.
   void kill9();
 

@@ -1,0 +1,77 @@
+"""MultiDecoder: many video files, URLs and image folders decoded into one channel."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence, Union
+
+from . import _core
+from ._errors import Closed
+from ._sizes import parse_size
+
+
+class MultiDecoder:
+    """Decodes sources into channel ``channel`` with FFmpeg, one thread per stream.
+
+    Frames arrive as images (``format``, default ``"bgr24"``) with ``stream`` = the id that
+    ``add_stream`` returned, ``frame_id`` counting the stream's published frames and ``pts`` in
+    microseconds; a finished stream sends its end-of-stream marker. The channel options are those
+    of :class:`framebus.Producer`.
+    """
+
+    def __init__(self, channel: str, *, slots: int = 16, slot_size: Union[int, str] = "8MiB", policy: str = "block",
+                 mode: int = 0o600, groups: Optional[Sequence[str]] = None, block_timeout: Optional[float] = None,
+                 linger: float = 10.0) -> None:
+        if not hasattr(_core, "_MultiDecoder"):
+            raise Closed("this framebus was built without the decoder module (FFmpeg)")
+        self._core = _core._MultiDecoder(channel, int(slots), parse_size(slot_size), int(mode), policy,
+                                         list(groups or []), block_timeout, float(linger))
+
+    def add_stream(self, source: str, *, loop: Optional[int] = 1, frame_skip: int = 0, max_fps: float = 0.0,
+                   realtime: bool = False, reconnect: bool = False, max_reconnects: int = 0, threads: int = 0,
+                   format: str = "bgr24", width: int = 0, height: int = 0, connect_timeout: float = 5.0,
+                   read_timeout: float = 5.0, max_decode_errors: int = 0) -> int:
+        """Starts decoding ``source`` (file, URL, image folder or glob); returns its stream id.
+
+        ``loop`` is the number of passes (``None`` loops forever); ``frame_skip`` keeps one frame
+        in N+1; ``max_fps`` caps the rate and ``realtime`` paces a file at its own rate;
+        ``reconnect`` reopens a lost network source with backoff.
+        """
+        return self._core.add_stream(source, loop=loop, frame_skip=frame_skip, max_fps=max_fps, realtime=realtime,
+                                     reconnect=reconnect, max_reconnects=max_reconnects, threads=threads,
+                                     format=format, width=width, height=height, connect_timeout=connect_timeout,
+                                     read_timeout=read_timeout, max_decode_errors=max_decode_errors)
+
+    def remove_stream(self, stream: int) -> None:
+        """Stops a stream (its end-of-stream marker is sent) and forgets it."""
+        self._core.remove_stream(stream)
+
+    def status(self, stream: int) -> dict:
+        """state ('opening', 'running', 'reconnecting', 'eof', 'error', 'stopped'), message,
+        native_fps, width, height, decoded, published, dropped, skipped, decode_errors,
+        reconnects, passes, last_error, finished."""
+        return self._core.status(stream)
+
+    def statuses(self) -> list[dict]:
+        return self._core.statuses()
+
+    def wait(self, timeout: Optional[float] = None, *, stream: Optional[int] = None) -> bool:
+        """Waits until every stream (or ``stream``) has finished; False if ``timeout`` passed."""
+        return self._core.wait(timeout, stream)
+
+    def stop(self) -> None:
+        """Stops every stream."""
+        self._core.stop()
+
+    def close(self) -> None:
+        """Stops every stream and leaves the channel (consumers then see its end)."""
+        self._core.close()
+
+    @property
+    def channel(self) -> str:
+        return self._core.channel
+
+    def __enter__(self) -> "MultiDecoder":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

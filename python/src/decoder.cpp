@@ -1,0 +1,186 @@
+// MultiDecoder for Python. Waits release the GIL and run in short slices so that Ctrl-C works.
+#include "decoder.hpp"
+
+#include <pybind11/stl.h>
+
+#include <chrono>
+#include <cmath>
+#include <optional>
+
+#include "errors.hpp"
+#include "framebus/decoder.hpp"
+
+namespace py = pybind11;
+
+namespace framebus::python {
+namespace {
+
+Duration seconds(double s) { return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s)); }
+
+py::dict status_dict(const StreamStatus& s) {
+  py::dict d;
+  d["id"] = s.id;
+  d["source"] = s.source;
+  d["state"] = std::string(to_string(s.state));
+  d["message"] = s.message;
+  d["native_fps"] = s.native_fps;
+  d["width"] = s.source_width;
+  d["height"] = s.source_height;
+  d["decoded"] = s.decoded;
+  d["published"] = s.published;
+  d["dropped"] = s.dropped;
+  d["skipped"] = s.skipped;
+  d["decode_errors"] = s.decode_errors;
+  d["reconnects"] = s.reconnects;
+  d["passes"] = s.passes;
+  d["last_error"] = s.last_error ? py::object(py::str(s.last_error->message())) : py::object(py::none());
+  d["finished"] = s.finished();
+  return d;
+}
+
+class PyMultiDecoder {
+ public:
+  PyMultiDecoder(const std::string& channel, std::uint32_t slots, std::uint64_t slot_size, std::uint32_t mode,
+                 const std::string& policy, const std::vector<std::string>& groups, std::optional<double> block_timeout,
+                 double linger) {
+    ProducerOptions o;
+    o.slots = slots;
+    o.slot_size = slot_size;
+    o.mode = mode;
+    o.policy = unwrap(parse_policy(policy));
+    for (const auto& g : groups) o.groups.push_back(GroupSpec{g, std::nullopt});
+    o.block_timeout = block_timeout ? seconds(*block_timeout) : forever;
+    o.linger = seconds(linger);
+    Result<MultiDecoder> d = [&] {
+      py::gil_scoped_release nogil;
+      return MultiDecoder::create(channel, o);
+    }();
+    decoder_.emplace(unwrap(std::move(d)));
+  }
+
+  std::uint32_t add_stream(const std::string& source, const py::kwargs& kw) {
+    StreamOptions o;
+    for (const auto& [key_handle, value] : kw) {
+      const auto key = key_handle.cast<std::string>();
+      if (key == "loop") {
+        o.loop = value.is_none() ? StreamOptions::kLoopForever : value.cast<std::uint32_t>();
+      } else if (key == "frame_skip") {
+        o.frame_skip = value.cast<std::uint32_t>();
+      } else if (key == "max_fps") {
+        o.max_fps = value.cast<double>();
+      } else if (key == "realtime") {
+        o.realtime = value.cast<bool>();
+      } else if (key == "reconnect") {
+        o.reconnect = value.cast<bool>();
+      } else if (key == "max_reconnects") {
+        o.max_reconnects = value.cast<std::uint32_t>();
+      } else if (key == "threads") {
+        o.threads = value.cast<int>();
+      } else if (key == "format") {
+        o.format = unwrap(parse_pixel_format(value.cast<std::string>()));
+      } else if (key == "width") {
+        o.width = value.cast<std::uint32_t>();
+      } else if (key == "height") {
+        o.height = value.cast<std::uint32_t>();
+      } else if (key == "connect_timeout") {
+        o.connect_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(seconds(value.cast<double>()));
+      } else if (key == "read_timeout") {
+        o.read_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(seconds(value.cast<double>()));
+      } else if (key == "max_decode_errors") {
+        o.max_decode_errors = value.cast<std::uint32_t>();
+      } else {
+        raise(Error(ErrorCode::invalid_argument, "add_stream() got an unknown option '" + key + "'"));
+      }
+    }
+    Result<std::uint32_t> id = [&] {
+      py::gil_scoped_release nogil;
+      return decoder().add_stream(source, o);
+    }();
+    return unwrap(std::move(id));
+  }
+
+  void remove_stream(std::uint32_t id) {
+    Result<void> r = [&] {
+      py::gil_scoped_release nogil;
+      return decoder().remove_stream(id);
+    }();
+    unwrap(std::move(r));
+  }
+
+  py::dict status(std::uint32_t id) const { return status_dict(unwrap(decoder().status(id))); }
+
+  py::list statuses() const {
+    py::list out;
+    for (const auto& s : decoder().statuses()) out.append(status_dict(s));
+    return out;
+  }
+
+  // True when done, False on timeout. Slices of 100 ms let Python handle Ctrl-C in between.
+  bool wait(std::optional<double> timeout, std::optional<std::uint32_t> stream) {
+    const auto start = std::chrono::steady_clock::now();
+    for (;;) {
+      double slice = 0.1;
+      if (timeout) {
+        const double left = *timeout - std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (left <= 0) slice = 0;
+        else slice = std::min(slice, left);
+      }
+      Result<void> r = [&] {
+        py::gil_scoped_release nogil;
+        return stream ? decoder().wait(*stream, seconds(slice)) : decoder().wait(seconds(slice));
+      }();
+      if (r) return true;
+      if (r.error().code() != ErrorCode::timeout) raise(r.error());
+      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+      if (timeout && slice <= 0) return false;
+    }
+  }
+
+  void stop() {
+    py::gil_scoped_release nogil;
+    decoder().stop();
+  }
+
+  void close() {
+    if (!decoder_) return;
+    Result<void> r = [&] {
+      py::gil_scoped_release nogil;
+      return decoder_->close();
+    }();
+    decoder_.reset();
+    unwrap(std::move(r));
+  }
+
+  [[nodiscard]] std::string channel() const { return decoder().channel(); }
+
+ private:
+  MultiDecoder& decoder() {
+    if (!decoder_) raise(Error(ErrorCode::closed, "the MultiDecoder is closed"));
+    return *decoder_;
+  }
+  const MultiDecoder& decoder() const {
+    if (!decoder_) raise(Error(ErrorCode::closed, "the MultiDecoder is closed"));
+    return *decoder_;
+  }
+  std::optional<MultiDecoder> decoder_;
+};
+
+}  // namespace
+
+void bind_decoder(py::module_& m) {
+  py::class_<PyMultiDecoder>(m, "_MultiDecoder")
+      .def(py::init<const std::string&, std::uint32_t, std::uint64_t, std::uint32_t, const std::string&,
+                    const std::vector<std::string>&, std::optional<double>, double>(),
+           py::arg("channel"), py::arg("slots"), py::arg("slot_size"), py::arg("mode"), py::arg("policy"),
+           py::arg("groups"), py::arg("block_timeout"), py::arg("linger"))
+      .def("add_stream", &PyMultiDecoder::add_stream, py::arg("source"))
+      .def("remove_stream", &PyMultiDecoder::remove_stream, py::arg("id"))
+      .def("status", &PyMultiDecoder::status, py::arg("id"))
+      .def("statuses", &PyMultiDecoder::statuses)
+      .def("wait", &PyMultiDecoder::wait, py::arg("timeout"), py::arg("stream"))
+      .def("stop", &PyMultiDecoder::stop)
+      .def("close", &PyMultiDecoder::close)
+      .def_property_readonly("channel", &PyMultiDecoder::channel);
+}
+
+}  // namespace framebus::python

@@ -1,0 +1,72 @@
+// Text to option values, shared by the Python binding and the command-line tool.
+#include <cctype>
+#include <cmath>
+#include <string>
+
+#include "framebus/message.hpp"
+#include "framebus/options.hpp"
+
+namespace framebus {
+
+namespace {
+template <typename T>
+Result<T> parse_named(std::string_view text, std::initializer_list<T> values, std::string_view what) {
+  std::string names;
+  for (T v : values) {
+    if (to_string(v) == text) return v;
+    names += (names.empty() ? "" : ", ") + std::string(to_string(v));
+  }
+  return make_error(ErrorCode::invalid_argument,
+                    "unknown " + std::string(what) + " '" + std::string(text) + "': use " + names);
+}
+}  // namespace
+
+Result<Policy> parse_policy(std::string_view text) {
+  return parse_named(text, {Policy::block, Policy::drop_oldest, Policy::drop_newest}, "policy");
+}
+
+Result<PixelFormat> parse_pixel_format(std::string_view text) {
+  return parse_named(text, {PixelFormat::bgr24, PixelFormat::rgb24, PixelFormat::gray8, PixelFormat::nv12, PixelFormat::yuv420p},
+                     "pixel format");
+}
+
+Result<DType> parse_dtype(std::string_view text) {
+  return parse_named(text, {DType::uint8, DType::int8, DType::uint16, DType::int16, DType::uint32, DType::int32, DType::uint64,
+                            DType::int64, DType::float16, DType::float32, DType::float64, DType::bool8},
+                     "dtype");
+}
+
+Result<std::uint64_t> parse_size(std::string_view text) {
+  auto bad = [&] {
+    return make_error(ErrorCode::invalid_argument, "cannot read size '" + std::string(text) +
+                                                       "': use bytes or a unit such as '8MiB', '512KiB', '2GB'");
+  };
+  std::size_t i = 0;
+  while (i < text.size() && text[i] == ' ') ++i;
+  const std::size_t number_start = i;
+  bool dot = false;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) != 0 || (text[i] == '.' && !dot))) {
+    dot = dot || text[i] == '.';
+    ++i;
+  }
+  if (i == number_start) return bad();
+  const double value = std::stod(std::string(text.substr(number_start, i - number_start)));
+  std::string unit;
+  for (; i < text.size(); ++i) {
+    if (text[i] != ' ') unit += static_cast<char>(std::tolower(static_cast<unsigned char>(text[i])));
+  }
+  double scale = 0;
+  if (unit.empty() || unit == "b") scale = 1;
+  else if (unit == "k" || unit == "kb") scale = 1e3;
+  else if (unit == "m" || unit == "mb") scale = 1e6;
+  else if (unit == "g" || unit == "gb") scale = 1e9;
+  else if (unit == "kib") scale = 1024.0;
+  else if (unit == "mib") scale = 1024.0 * 1024;
+  else if (unit == "gib") scale = 1024.0 * 1024 * 1024;
+  else return bad();
+  const double bytes = std::floor(value * scale);
+  if (bytes < 1 || bytes > 1e18) return bad();
+  return static_cast<std::uint64_t>(bytes);
+}
+
+}  // namespace framebus

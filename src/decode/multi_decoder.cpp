@@ -1,0 +1,218 @@
+// MultiDecoder: the table of stream workers on one channel, and the channel handle that keeps the
+// channel open while streams come and go.
+#include <condition_variable>
+#include <map>
+#include <mutex>
+
+#include "common/clock.hpp"
+#include "decode/stream_worker.hpp"
+#include "framebus/decoder.hpp"
+#include "framebus/producer.hpp"
+
+namespace framebus {
+
+std::string_view to_string(StreamState state) noexcept {
+  switch (state) {
+    case StreamState::opening: return "opening";
+    case StreamState::running: return "running";
+    case StreamState::reconnecting: return "reconnecting";
+    case StreamState::eof: return "eof";
+    case StreamState::error: return "error";
+    case StreamState::stopped: return "stopped";
+  }
+  return "unknown";
+}
+
+namespace detail {
+
+// Workers are shared_ptrs so that stop() can join them without holding the mutex while
+// remove_stream() takes one out of the table (a finishing worker takes the mutex to say so).
+class DecoderCore {
+ public:
+  DecoderCore(Producer anchor, const ProducerOptions& options) : anchor_(std::move(anchor)), options_(options) {
+    // Workers join with the channel's real geometry, which may come from an earlier creator.
+    options_.slots = anchor_.slot_count();
+    options_.slot_size = anchor_.slot_size();
+  }
+  DecoderCore(const DecoderCore&) = delete;
+  DecoderCore& operator=(const DecoderCore&) = delete;
+  ~DecoderCore() { (void)close(); }
+
+  Result<std::uint32_t> add_stream(std::string source, const StreamOptions& options) {
+    if (auto ok = validate(source, options); !ok) return tl::unexpected(ok.error());
+    const std::lock_guard lock(mutex_);
+    if (closed_) return make_error(ErrorCode::closed, "the decoder of channel '" + channel_name() + "' is closed");
+    const std::uint32_t id = next_id_++;
+    auto worker = std::make_shared<StreamWorker>(id, std::move(source), options, anchor_.name(), options_,
+                                                 [this] { notify_finished(); });
+    workers_.emplace(id, worker);
+    worker->start();
+    return id;
+  }
+
+  Result<void> remove_stream(std::uint32_t id) {
+    std::shared_ptr<StreamWorker> worker;
+    {
+      const std::lock_guard lock(mutex_);
+      auto it = workers_.find(id);
+      if (it == workers_.end()) return not_found(id);
+      worker = std::move(it->second);
+      workers_.erase(it);
+    }
+    worker->request_stop();
+    worker->join();
+    done_.notify_all();  // wait() may have been waiting for this one
+    return {};
+  }
+
+  Result<StreamStatus> status(std::uint32_t id) const {
+    const std::lock_guard lock(mutex_);
+    auto it = workers_.find(id);
+    if (it == workers_.end()) return not_found(id);
+    return it->second->status();
+  }
+
+  std::vector<StreamStatus> statuses() const {
+    const std::lock_guard lock(mutex_);
+    std::vector<StreamStatus> all;
+    all.reserve(workers_.size());
+    for (const auto& [id, worker] : workers_) all.push_back(worker->status());
+    return all;
+  }
+
+  Result<void> wait(std::optional<std::uint32_t> id, Duration timeout) {
+    std::unique_lock lock(mutex_);
+    auto all_done = [&] {
+      if (id) {
+        auto it = workers_.find(*id);
+        return it == workers_.end() || it->second->finished();
+      }
+      for (const auto& [key, worker] : workers_) {
+        if (!worker->finished()) return false;
+      }
+      return true;
+    };
+    if (id && workers_.find(*id) == workers_.end()) return not_found(*id);
+    if (timeout == forever) {
+      done_.wait(lock, all_done);
+      return {};
+    }
+    if (!done_.wait_for(lock, timeout, all_done)) {
+      return make_error(ErrorCode::timeout, "streams of channel '" + channel_name() + "' still running after the timeout");
+    }
+    return {};
+  }
+
+  void stop() {
+    std::vector<std::shared_ptr<StreamWorker>> running;
+    {
+      const std::lock_guard lock(mutex_);
+      for (const auto& [id, worker] : workers_) running.push_back(worker);
+    }
+    for (const auto& worker : running) worker->request_stop();
+    for (const auto& worker : running) worker->join();
+  }
+
+  Result<void> close() {
+    {
+      const std::lock_guard lock(mutex_);
+      if (closed_) return {};
+      closed_ = true;
+    }
+    stop();
+    return anchor_.close();
+  }
+
+  const std::string& channel_name() const noexcept { return name_; }
+
+ private:
+  static Result<void> validate(const std::string& source, const StreamOptions& options) {
+    if (source.empty()) return make_error(ErrorCode::invalid_argument, "add_stream: empty source");
+    if (to_av_pixel_format(options.format) == AV_PIX_FMT_NONE) {
+      return make_error(ErrorCode::invalid_argument, "add_stream '" + source + "': output format must be bgr24, rgb24, gray8, nv12 or yuv420p");
+    }
+    if (options.max_fps < 0) return make_error(ErrorCode::invalid_argument, "add_stream '" + source + "': max_fps is negative");
+    if (options.width > 16384 || options.height > 16384) {
+      return make_error(ErrorCode::invalid_argument, "add_stream '" + source + "': output size above 16384");
+    }
+    return {};
+  }
+
+  static tl::unexpected<Error> not_found(std::uint32_t id) {
+    return make_error(ErrorCode::not_found, "no stream " + std::to_string(id));
+  }
+
+  void notify_finished() {
+    { const std::lock_guard lock(mutex_); }  // a waiter between its check and its sleep sees the flag
+    done_.notify_all();
+  }
+
+  Producer anchor_;
+  const std::string name_{anchor_.name()};
+  ProducerOptions options_;
+  mutable std::mutex mutex_;
+  std::condition_variable done_;
+  std::map<std::uint32_t, std::shared_ptr<StreamWorker>> workers_;
+  std::uint32_t next_id_ = 0;
+  bool closed_ = false;
+};
+
+}  // namespace detail
+
+Result<MultiDecoder> MultiDecoder::create(std::string_view channel, const ProducerOptions& options) {
+  auto anchor = Producer::create(channel, options);
+  if (!anchor) return tl::unexpected(anchor.error());
+  return MultiDecoder(std::make_unique<detail::DecoderCore>(std::move(*anchor), options));
+}
+
+MultiDecoder::MultiDecoder(std::unique_ptr<detail::DecoderCore> core) : core_(std::move(core)) {}
+MultiDecoder::MultiDecoder(MultiDecoder&&) noexcept = default;
+MultiDecoder& MultiDecoder::operator=(MultiDecoder&&) noexcept = default;
+MultiDecoder::~MultiDecoder() = default;
+
+namespace {
+Error closed_decoder() { return Error(ErrorCode::closed, "the decoder was moved from"); }
+}  // namespace
+
+Result<std::uint32_t> MultiDecoder::add_stream(std::string source, const StreamOptions& options) {
+  if (!core_) return tl::unexpected(closed_decoder());
+  return core_->add_stream(std::move(source), options);
+}
+
+Result<void> MultiDecoder::remove_stream(std::uint32_t id) {
+  if (!core_) return tl::unexpected(closed_decoder());
+  return core_->remove_stream(id);
+}
+
+Result<StreamStatus> MultiDecoder::status(std::uint32_t id) const {
+  if (!core_) return tl::unexpected(closed_decoder());
+  return core_->status(id);
+}
+
+std::vector<StreamStatus> MultiDecoder::statuses() const { return core_ ? core_->statuses() : std::vector<StreamStatus>{}; }
+
+Result<void> MultiDecoder::wait(Duration timeout) {
+  if (!core_) return tl::unexpected(closed_decoder());
+  return core_->wait(std::nullopt, timeout);
+}
+
+Result<void> MultiDecoder::wait(std::uint32_t id, Duration timeout) {
+  if (!core_) return tl::unexpected(closed_decoder());
+  return core_->wait(id, timeout);
+}
+
+void MultiDecoder::stop() {
+  if (core_) core_->stop();
+}
+
+Result<void> MultiDecoder::close() {
+  if (!core_) return {};
+  return core_->close();
+}
+
+const std::string& MultiDecoder::channel() const noexcept {
+  static const std::string empty;
+  return core_ ? core_->channel_name() : empty;
+}
+
+}  // namespace framebus

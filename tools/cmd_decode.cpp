@@ -1,0 +1,167 @@
+// framebus decode SOURCE... --channel NAME: a decode process. Decodes every source into the
+// channel (one thread per stream), shows a live status line per stream, and exits when every
+// stream that does not loop forever has ended (or on Ctrl-C / SIGTERM).
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "framebus/decoder.hpp"
+#include "framebus/producer.hpp"
+
+namespace framebus::cli {
+namespace {
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop.store(true); }
+
+struct DecodeOptions {
+  std::vector<std::string> sources;
+  std::string channel;
+  std::uint32_t slots = 16;
+  std::string slot_size = "8MiB";
+  std::string policy = "block";
+  std::vector<std::string> groups;
+  double linger = 10.0;
+  std::uint32_t loop = 1;
+  bool forever = false;
+  std::uint32_t skip = 0;
+  double max_fps = 0.0;
+  bool realtime = false;
+  bool reconnect = false;
+  std::string format = "bgr24";
+  std::uint32_t width = 0;
+  std::uint32_t height = 0;
+  int threads = 0;
+  double interval = 1.0;
+};
+
+std::string status_line(const StreamStatus& s, double fps) {
+  char line[512];
+  std::snprintf(line, sizeof line, "[%u] %-12s %7.1f fps %9llu frames %7llu dropped %6llu skipped %4llu errors  %s%s%s",
+                s.id, std::string(to_string(s.state)).c_str(), fps, static_cast<unsigned long long>(s.published),
+                static_cast<unsigned long long>(s.dropped), static_cast<unsigned long long>(s.skipped),
+                static_cast<unsigned long long>(s.decode_errors), s.source.c_str(), s.message.empty() ? "" : ": ",
+                s.message.c_str());
+  return line;
+}
+
+int run_decode(const DecodeOptions& o) {
+  auto fail = [](const Error& e) {
+    std::cerr << "framebus decode: " << e.message() << '\n';
+    return kExitFailure;
+  };
+  ProducerOptions producer;
+  producer.slots = o.slots;
+  producer.linger = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(o.linger));
+  auto slot_size = parse_size(o.slot_size);
+  auto policy = parse_policy(o.policy);
+  auto format = parse_pixel_format(o.format);
+  if (!slot_size) return fail(slot_size.error());
+  if (!policy) return fail(policy.error());
+  if (!format) return fail(format.error());
+  producer.slot_size = *slot_size;
+  producer.policy = *policy;
+  for (const auto& g : o.groups) producer.groups.push_back(GroupSpec{g, std::nullopt});
+  StreamOptions stream;
+  stream.loop = o.forever ? StreamOptions::kLoopForever : o.loop;
+  stream.frame_skip = o.skip;
+  stream.max_fps = o.max_fps;
+  stream.realtime = o.realtime;
+  stream.reconnect = o.reconnect;
+  stream.threads = o.threads;
+  stream.width = o.width;
+  stream.height = o.height;
+  stream.format = *format;
+
+  auto decoder = MultiDecoder::create(o.channel, producer);
+  if (!decoder) return fail(decoder.error());
+  std::vector<std::uint32_t> finite;  // streams whose end ends the run
+  for (const auto& source : o.sources) {
+    auto id = decoder->add_stream(source, stream);
+    if (!id) {
+      std::cerr << "framebus decode: " << source << ": " << id.error().message() << '\n';
+      return kExitFailure;
+    }
+    if (stream.loop != StreamOptions::kLoopForever) finite.push_back(*id);
+  }
+  struct sigaction sa{};
+  sa.sa_handler = &on_signal;
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+
+  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  std::map<std::uint32_t, std::uint64_t> last_published;
+  std::size_t drawn = 0;
+  const auto interval = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(o.interval));
+  for (;;) {
+    // Waiting on the streams paces the display and returns at once when they are done.
+    const bool done = !finite.empty() && decoder->wait(interval).has_value();
+    const auto statuses = decoder->statuses();
+    if (tty && drawn > 0) std::cerr << "\033[" << drawn << "A";
+    for (const auto& s : statuses) {
+      const double fps = static_cast<double>(s.published - last_published[s.id]) / o.interval;
+      last_published[s.id] = s.published;
+      std::cerr << (tty ? "\033[K" : "") << status_line(s, fps) << '\n';
+    }
+    drawn = statuses.size();
+    if (done || g_stop.load()) break;
+  }
+  decoder->stop();
+  int status = kExitOk;
+  std::cout << "stream  state         frames  dropped  skipped  errors  reconnects  source\n";
+  for (const auto& s : decoder->statuses()) {
+    std::printf("%6u  %-12s %7llu  %7llu  %7llu  %6llu  %10llu  %s\n", s.id, std::string(to_string(s.state)).c_str(),
+                static_cast<unsigned long long>(s.published), static_cast<unsigned long long>(s.dropped),
+                static_cast<unsigned long long>(s.skipped), static_cast<unsigned long long>(s.decode_errors),
+                static_cast<unsigned long long>(s.reconnects), s.source.c_str());
+    if (s.state == StreamState::error) {
+      std::printf("        error: %s\n", s.message.c_str());
+      status = kExitFailure;
+    }
+  }
+  std::fflush(stdout);
+  if (auto closed = decoder->close(); !closed) {
+    std::cerr << "framebus decode: " << closed.error().message() << '\n';
+    status = kExitFailure;
+  }
+  return status;
+}
+
+}  // namespace
+
+void add_decode_command(CLI::App& app, int& status) {
+  auto o = std::make_shared<DecodeOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "decode", "Decode video files, URLs (rtsp://, http://, udp://) and image folders into a channel, one stream each.");
+  cmd->add_option("sources", o->sources, "Video files, URLs, image folders or globs (stream ids 0, 1, ... in this order)")->required();
+  cmd->add_option("--channel", o->channel, "Channel to publish into (created if missing)")->required();
+  cmd->add_option("--slots", o->slots, "Slots of a new channel")->capture_default_str();
+  cmd->add_option("--slot-size", o->slot_size, "Slot size of a new channel, e.g. 8MiB")->capture_default_str();
+  cmd->add_option("--policy", o->policy, "block, drop_oldest or drop_newest")->capture_default_str();
+  cmd->add_option("--group", o->groups, "Consumer groups that receive from the first frame");
+  cmd->add_option("--linger", o->linger, "Seconds to wait at the end for consumers to take the last frames")->capture_default_str();
+  cmd->add_option("--loop", o->loop, "Passes over each source")->capture_default_str();
+  cmd->add_flag("--forever", o->forever, "Loop every source until stopped (Ctrl-C)");
+  cmd->add_option("--skip", o->skip, "Keep one frame in N+1")->capture_default_str();
+  cmd->add_option("--max-fps", o->max_fps, "Publish at most this many frames per second per stream (0: no cap)");
+  cmd->add_flag("--realtime", o->realtime, "Pace each source at its own frame rate, like a live camera");
+  cmd->add_flag("--reconnect", o->reconnect, "Reopen lost network sources with backoff");
+  cmd->add_option("--format", o->format, "bgr24, rgb24, gray8, nv12 or yuv420p")->capture_default_str();
+  cmd->add_option("--width", o->width, "Output width (0: the source's)");
+  cmd->add_option("--height", o->height, "Output height (0: the source's)");
+  cmd->add_option("--threads", o->threads, "Decoder threads per stream (0: FFmpeg decides)");
+  cmd->add_option("--status-interval", o->interval, "Seconds between status lines")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->callback([o, &status] { status = run_decode(*o); });
+}
+
+}  // namespace framebus::cli
