@@ -129,7 +129,7 @@ std::vector<std::uint8_t> reference_raw(const std::string& file, const std::stri
                                         const std::string& size) {
   const std::string out = media_dir() + "/ref-" + std::to_string(::getpid()) + "-" + pix_fmt + ".raw";
   const std::string cmd = std::string(kFfmpeg) + "-i '" + file + "' -frames:v " + std::to_string(frames) +
-                          " -sws_flags bilinear+accurate_rnd+full_chroma_int -pix_fmt " + pix_fmt +
+                          " -pix_fmt " + pix_fmt +
                           (size.empty() ? "" : " -s " + size) + " -f rawvideo '" + out + "'";
   check(run_shell(cmd), cmd);
   auto bytes = read_all(out);

@@ -23,7 +23,7 @@ const std::string& media_dir();
 ///   broken.png and empty.jpg placed between them by name).
 std::string media(const std::string& name);
 
-/// `ffmpeg -i <file> -sws_flags <the decoder's flags> -pix_fmt <fmt> [-s WxH] -f rawvideo`, read back.
+/// `ffmpeg -i <file> -pix_fmt <fmt> [-s WxH] -f rawvideo` (ffmpeg's default conversion), read back.
 std::vector<std::uint8_t> reference_raw(const std::string& file, const std::string& pix_fmt, int frames,
                                         const std::string& size = "");
 

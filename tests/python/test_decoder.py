@@ -26,9 +26,7 @@ def media(tmp_path_factory) -> pathlib.Path:
            "-pix_fmt", "yuv420p", str(root / "a.mp4"))
     ffmpeg("-f", "lavfi", "-i", "testsrc2=size=176x144:rate=30", "-frames:v", "30", "-c:v", "mpeg4",
            str(root / "b.avi"))
-    # The decoder converts with bilinear + accurate rounding + full chroma interpolation.
-    ffmpeg("-i", str(root / "a.mp4"), "-sws_flags", "bilinear+accurate_rnd+full_chroma_int", "-f", "rawvideo",
-           "-pix_fmt", "bgr24", str(root / "a.bgr"))
+    ffmpeg("-i", str(root / "a.mp4"), "-f", "rawvideo", "-pix_fmt", "bgr24", str(root / "a.bgr"))
     folder = root / "pictures"
     folder.mkdir()
     ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=1", "-frames:v", "3", str(folder / "img_%02d.png"))
