@@ -572,12 +572,15 @@ void Channel::rebuild_derived() {
   }
 }
 
-void Channel::maybe_reap() {
-  if (monotonic_ns() - last_reap_ns_ < kBusyReapIntervalNs) return;
+void Channel::reap_now() {
   Wakes wakes;
   (void)lock();
   reap(wakes);
   unlock(wakes);
+}
+
+void Channel::maybe_reap() {
+  if (monotonic_ns() - last_reap_ns_ >= kBusyReapIntervalNs) reap_now();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -609,8 +612,8 @@ void Channel::count_drop(GroupCtl& group, std::uint32_t stream) noexcept {
   group.other_stream_drops += 1;
 }
 
-Result<std::uint32_t> Channel::try_take_free(Wakes& wakes) {
-  (void)wakes;
+// A free slot, now loaned to us; kDiscardSlot when none is free.
+Result<std::uint32_t> Channel::try_take_free() {
   Header& h = seg_.header();
   if (h.free_count == 0) return kDiscardSlot;
   if (h.free_count > seg_.slot_count()) return tl::unexpected(corrupt("free count " + std::to_string(h.free_count) + " is out of range"));
@@ -687,12 +690,7 @@ Result<void> Channel::sleep_unlocked(std::atomic<std::uint32_t>& word, std::atom
   if (r != WaitResult::woken && interrupt_requested()) {
     return make_error(ErrorCode::interrupted, std::string("interrupted while ") + doing + " channel '" + name() + "'");
   }
-  if (r == WaitResult::timed_out) {
-    Wakes reaped;
-    (void)lock();
-    reap(reaped);
-    unlock(reaped);
-  }
+  if (r == WaitResult::timed_out) reap_now();
   return {};
 }
 
@@ -710,8 +708,8 @@ Result<std::uint32_t> Channel::acquire(std::uint64_t bytes, Duration timeout, bo
       unlock(wakes);
       return tl::unexpected(ok.error());
     }
-    auto slot = try_take_free(wakes);
-    while (slot && *slot == kDiscardSlot && evict_oldest_droppable(wakes)) slot = try_take_free(wakes);
+    auto slot = try_take_free();
+    while (slot && *slot == kDiscardSlot && evict_oldest_droppable(wakes)) slot = try_take_free();
     if (!slot || *slot != kDiscardSlot) {
       unlock(wakes);
       return slot;

@@ -101,13 +101,16 @@ class Channel {
   /// Under the lock, after taking it over from a dead owner: reap + rebuild derived state.
   void repair(Wakes& wakes);
   void rebuild_derived();
+  /// Takes the lock and recovers dead participants.
+  void reap_now();
+  /// reap_now(), at most every kBusyReapIntervalNs.
   void maybe_reap();
   Result<void> sleep_unlocked(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& sleepers,
                               const Deadline& deadline, Wakes& wakes, const char* doing);
   [[nodiscard]] std::uint32_t other_claimed_entries() const noexcept;
   Result<std::uint32_t> find_or_create_group(std::string_view group, Policy policy, Wakes& wakes);
 
-  Result<std::uint32_t> try_take_free(Wakes& wakes);
+  Result<std::uint32_t> try_take_free();
   bool evict_oldest_droppable(Wakes& wakes);
   [[nodiscard]] bool room_is_coming() const noexcept;
   void count_drop(GroupCtl& group, std::uint32_t stream) noexcept;
