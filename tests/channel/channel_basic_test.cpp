@@ -287,9 +287,7 @@ TEST(Channel, messages_published_before_any_consumer_go_to_the_first_group) {
   auto tx = Producer::create(name, testing::small_channel());
   ASSERT_TRUE(tx);
   for (std::uint64_t f = 0; f < 3; ++f) ASSERT_TRUE(testing::send_frame(*tx, 0, f));
-  ConsumerOptions o;
-  o.group = "late";
-  auto rx = Consumer::open(name, o);
+  auto rx = Consumer::open(name, {.group = "late"});
   ASSERT_TRUE(rx);
   const auto got = testing::drain(*rx, 3, 1s);
   ASSERT_EQ(got.size(), 3U);
@@ -304,9 +302,7 @@ TEST(Channel, a_group_that_joins_later_receives_only_what_is_published_after) {
   auto a = Consumer::open(name, first);
   ASSERT_TRUE(tx && a);
   ASSERT_TRUE(testing::send_frame(*tx, 0, 0));
-  ConsumerOptions second;
-  second.group = "second";
-  auto b = Consumer::open(name, second);
+  auto b = Consumer::open(name, {.group = "second"});
   ASSERT_TRUE(b);
   ASSERT_TRUE(testing::send_frame(*tx, 0, 1));
   auto closing = testing::close_in_background(*tx);
@@ -352,9 +348,7 @@ TEST(Channel, linger_zero_discards_untaken_messages_and_counts_them) {
   opts.groups = {{"g"}};
   opts.linger = 0s;
   auto tx = Producer::create(name, opts);
-  ConsumerOptions o;
-  o.group = "g";
-  auto rx = Consumer::open(name, o);
+  auto rx = Consumer::open(name, {.group = "g"});
   ASSERT_TRUE(tx && rx);
   for (std::uint64_t f = 0; f < 3; ++f) ASSERT_TRUE(testing::send_frame(*tx, 0, f));
   ASSERT_TRUE(tx->close()) << "returns at once: linger 0";

@@ -104,9 +104,7 @@ TEST(Corrupt, an_out_of_range_queue_head_is_an_error_on_receive) {
   auto opts = testing::small_channel(4);
   opts.groups = {{"g"}};
   auto tx = Producer::create(name, opts);
-  ConsumerOptions o;
-  o.group = "g";
-  auto rx = Consumer::open(name, o);
+  auto rx = Consumer::open(name, {.group = "g"});
   ASSERT_TRUE(tx && rx);
   ASSERT_TRUE(testing::send_frame(*tx, 0, 0));
   Tamper(name).group(0).queue_head = 999999;
@@ -121,9 +119,7 @@ TEST(Corrupt, an_out_of_range_queue_entry_is_an_error_on_receive) {
   auto opts = testing::small_channel(4);
   opts.groups = {{"g"}};
   auto tx = Producer::create(name, opts);
-  ConsumerOptions o;
-  o.group = "g";
-  auto rx = Consumer::open(name, o);
+  auto rx = Consumer::open(name, {.group = "g"});
   ASSERT_TRUE(tx && rx);
   ASSERT_TRUE(testing::send_frame(*tx, 0, 0));
   {

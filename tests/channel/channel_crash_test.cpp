@@ -39,9 +39,7 @@ TEST(Crash, a_consumer_killed_while_holding_samples_has_them_redelivered_to_anot
 
   Pipe holding;
   Child victim([&] {
-    ConsumerOptions o;
-    o.group = "workers";
-    auto rx = Consumer::open(name, o);
+    auto rx = Consumer::open(name, {.group = "workers"});
     if (!rx) return 2;
     auto a = rx->receive(5s);
     auto b = rx->receive(5s);
@@ -55,9 +53,7 @@ TEST(Crash, a_consumer_killed_while_holding_samples_has_them_redelivered_to_anot
   EXPECT_EQ(*line, "0 1");
   victim.kill9();
 
-  ConsumerOptions o;
-  o.group = "workers";
-  auto rx = Consumer::open(name, o);
+  auto rx = Consumer::open(name, {.group = "workers"});
   ASSERT_TRUE(rx);
   auto closing = testing::close_in_background(*tx);
   const auto got = testing::drain(*rx);
@@ -81,9 +77,7 @@ TEST(Crash, a_consumer_that_died_but_was_not_reaped_counts_as_dead) {
   ASSERT_TRUE(testing::send_frame(*tx, 0, 0));
   Pipe done;
   Child victim([&] {
-    ConsumerOptions o;
-    o.group = "g";
-    auto rx = Consumer::open(name, o);
+    auto rx = Consumer::open(name, {.group = "g"});
     if (!rx) return 2;
     auto r = rx->receive(5s);
     if (!r || !r->has_message()) return 3;
@@ -93,9 +87,7 @@ TEST(Crash, a_consumer_that_died_but_was_not_reaped_counts_as_dead) {
   ASSERT_TRUE(done.receive());
   ASSERT_TRUE(victim.wait_until_zombie()) << "the child exited and was not reaped";
   EXPECT_EQ(proc_state(victim.pid()), 'Z') << "the child is a zombie: exited, not reaped";
-  ConsumerOptions o;
-  o.group = "g";
-  auto rx = Consumer::open(name, o);
+  auto rx = Consumer::open(name, {.group = "g"});
   ASSERT_TRUE(rx);
   auto r = rx->receive(2s);
   ASSERT_TRUE(r && r->has_message());
@@ -208,9 +200,7 @@ TEST(Crash, a_process_killed_while_holding_the_channel_lock_does_not_hang_the_ot
   ASSERT_TRUE(testing::send_frame(*tx, 0, 0));
   Pipe locked;
   Child holder([&] {
-    ConsumerOptions o;
-    o.group = "g";
-    auto rx = Consumer::open(name, o);
+    auto rx = Consumer::open(name, {.group = "g"});
     if (!rx) return 2;
     auto r = rx->receive(5s);  // holds frame 0
     if (!r || !r->has_message()) return 3;
@@ -235,9 +225,7 @@ TEST(Crash, a_process_killed_while_holding_the_channel_lock_does_not_hang_the_ot
   const auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(testing::send_frame(*tx, 0, 1)) << "the lock is taken over from the dead owner";
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
-  ConsumerOptions o;
-  o.group = "g";
-  auto rx = Consumer::open(name, o);
+  auto rx = Consumer::open(name, {.group = "g"});
   ASSERT_TRUE(rx);
   auto closing = testing::close_in_background(*tx);
   const auto got = testing::drain(*rx);

@@ -143,9 +143,7 @@ TEST(Groups, introspection_shows_groups_members_and_counters) {
   auto opts = testing::small_channel(8);
   opts.groups = {{"a", Policy::drop_oldest}, {"b"}};
   auto tx = Producer::create(name, opts);
-  ConsumerOptions oa;
-  oa.group = "a";
-  auto rx = Consumer::open(name, oa);
+  auto rx = Consumer::open(name, {.group = "a"});
   ASSERT_TRUE(tx && rx);
   for (std::uint64_t f = 0; f < 3; ++f) ASSERT_TRUE(testing::send_frame(*tx, 0, f));
   auto r = rx->receive(1s);

@@ -54,9 +54,7 @@ TEST(Policy, a_blocked_producer_resumes_when_a_consumer_process_frees_a_slot) {
   ASSERT_TRUE(testing::send_frame(*tx, 0, 1));
   Pipe go;
   Child consumer([&] {
-    ConsumerOptions o;
-    o.group = "g";
-    auto rx = Consumer::open(name, o);
+    auto rx = Consumer::open(name, {.group = "g"});
     if (!rx) return 2;
     if (!go.receive()) return 3;
     return testing::drain(*rx).size() == 3 ? 0 : 4;
@@ -78,9 +76,7 @@ TEST(Policy, drop_oldest_keeps_the_newest_frames_and_counts_drops_per_stream) {
   EXPECT_EQ(g.dropped, 6U);
   EXPECT_EQ(drops_of_stream(g, 0), 3U);
   EXPECT_EQ(drops_of_stream(g, 1), 3U);
-  ConsumerOptions o;
-  o.group = "g";
-  auto rx = Consumer::open(name, o);
+  auto rx = Consumer::open(name, {.group = "g"});
   ASSERT_TRUE(rx);
   auto closing = testing::close_in_background(*tx);
   const auto got = testing::drain(*rx);
@@ -104,9 +100,7 @@ TEST(Policy, drop_newest_keeps_the_oldest_frames_and_counts_drops_per_stream) {
   const GroupInfo g = group_info(name);
   EXPECT_EQ(g.dropped, 7U);
   EXPECT_EQ(drops_of_stream(g, 5), 7U);
-  ConsumerOptions o;
-  o.group = "g";
-  auto rx = Consumer::open(name, o);
+  auto rx = Consumer::open(name, {.group = "g"});
   ASSERT_TRUE(rx);
   auto closing = testing::close_in_background(*tx);
   const auto got = testing::drain(*rx);
@@ -124,9 +118,7 @@ TEST(Policy, drop_policies_never_drop_end_of_stream_markers) {
   ASSERT_TRUE(tx);
   ASSERT_TRUE(tx->end_stream(1));
   for (std::uint64_t f = 0; f < 10; ++f) ASSERT_TRUE(testing::send_frame(*tx, 0, f));
-  ConsumerOptions o;
-  o.group = "g";
-  auto rx = Consumer::open(name, o);
+  auto rx = Consumer::open(name, {.group = "g"});
   ASSERT_TRUE(rx);
   auto closing = testing::close_in_background(*tx);
   const auto got = testing::drain(*rx);
@@ -142,9 +134,7 @@ TEST(Policy, each_group_applies_its_own_policy) {
   auto opts = testing::small_channel(4);
   opts.groups = {{"live", Policy::drop_oldest}, {"archive", Policy::drop_oldest}};
   auto tx = Producer::create(name, opts);
-  ConsumerOptions o;
-  o.group = "archive";
-  auto archive = Consumer::open(name, o);
+  auto archive = Consumer::open(name, {.group = "archive"});
   ASSERT_TRUE(tx && archive);
   // The archive keeps up; the live group never reads and loses its oldest frames only.
   for (std::uint64_t f = 0; f < 12; ++f) {
