@@ -111,7 +111,8 @@ struct StreamStatus {
 /// number among the frames this stream published (0, 1, 2, ... also with frame_skip; a frame that
 /// the channel's drop policy discarded still takes its number), `pts` = the source pts in
 /// microseconds, `kind` = image with a tightly packed ImageDesc. When a stream finishes (end of
-/// source, error, or removal) its end-of-stream marker is sent.
+/// source, error, or removal) its end-of-stream marker is sent, carrying in `frame` the number of
+/// frame ids the stream used (so a reader can tell which frames a drop policy discarded).
 ///
 /// Threads: a stream's thread starts in add_stream() and ends when the stream finishes. Each
 /// thread owns its own Producer handle on the channel (a channel allows 64 participants, so at

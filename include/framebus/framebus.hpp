@@ -8,5 +8,8 @@
 #include "framebus/error.hpp"
 #include "framebus/message.hpp"
 #include "framebus/options.hpp"
+#include "framebus/prediction.hpp"
 #include "framebus/producer.hpp"
+#include "framebus/result.hpp"
+#include "framebus/result_sink.hpp"
 #include "framebus/version.hpp"

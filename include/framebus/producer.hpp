@@ -69,7 +69,9 @@ class Producer {
   /// Copies `payload` into a slot and publishes it.
   Result<void> send(std::span<const std::byte> payload, const MessageMeta& meta);
   /// Delivers an end-of-stream marker for `stream` to every group.
-  Result<void> end_stream(std::uint32_t stream);
+  /// The marker's frame number is `frame_count`: the number of frames the stream numbered
+  /// (0 .. frame_count-1), so that a reader can tell which frames it never saw (dropped ones).
+  Result<void> end_stream(std::uint32_t stream, std::uint64_t frame_count = 0);
   /// Retires this producer: waits up to `linger` for its messages to be taken, then leaves.
   /// When the last producer has closed, consumers see end of channel once drained.
   Result<void> close();

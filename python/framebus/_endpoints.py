@@ -174,9 +174,12 @@ class Producer(_Handle):
         array._format = format
         return array
 
-    def end_stream(self, stream: int) -> None:
-        """Delivers an end-of-stream marker for ``stream`` to every group (never dropped)."""
-        self._h.end_stream(stream)
+    def end_stream(self, stream: int, frame_count: int = 0) -> None:
+        """Delivers an end-of-stream marker for ``stream`` to every group (never dropped).
+
+        The marker's ``frame`` is ``frame_count``, the number of frames the stream numbered, so
+        that a reader can tell which frames it never received."""
+        self._h.end_stream(stream, frame_count)
 
 
 class LoanArray(np.ndarray):

@@ -125,10 +125,10 @@ class PyProducer {
     unwrap(std::move(r));
   }
 
-  void end_stream(std::uint32_t stream) {
+  void end_stream(std::uint32_t stream, std::uint64_t frame_count) {
     Result<void> r = [&] {
       py::gil_scoped_release nogil;
-      return producer_.end_stream(stream);
+      return producer_.end_stream(stream, frame_count);
     }();
     unwrap(std::move(r));
   }
@@ -219,7 +219,7 @@ void bind_endpoints(py::module_& m) {
            },
            py::arg("data"), py::arg("stream"), py::arg("frame_id"), py::arg("pts"), py::arg("flags"), py::arg("meta"),
            py::arg("dtype"), py::arg("shape"), py::arg("format"))
-      .def("end_stream", &PyProducer::end_stream, py::arg("stream"))
+      .def("end_stream", &PyProducer::end_stream, py::arg("stream"), py::arg("frame_count") = 0)
       .def("close", &PyProducer::close)
       .def_property_readonly("slot_count", [](const PyProducer& p) { return p.producer().slot_count(); })
       .def_property_readonly("slot_size", [](const PyProducer& p) { return p.producer().slot_size(); })

@@ -164,7 +164,7 @@ Result<void> Producer::send(std::span<const std::byte> payload, const MessageMet
   return publish(std::move(*loan), meta);
 }
 
-Result<void> Producer::end_stream(std::uint32_t stream) {
+Result<void> Producer::end_stream(std::uint32_t stream, std::uint64_t frame_count) {
   if (!core_) return tl::unexpected(detail::closed_error());
   if (!core_->channel.usable()) return tl::unexpected(core_->channel.unusable_error());
   // A marker is never dropped: it waits for room whatever the policies.
@@ -172,6 +172,7 @@ Result<void> Producer::end_stream(std::uint32_t stream) {
   if (!slot) return tl::unexpected(slot.error());
   MessageMeta meta;
   meta.stream = stream;
+  meta.frame = frame_count;
   meta.flags = flags::kEndOfStream;
   auto* slot_meta = reinterpret_cast<detail::SlotMeta*>(core_->channel.segment().slot_base(*slot));
   detail::write_meta(*slot_meta, meta, 0);

@@ -231,7 +231,7 @@ void StreamWorker::send_end_of_stream(Producer& producer) {
   const std::int64_t limit_ns = to_ns(producer_options_.linger);
   const std::int64_t start = monotonic_ns();
   for (;;) {
-    auto sent = producer.end_stream(id_);
+    auto sent = producer.end_stream(id_, next_frame_id_);
     if (sent || sent.error().code() != ErrorCode::timeout) {
       if (!sent) note_error(sent.error());
       return;

@@ -244,7 +244,7 @@ TEST(Channel, end_stream_delivers_a_marker_and_close_ends_the_channel) {
   ASSERT_TRUE(testing::send_frame(*tx, 1, 0));
   ASSERT_TRUE(tx->end_stream(1));
   ASSERT_TRUE(testing::send_frame(*tx, 2, 0));
-  ASSERT_TRUE(tx->end_stream(2));
+  ASSERT_TRUE(tx->end_stream(2, 7));
   auto closing = testing::close_in_background(*tx);
 
   std::vector<testing::Got> got;
@@ -255,8 +255,10 @@ TEST(Channel, end_stream_delivers_a_marker_and_close_ends_the_channel) {
   EXPECT_FALSE(got[0].end_of_stream);
   EXPECT_TRUE(got[1].end_of_stream);
   EXPECT_EQ(got[1].stream, 1U);
+  EXPECT_EQ(got[1].frame, 0U) << "a marker without a frame count carries 0";
   EXPECT_TRUE(got[3].end_of_stream);
   EXPECT_EQ(got[3].stream, 2U);
+  EXPECT_EQ(got[3].frame, 7U) << "the marker carries the stream's frame count";
   EXPECT_EQ(rx->end_reason(), EndReason::closed);
   auto again = rx->receive(0s);
   ASSERT_TRUE(again);

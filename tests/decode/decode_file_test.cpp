@@ -32,6 +32,7 @@ TEST(DecodeFile, an_h264_file_arrives_as_bgr24_frames_with_ids_pts_and_an_end_ma
   }
   EXPECT_NE(frames[0].flags & flags::kKeyFrame, 0U);
   EXPECT_EQ(got.end_markers[*id], 1);
+  EXPECT_EQ(got.end_frame_count[*id], 50U) << "the marker tells how many frames the stream numbered";
 
   ASSERT_TRUE(rig.decoder.wait(*id, 20s));
   auto status = rig.decoder.status(*id);

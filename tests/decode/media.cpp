@@ -154,6 +154,7 @@ Collected collect(Consumer& consumer, const std::vector<std::uint32_t>& streams,
     const Sample& sample = received->sample;
     if (sample.is_end_of_stream()) {
       ++got.end_markers[sample.stream()];
+      got.end_frame_count[sample.stream()] = sample.frame();
       continue;
     }
     Frame frame;

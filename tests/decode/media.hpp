@@ -47,6 +47,8 @@ struct Frame {
 struct Collected {
   std::map<std::uint32_t, std::vector<Frame>> frames;
   std::map<std::uint32_t, int> end_markers;
+  /// The frame count each stream's end-of-stream marker carried.
+  std::map<std::uint32_t, std::uint64_t> end_frame_count;
   bool complete = false;  ///< Every expected marker arrived before the deadline.
 };
 

@@ -1,0 +1,74 @@
+#pragma once
+/// @file worker.hpp
+/// An inference worker: takes batches of frames from a channel's group, classifies them, and
+/// publishes one InferenceResult per frame into a results channel.
+///
+/// Many workers (processes or threads) share one group, so each frame goes to one of them; a
+/// worker that dies holding frames has them redelivered to the others. Results are published
+/// before the frames are released, so a frame is never lost: at worst it is classified twice,
+/// and the ResultSink keeps the first result.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "framebus/classifier.hpp"
+#include "framebus/consumer.hpp"
+#include "framebus/error.hpp"
+#include "framebus/options.hpp"
+
+namespace framebus {
+
+/// The slot geometry of a results channel: every worker and the sink must agree on it.
+ProducerOptions results_channel_options();
+
+/// A batch taken from a channel: up to `max` frames, plus the end markers met on the way.
+struct Batch {
+  std::vector<Sample> frames;
+  std::vector<Sample> end_markers;
+  bool end_of_channel = false;  ///< The channel ended (after these messages).
+  EndReason reason = EndReason::none;
+};
+
+/// Takes up to `max` frames from `consumer`: waits as long as needed for the first one (checking
+/// `stop` at least every 100 ms; an empty batch comes back when it says stop), then at most
+/// `batch_timeout` more for the batch to fill, as a stream muxer batches across streams. An end
+/// marker ends the batch at once (the stream's last frames should not wait for more).
+Result<Batch> collect_batch(Consumer& consumer, std::uint32_t max, Duration batch_timeout,
+                            const std::function<bool()>& stop = {});
+
+struct WorkerOptions {
+  std::string channel;            ///< The frames channel.
+  std::string group = "workers";  ///< The group the workers share.
+  std::string results;            ///< The results channel (joined with results_channel_options()).
+  std::uint32_t batch = 4;        ///< Largest batch.
+  Duration batch_timeout = std::chrono::milliseconds(20);  ///< Wait for a batch to fill.
+  std::uint32_t worker_id = 0;    ///< Put into every result.
+  /// Classify private copies of the frames instead of the slots themselves (the slots are still
+  /// held until the results are published, so that a killed worker loses nothing).
+  bool copy_on_receive = false;
+  /// How long to wait for the frames channel to appear.
+  Duration open_wait = std::chrono::seconds(30);
+  /// Asked between batches (and while waiting): true ends the worker after its current batch.
+  std::function<bool()> stop_requested;
+};
+
+struct WorkerStats {
+  std::uint64_t frames = 0;
+  std::uint64_t batches = 0;
+  std::uint64_t end_markers = 0;
+  std::uint64_t redelivered = 0;
+  std::uint64_t errors = 0;  ///< Frames whose classification failed (published with no predictions).
+  std::int64_t busy_ns = 0;  ///< Time spent classifying.
+  std::int64_t wall_ns = 0;  ///< Time from start to end.
+  EndReason end = EndReason::none;  ///< Why the frames channel ended (none when stopped).
+  std::optional<Error> last_error;   ///< The latest classification failure.
+};
+
+/// Runs a worker until the frames channel ends or stop_requested() says so.
+Result<WorkerStats> run_worker(Classifier& classifier, const WorkerOptions& options);
+
+}  // namespace framebus

@@ -1,0 +1,149 @@
+// The worker loop: batch, classify, publish results, then release the frames. Publishing before
+// releasing is what makes a kill -9 at any point lose nothing (see worker.hpp).
+
+#include <unistd.h>
+
+#include <array>
+#include <cstring>
+#include <span>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "framebus/producer.hpp"
+#include "framebus/result.hpp"
+#include "framebus/worker.hpp"
+
+namespace framebus {
+namespace {
+
+// A frame copied out of its slot (copy_on_receive).
+struct CopiedFrame {
+  std::vector<std::byte> bytes;
+  ImageDesc desc;
+};
+
+Result<void> publish(Producer& results, const InferenceResult& record) {
+  std::array<std::byte, 512> buffer{};
+  static_assert(sizeof(buffer) >= 224, "a result record fits the stack buffer");
+  auto size = encode_result(record, buffer);
+  if (!size) return tl::unexpected(size.error());
+  MessageMeta meta;
+  meta.stream = record.stream;
+  meta.frame = record.frame;
+  meta.pts = record.pts_us;
+  meta.kind = PayloadKind::bytes;
+  return results.send(std::span(buffer).first(*size), meta);
+}
+
+InferenceResult record_for(const Sample& sample, const WorkerOptions& options, std::int64_t received_ns) {
+  InferenceResult r;
+  r.stream = sample.stream();
+  r.frame = sample.frame();
+  r.pts_us = sample.pts();
+  r.published_ns = sample.publish_time_ns();
+  r.received_ns = received_ns;
+  r.worker = options.worker_id;
+  r.worker_pid = static_cast<std::uint32_t>(::getpid());
+  r.redelivered = sample.redelivered();
+  return r;
+}
+
+// Classifies the batch from the slots themselves, or from private copies when asked to. The
+// slots are held until the results are out either way: a worker killed mid-batch must leave its
+// frames to be redelivered.
+Result<std::vector<std::vector<Prediction>>> classify_batch(Classifier& classifier, Batch& batch, bool copy) {
+  if (!copy) return classifier.classify(std::span<const Sample>(batch.frames));
+  std::vector<CopiedFrame> copies;
+  copies.reserve(batch.frames.size());
+  for (Sample& s : batch.frames) {
+    CopiedFrame c;
+    c.bytes.assign(s.data().begin(), s.data().end());
+    c.desc = s.kind() == PayloadKind::image ? s.image() : ImageDesc{};
+    copies.push_back(std::move(c));
+  }
+  std::vector<ImageRef> refs;
+  refs.reserve(copies.size());
+  for (const auto& c : copies) refs.push_back(ImageRef{c.bytes.data(), c.desc});
+  return classifier.classify(std::span<const ImageRef>(refs));
+}
+
+}  // namespace
+
+ProducerOptions results_channel_options() {
+  ProducerOptions options;
+  options.slots = 256;
+  options.slot_size = 4096;
+  options.policy = Policy::block;
+  options.groups = {GroupSpec{"sink", Policy::block}};
+  options.linger = std::chrono::seconds(30);
+  return options;
+}
+
+Result<WorkerStats> run_worker(Classifier& classifier, const WorkerOptions& options) {
+  if (options.batch == 0) return make_error(ErrorCode::invalid_argument, "worker batch must be at least 1");
+  const std::int64_t start_ns = detail::monotonic_ns();
+  ConsumerOptions consumer_options;
+  consumer_options.group = options.group;
+  consumer_options.wait = options.open_wait;
+  auto consumer = Consumer::open(options.channel, consumer_options);
+  if (!consumer) return tl::unexpected(consumer.error());
+  auto results = Producer::create(options.results, results_channel_options());
+  if (!results) return tl::unexpected(results.error());
+
+  WorkerStats stats;
+  const auto stop = [&] { return options.stop_requested && options.stop_requested(); };
+  for (;;) {
+    auto batch = collect_batch(*consumer, options.batch, options.batch_timeout, stop);
+    if (!batch) return tl::unexpected(batch.error());
+    const std::int64_t received_ns = detail::monotonic_ns();
+    if (!batch->frames.empty()) {
+      std::vector<InferenceResult> records;
+      records.reserve(batch->frames.size());
+      for (const Sample& s : batch->frames) records.push_back(record_for(s, options, received_ns));
+      const std::int64_t infer_start = detail::monotonic_ns();
+      auto predictions = classify_batch(classifier, *batch, options.copy_on_receive);
+      const std::int64_t infer_end = detail::monotonic_ns();
+      if (!predictions) stats.last_error = predictions.error();
+      ++stats.batches;
+      stats.busy_ns += infer_end - infer_start;
+      for (std::size_t i = 0; i < records.size(); ++i) {
+        InferenceResult& r = records[i];
+        r.infer_start_ns = infer_start;
+        r.infer_end_ns = infer_end;
+        r.batch = stats.batches;
+        r.batch_size = static_cast<std::uint32_t>(records.size());
+        if (predictions) {
+          r.top = std::move((*predictions)[i]);
+        } else {
+          ++stats.errors;  // published with no predictions, so that the sink does not wait for it
+        }
+        if (r.redelivered) ++stats.redelivered;
+        if (auto sent = publish(*results, r); !sent) return tl::unexpected(sent.error());
+      }
+      stats.frames += records.size();
+      for (Sample& s : batch->frames) s.release();
+    }
+    for (Sample& marker : batch->end_markers) {
+      InferenceResult r;
+      r.kind = InferenceResult::Kind::end_of_stream;
+      r.stream = marker.stream();
+      r.frame = marker.frame();
+      r.worker = options.worker_id;
+      r.worker_pid = static_cast<std::uint32_t>(::getpid());
+      if (auto sent = publish(*results, r); !sent) return tl::unexpected(sent.error());
+      marker.release();
+      ++stats.end_markers;
+    }
+    if (batch->end_of_channel) {
+      stats.end = batch->reason;
+      break;
+    }
+    if (stop()) break;
+  }
+  stats.wall_ns = detail::monotonic_ns() - start_ns;
+  consumer->close();
+  if (auto closed = results->close(); !closed) return tl::unexpected(closed.error());
+  return stats;
+}
+
+}  // namespace framebus
