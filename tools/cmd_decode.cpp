@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "commands.hpp"
 #include "framebus/decoder.hpp"
 #include "framebus/producer.hpp"
@@ -43,7 +45,32 @@ struct DecodeOptions {
   std::uint32_t height = 0;
   int threads = 0;
   double interval = 1.0;
+  bool status_json = false;
 };
+
+// One line of JSON per status report, for a supervising process (framebus run).
+nlohmann::ordered_json status_json(const std::vector<StreamStatus>& statuses, bool final) {
+  nlohmann::ordered_json out;
+  out["final"] = final;
+  auto& streams = out["streams"] = nlohmann::ordered_json::array();
+  for (const auto& s : statuses) {
+    streams.push_back({{"id", s.id},
+                       {"source", s.source},
+                       {"state", std::string(to_string(s.state))},
+                       {"message", s.message},
+                       {"native_fps", s.native_fps},
+                       {"width", s.source_width},
+                       {"height", s.source_height},
+                       {"decoded", s.decoded},
+                       {"published", s.published},
+                       {"dropped", s.dropped},
+                       {"skipped", s.skipped},
+                       {"decode_errors", s.decode_errors},
+                       {"reconnects", s.reconnects},
+                       {"last_error", s.last_error ? s.last_error->message() : std::string()}});
+  }
+  return out;
+}
 
 std::string status_line(const StreamStatus& s, double fps) {
   char line[512];
@@ -107,6 +134,11 @@ int run_decode(const DecodeOptions& o) {
     // Waiting on the streams paces the display and returns at once when they are done.
     const bool done = !finite.empty() && decoder->wait(interval).has_value();
     const auto statuses = decoder->statuses();
+    if (o.status_json) {
+      std::cout << status_json(statuses, false).dump() << std::endl;
+      if (done || g_stop.load()) break;
+      continue;
+    }
     if (tty && drawn > 0) std::cerr << "\033[" << drawn << "A";
     for (const auto& s : statuses) {
       const double fps = static_cast<double>(s.published - last_published[s.id]) / o.interval;
@@ -118,6 +150,19 @@ int run_decode(const DecodeOptions& o) {
   }
   decoder->stop();
   int status = kExitOk;
+  if (o.status_json) {
+    const auto statuses = decoder->statuses();
+    for (const auto& s : statuses) {
+      if (s.state == StreamState::error) status = kExitFailure;
+    }
+    // Closing first lets consumers see the end of the channel before the last report.
+    auto closed = decoder->close();
+    if (!closed) status = kExitFailure;
+    auto last = status_json(statuses, true);
+    if (!closed) last["error"] = closed.error().message();
+    std::cout << last.dump() << std::endl;
+    return status;
+  }
   std::cout << "stream  state         frames  dropped  skipped  errors  reconnects  source\n";
   for (const auto& s : decoder->statuses()) {
     std::printf("%6u  %-12s %7llu  %7llu  %7llu  %6llu  %10llu  %s\n", s.id, std::string(to_string(s.state)).c_str(),
@@ -160,6 +205,7 @@ void add_decode_command(CLI::App& app, int& status) {
   cmd->add_option("--width", o->width, "Output width (0: the source's)");
   cmd->add_option("--height", o->height, "Output height (0: the source's)");
   cmd->add_option("--threads", o->threads, "Decoder threads per stream (0: FFmpeg decides)");
+  cmd->add_flag("--status-json", o->status_json, "Report statuses as JSON lines on stdout (for a supervising program)");
   cmd->add_option("--status-interval", o->interval, "Seconds between status lines")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->callback([o, &status] { status = run_decode(*o); });
 }

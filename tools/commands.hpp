@@ -17,5 +17,10 @@ void add_gc_command(CLI::App& app, int& status);
 #ifdef FRAMEBUS_HAS_DECODE
 void add_decode_command(CLI::App& app, int& status);
 #endif
+#ifdef FRAMEBUS_HAS_PIPELINE
+void add_worker_command(CLI::App& app, int& status);
+void add_run_command(CLI::App& app, int& status);
+void add_read_frames_command(CLI::App& app, int& status);
+#endif
 
 }  // namespace framebus::cli

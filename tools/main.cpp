@@ -4,6 +4,8 @@
 //   framebus rm NAME... [--json]     unlink channels
 //   framebus gc [--json]             unlink channels whose participants are all dead
 //   framebus decode SOURCE... --channel NAME   decode files, URLs and image folders into a channel
+//   framebus worker --channel NAME --results NAME --model M   classify a channel's frames
+//   framebus run --source S... --model M       the whole pipeline: decode, classify, ordered results
 //   framebus --version
 
 #include <string>
@@ -24,7 +26,7 @@ std::string version_string() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Inspects and cleans up framebus shared-memory channels (/dev/shm/framebus.NAME)."};
+  CLI::App app{"framebus: zero-copy frame channels (/dev/shm/framebus.NAME), decoding and classification pipelines."};
   app.name("framebus");
   app.set_version_flag("--version", version_string());
   app.require_subcommand(1);
@@ -35,6 +37,11 @@ int main(int argc, char** argv) {
   framebus::cli::add_gc_command(app, status);
 #ifdef FRAMEBUS_HAS_DECODE
   framebus::cli::add_decode_command(app, status);
+#endif
+#ifdef FRAMEBUS_HAS_PIPELINE
+  framebus::cli::add_run_command(app, status);
+  framebus::cli::add_worker_command(app, status);
+  framebus::cli::add_read_frames_command(app, status);
 #endif
 
   CLI11_PARSE(app, argc, argv);

@@ -80,13 +80,14 @@ class ResultSink {
   struct StreamState {
     std::map<std::uint64_t, Pending> pending;  // results ahead of `next`, by frame
     std::vector<std::pair<std::uint64_t, std::uint64_t>> gaps;  // [first, last] ranges declared, increasing
-    std::int64_t blocked_since_ns = -1;        // since when `next` is known to be missing
+    std::int64_t end_arrived_ns = -1;          // when the end marker came
   };
 
   void emit_ready(std::uint32_t stream, std::int64_t now_ns);
   void declare_gaps(std::uint32_t stream, std::uint64_t end, std::int64_t now_ns);
   [[nodiscard]] bool was_gap(const StreamState& state, std::uint64_t frame) const noexcept;
-  void update_blocked(std::uint32_t stream, std::int64_t now_ns);
+  /// Since when the next frame of the stream is known to be missing; -1 when it is not.
+  [[nodiscard]] std::int64_t missing_since(const StreamTally& tally, const StreamState& state) const noexcept;
 
   SinkOptions options_;
   Emit emit_;

@@ -25,9 +25,11 @@ void ResultSink::add(InferenceResult result, std::int64_t now_ns) {
   auto& state = states_[stream];
   if (result.kind == InferenceResult::Kind::end_of_stream) {
     // A second marker (a redelivered one) says the same; the first count stands.
-    if (!tally.frame_count) tally.frame_count = result.frame;
+    if (!tally.frame_count) {
+      tally.frame_count = result.frame;
+      state.end_arrived_ns = now_ns;
+    }
     emit_ready(stream, now_ns);
-    update_blocked(stream, now_ns);
     return;
   }
   const std::uint64_t frame = result.frame;
@@ -45,7 +47,6 @@ void ResultSink::add(InferenceResult result, std::int64_t now_ns) {
     return;
   }
   emit_ready(stream, now_ns);
-  update_blocked(stream, now_ns);
 }
 
 void ResultSink::emit_ready(std::uint32_t stream, std::int64_t now_ns) {
@@ -95,28 +96,29 @@ void ResultSink::declare_gaps(std::uint32_t stream, std::uint64_t end, std::int6
   }
 }
 
-void ResultSink::update_blocked(std::uint32_t stream, std::int64_t now_ns) {
-  auto& tally = tallies_[stream];
-  auto& state = states_[stream];
-  const bool missing_known = !state.pending.empty() || (tally.frame_count && tally.next < *tally.frame_count);
-  if (!missing_known) {
-    state.blocked_since_ns = -1;
-  } else if (state.blocked_since_ns < 0) {
-    state.blocked_since_ns = now_ns;
+std::int64_t ResultSink::missing_since(const StreamTally& tally, const StreamState& state) const noexcept {
+  // Any result held beyond `next` shows that `next` is missing; the earliest such arrival counts.
+  std::int64_t since = -1;
+  for (const auto& [frame, p] : state.pending) {
+    if (since < 0 || p.arrived_ns < since) since = p.arrived_ns;
   }
+  if (since < 0 && tally.frame_count && tally.next < *tally.frame_count) since = state.end_arrived_ns;
+  return since;
 }
 
 void ResultSink::tick(std::int64_t now_ns) {
   const auto timeout_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.gap_timeout).count();
   for (auto& [stream, state] : states_) {
-    if (state.blocked_since_ns < 0 || now_ns - state.blocked_since_ns < timeout_ns) continue;
     auto& tally = tallies_[stream];
-    // Every frame below the first one held is overdue: they all went missing before it arrived.
-    const std::uint64_t end = state.pending.empty() ? *tally.frame_count : state.pending.begin()->first;
-    declare_gaps(stream, end, now_ns);
-    emit_ready(stream, now_ns);
-    state.blocked_since_ns = -1;
-    update_blocked(stream, now_ns);
+    // Each hole is judged on its own: once one is declared, the next may be younger.
+    for (;;) {
+      const std::int64_t since = missing_since(tally, state);
+      if (since < 0 || now_ns - since < timeout_ns) break;
+      // Every frame below the first one held is overdue: they all went missing before it came.
+      const std::uint64_t end = state.pending.empty() ? *tally.frame_count : state.pending.begin()->first;
+      declare_gaps(stream, end, now_ns);
+      emit_ready(stream, now_ns);
+    }
   }
 }
 
@@ -130,7 +132,6 @@ void ResultSink::finish(std::int64_t now_ns) {
       declare_gaps(stream, end, now_ns);
       emit_ready(stream, now_ns);
     }
-    state.blocked_since_ns = -1;
   }
 }
 

@@ -1,0 +1,89 @@
+// posix_spawn rather than fork: the supervisor may have threads (OpenCV's pool, from checking
+// the model), and a forked copy of a multithreaded process may only call async-signal-safe code.
+
+#include "run/spawn.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+
+extern char** environ;
+
+namespace framebus::cli {
+namespace {
+
+std::string self_exe() {
+  char buf[PATH_MAX];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "/proc/self/exe";
+  return std::string(buf, static_cast<std::size_t>(n));
+}
+
+}  // namespace
+
+std::optional<ChildProcess> spawn_self(const std::vector<std::string>& args, bool capture_stdout) {
+  const std::string exe = self_exe();
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(exe.c_str()));
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+
+  int fds[2] = {-1, -1};
+  if (capture_stdout && ::pipe2(fds, O_CLOEXEC) != 0) return std::nullopt;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  if (capture_stdout) posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  sigset_t all;
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = -1;
+  const int rc = ::posix_spawn(&pid, exe.c_str(), &actions, &attr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (capture_stdout) ::close(fds[1]);
+  if (rc != 0) {
+    if (capture_stdout) ::close(fds[0]);
+    errno = rc;
+    return std::nullopt;
+  }
+  ChildProcess child;
+  child.pid = pid;
+  if (capture_stdout) {
+    ::fcntl(fds[0], F_SETFL, ::fcntl(fds[0], F_GETFL) | O_NONBLOCK);
+    child.out_fd = fds[0];
+  }
+  return child;
+}
+
+std::string ExitInfo::describe() const {
+  if (signaled) return std::string("killed by signal ") + std::to_string(code) + " (" + ::strsignal(code) + ")";
+  return "exit status " + std::to_string(code);
+}
+
+std::optional<ExitInfo> poll_exit(pid_t pid) {
+  int status = 0;
+  const pid_t r = ::waitpid(pid, &status, WNOHANG);
+  if (r != pid) return std::nullopt;
+  ExitInfo info;
+  if (WIFSIGNALED(status)) {
+    info.signaled = true;
+    info.code = WTERMSIG(status);
+  } else {
+    info.code = WEXITSTATUS(status);
+  }
+  return info;
+}
+
+}  // namespace framebus::cli

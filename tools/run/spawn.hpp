@@ -1,0 +1,33 @@
+#pragma once
+// Child processes of `framebus run`: this same executable, started with another subcommand.
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace framebus::cli {
+
+/// A started child. `out_fd` reads its stdout when it was captured (else -1).
+struct ChildProcess {
+  pid_t pid = -1;
+  int out_fd = -1;
+};
+
+/// Starts `/proc/self/exe args...`. With capture_stdout, the child's stdout is a pipe whose
+/// non-blocking read end is out_fd. The child gets the default signal dispositions and mask.
+std::optional<ChildProcess> spawn_self(const std::vector<std::string>& args, bool capture_stdout);
+
+/// How a child ended: exit status, or the signal that killed it.
+struct ExitInfo {
+  bool signaled = false;
+  int code = 0;  ///< The exit status, or the signal number.
+  [[nodiscard]] bool ok() const noexcept { return !signaled && code == 0; }
+  [[nodiscard]] std::string describe() const;
+};
+
+/// waitpid(pid, WNOHANG): the exit, once the child has ended.
+std::optional<ExitInfo> poll_exit(pid_t pid);
+
+}  // namespace framebus::cli

@@ -1,0 +1,385 @@
+#include "run/supervisor.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "framebus/admin.hpp"
+#include "framebus/consumer.hpp"
+#include "framebus/producer.hpp"
+#include "framebus/worker.hpp"
+#include "run/spawn.hpp"
+
+namespace framebus::cli {
+namespace {
+
+constexpr auto kPoll = std::chrono::milliseconds(50);
+// Stopping: the decoder first (the workers finish what is queued and see the end of their
+// channels), then, past each grace period, the next harder step.
+constexpr std::int64_t kStopGraceNs = 5'000'000'000;
+
+struct WorkerSlot {
+  std::uint32_t id = 0;
+  std::string channel;
+  std::vector<std::string> args;  // without --open-wait
+  pid_t pid = -1;
+  bool done = false;  // ended normally (its channel ended)
+};
+
+std::string seconds_arg(double s) { return std::to_string(s); }
+
+// Reads the decoder's JSON status lines (non-blocking) into the run's counters.
+class DecoderReport {
+ public:
+  explicit DecoderReport(int fd) : fd_(fd) {}
+  ~DecoderReport() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  DecoderReport(const DecoderReport&) = delete;
+  DecoderReport& operator=(const DecoderReport&) = delete;
+
+  void read(RunStats& stats) {
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = ::read(fd_, buf, sizeof buf);
+      if (n <= 0) break;
+      pending_.append(buf, static_cast<std::size_t>(n));
+    }
+    std::size_t eol;
+    while ((eol = pending_.find('\n')) != std::string::npos) {
+      const std::string line = pending_.substr(0, eol);
+      pending_.erase(0, eol + 1);
+      apply(line, stats);
+    }
+  }
+
+ private:
+  static void apply(const std::string& line, RunStats& stats) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.contains("streams")) return;
+    for (const auto& s : j["streams"]) {
+      auto& d = stats.decoder[s.value("id", 0U)];
+      d.source = s.value("source", "");
+      d.state = s.value("state", "");
+      d.message = s.value("message", "");
+      d.native_fps = s.value("native_fps", 0.0);
+      d.published = s.value("published", 0ULL);
+      d.dropped = s.value("dropped", 0ULL);
+      d.decode_errors = s.value("decode_errors", 0ULL);
+    }
+  }
+
+  int fd_;
+  std::string pending_;
+};
+
+class ChannelRun {
+ public:
+  ChannelRun(const RunOptions& o, Topology t, Session& s, const std::atomic<bool>& stop)
+      : o_(o), topology_(t), session_(s), stop_(stop) {}
+
+  int run();
+
+ private:
+  bool create_channels();
+  bool start_decoder();
+  void start_workers();
+  bool spawn_worker(WorkerSlot& w, double open_wait);
+  void reap_children(std::int64_t now_ns);
+  void sample_channels();
+  void request_stop(std::int64_t now_ns);
+  void remove_channels();
+  std::uint32_t workers_running() const;
+
+  const RunOptions& o_;
+  Topology topology_;
+  Session& session_;
+  const std::atomic<bool>& stop_;
+
+  std::string prefix_;
+  std::string frames_;
+  std::vector<std::string> frame_channels_;  // the channels workers read
+  std::string results_;
+  std::vector<Producer> frames_keepalive_;
+  std::optional<Producer> results_keepalive_;
+  std::optional<Consumer> sink_;
+
+  pid_t decoder_pid_ = -1;
+  std::unique_ptr<DecoderReport> decoder_report_;
+  std::optional<ExitInfo> decoder_exit_;
+  std::vector<WorkerSlot> workers_;
+  bool stopping_ = false;
+  int stop_stage_ = 0;
+  std::int64_t stop_deadline_ns_ = 0;
+  std::int64_t next_sample_ns_ = 0;
+  std::uint32_t workers_wanted_ = 0;
+};
+
+bool ChannelRun::create_channels() {
+  prefix_ = o_.name.empty() ? "run-" + std::to_string(::getpid()) : o_.name;
+  frames_ = prefix_ + ".frames";
+  results_ = prefix_ + ".results";
+  if (topology_ == Topology::per_stream) {
+    for (std::size_t i = 0; i < o_.sources.size(); ++i) frame_channels_.push_back(frames_ + "." + std::to_string(i));
+  } else {
+    frame_channels_.push_back(frames_);
+  }
+  auto fail = [&](const Error& e) {
+    session_.console() << "framebus run: " << e.message() << '\n';
+    return false;
+  };
+  auto slot_size = parse_size(o_.slot_size);
+  if (!slot_size) return fail(slot_size.error());
+  auto policy = parse_policy(o_.policy);
+  if (!policy) return fail(policy.error());
+  ProducerOptions frames;
+  frames.slots = o_.slots;
+  frames.slot_size = *slot_size;
+  frames.policy = *policy;
+  frames.groups = {GroupSpec{"workers", *policy}};
+  frames.linger = Duration::zero();
+  // The supervisor holds each channel from the start, so that workers may join before the
+  // decoder and no frame is published before the workers' group exists.
+  for (const auto& name : frame_channels_) {
+    auto p = Producer::create(name, frames);
+    if (!p) return fail(p.error());
+    frames_keepalive_.push_back(std::move(*p));
+  }
+  auto results = results_channel_options();
+  results.linger = Duration::zero();
+  auto r = Producer::create(results_, results);
+  if (!r) return fail(r.error());
+  results_keepalive_ = std::move(*r);
+  auto sink = Consumer::open(results_, ConsumerOptions{.group = "sink"});
+  if (!sink) return fail(sink.error());
+  sink_ = std::move(*sink);
+  return true;
+}
+
+bool ChannelRun::start_decoder() {
+  std::vector<std::string> args{"decode"};
+  args.insert(args.end(), o_.sources.begin(), o_.sources.end());
+  args.insert(args.end(), {"--channel", frames_, "--group", "workers", "--slots", std::to_string(o_.slots),
+                           "--slot-size", o_.slot_size, "--policy", o_.policy, "--status-json",
+                           "--status-interval", seconds_arg(std::max(0.1, o_.interval / 2)), "--linger", "600",
+                           "--loop", std::to_string(o_.loop), "--threads", std::to_string(o_.decode_threads)});
+  if (topology_ == Topology::per_stream) args.emplace_back("--channel-per-stream");
+  if (o_.max_fps > 0) args.insert(args.end(), {"--max-fps", std::to_string(o_.max_fps)});
+  if (o_.realtime) args.emplace_back("--realtime");
+  if (o_.reconnect) args.emplace_back("--reconnect");
+  if (o_.width) args.insert(args.end(), {"--width", std::to_string(o_.width)});
+  if (o_.height) args.insert(args.end(), {"--height", std::to_string(o_.height)});
+  auto child = spawn_self(args, true);
+  if (!child) {
+    session_.console() << "framebus run: cannot start the decoder: " << std::strerror(errno) << '\n';
+    return false;
+  }
+  decoder_pid_ = child->pid;
+  decoder_report_ = std::make_unique<DecoderReport>(child->out_fd);
+  return true;
+}
+
+bool ChannelRun::spawn_worker(WorkerSlot& w, double open_wait) {
+  auto args = w.args;
+  args.insert(args.end(), {"--open-wait", seconds_arg(open_wait)});
+  auto child = spawn_self(args, false);
+  if (!child) {
+    session_.stats().errors.push_back("cannot start worker " + std::to_string(w.id) + ": " + std::strerror(errno));
+    return false;
+  }
+  w.pid = child->pid;
+  auto& tally = session_.stats().workers[w.id];
+  tally.pid = static_cast<std::uint32_t>(child->pid);
+  tally.running = true;
+  return true;
+}
+
+void ChannelRun::start_workers() {
+  const std::uint32_t cores = std::max(1U, std::thread::hardware_concurrency());
+  std::uint32_t processes = o_.workers;
+  std::uint32_t per_process = 1;
+  if (topology_ == Topology::per_stream) processes = static_cast<std::uint32_t>(frame_channels_.size());
+  if (topology_ == Topology::threads) {
+    per_process = o_.workers;
+    processes = 1;
+  }
+  workers_wanted_ = processes * per_process;
+  const int threads = o_.threads > 0 ? o_.threads : static_cast<int>(std::max(1U, cores / workers_wanted_));
+  for (std::uint32_t i = 0; i < processes; ++i) {
+    WorkerSlot w;
+    w.id = i * per_process;
+    w.channel = frame_channels_[topology_ == Topology::per_stream ? i : 0];
+    w.args = {"worker", "--channel", w.channel, "--results", results_, "--batch", std::to_string(o_.batch),
+              "--batch-timeout", std::to_string(o_.batch_timeout_ms), "--id", std::to_string(w.id), "--threads",
+              std::to_string(threads), "--worker-threads", std::to_string(per_process)};
+    const auto model = to_args(o_.model);
+    w.args.insert(w.args.end(), model.begin(), model.end());
+    if (o_.copy) w.args.emplace_back("--copy");
+    workers_.push_back(std::move(w));
+  }
+  for (auto& w : workers_) spawn_worker(w, 30.0);
+}
+
+std::uint32_t ChannelRun::workers_running() const {
+  std::uint32_t n = 0;
+  const std::uint32_t per_process = topology_ == Topology::threads ? o_.workers : 1;
+  for (const auto& w : workers_) {
+    if (w.pid > 0) n += per_process;
+  }
+  return n;
+}
+
+void ChannelRun::reap_children(std::int64_t now_ns) {
+  if (decoder_pid_ > 0) {
+    if (auto exit = poll_exit(decoder_pid_)) {
+      decoder_report_->read(session_.stats());
+      decoder_exit_ = exit;
+      decoder_pid_ = -1;
+      if (!exit->ok() && !stopping_) {
+        session_.stats().errors.push_back("the decoder ended with " + exit->describe());
+      }
+      // The decoder's streams are over: let the workers see the end of their channels.
+      for (auto& p : frames_keepalive_) (void)p.close();
+      frames_keepalive_.clear();
+    }
+  }
+  for (auto& w : workers_) {
+    if (w.pid <= 0) continue;
+    auto exit = poll_exit(w.pid);
+    if (!exit) continue;
+    w.pid = -1;
+    auto& tally = session_.stats().workers[w.id];
+    tally.running = false;
+    tally.last_exit = exit->describe();
+    if (exit->ok() || stopping_) {
+      w.done = true;
+      continue;
+    }
+    // A crashed worker is replaced while its channel still has work (its held frames are
+    // redelivered to whichever worker of the group takes them next).
+    auto info = inspect_channel(w.channel);
+    if (!info || tally.restarts >= o_.max_restarts) {
+      if (info) session_.stats().errors.push_back("worker " + std::to_string(w.id) + " crashed too often");
+      w.done = true;
+      continue;
+    }
+    ++tally.restarts;
+    session_.console() << "framebus run: worker " << w.id << " " << exit->describe() << "; restarting it\n";
+    if (!spawn_worker(w, 2.0)) w.done = true;
+  }
+  (void)now_ns;
+}
+
+void ChannelRun::sample_channels() {
+  std::uint32_t queued = 0;
+  for (const auto& name : frame_channels_) {
+    auto info = inspect_channel(name);
+    if (!info) continue;
+    for (const auto& g : info->groups) {
+      if (g.name != "workers") continue;
+      queued += g.queued;
+      for (const auto& d : g.drops_by_stream) session_.stats().channel_drops[d.stream] = d.dropped;
+    }
+  }
+  session_.stats().queued = queued;
+}
+
+void ChannelRun::request_stop(std::int64_t now_ns) {
+  if (!stopping_) {
+    stopping_ = true;
+    stop_deadline_ns_ = now_ns + kStopGraceNs;
+    if (decoder_pid_ > 0) ::kill(decoder_pid_, SIGTERM);
+    return;
+  }
+  if (now_ns < stop_deadline_ns_) return;
+  stop_deadline_ns_ = now_ns + kStopGraceNs;
+  ++stop_stage_;
+  const int worker_signal = stop_stage_ == 1 ? SIGTERM : SIGKILL;
+  if (decoder_pid_ > 0) ::kill(decoder_pid_, SIGKILL);
+  for (const auto& w : workers_) {
+    if (w.pid > 0) ::kill(w.pid, worker_signal);
+  }
+}
+
+void ChannelRun::remove_channels() {
+  // After an interruption (or a crash) a channel may still be registered to a dead process.
+  for (const auto& name : frame_channels_) (void)remove_channel(name);
+  (void)remove_channel(results_);
+}
+
+int ChannelRun::run() {
+  if (!create_channels()) {
+    remove_channels();
+    return kRunSetupFailed;
+  }
+  start_workers();
+  if (!start_decoder()) {
+    request_stop(detail::monotonic_ns());
+  }
+  bool results_ended = false;
+  while (!results_ended) {
+    const std::int64_t now = detail::monotonic_ns();
+    if (stop_.load() || stopping_) request_stop(now);
+    auto received = sink_->receive(kPoll);
+    if (!received) {
+      session_.stats().errors.push_back("results channel: " + received.error().message());
+      request_stop(now);
+      break;
+    }
+    if (received->status == Received::Status::end_of_channel) {
+      results_ended = true;
+    } else if (received->has_message()) {
+      auto record = decode_result(received->sample.data());
+      if (record) {
+        session_.take(std::move(*record), detail::monotonic_ns());
+      } else {
+        session_.stats().errors.push_back("a malformed result: " + record.error().message());
+      }
+    }
+    if (decoder_report_) decoder_report_->read(session_.stats());
+    reap_children(now);
+    if (now >= next_sample_ns_) {
+      sample_channels();
+      next_sample_ns_ = now + 250'000'000;
+    }
+    session_.tick(detail::monotonic_ns(), workers_running(), workers_wanted_);
+    const bool children_done =
+        decoder_pid_ < 0 && std::all_of(workers_.begin(), workers_.end(), [](const WorkerSlot& w) { return w.pid < 0; });
+    if (children_done && results_keepalive_) {
+      // Every producer of results is gone once this closes: the sink drains and sees the end.
+      for (auto& p : frames_keepalive_) (void)p.close();
+      frames_keepalive_.clear();
+      (void)results_keepalive_->close();
+      results_keepalive_.reset();
+    }
+  }
+  sink_->close();
+  const bool interrupted = stopping_ && stop_.load();
+  remove_channels();
+  bool failed = !session_.finish(detail::monotonic_ns());
+  for (const auto& [id, d] : session_.stats().decoder) {
+    if (d.state == "error") failed = true;
+  }
+  if (decoder_exit_ && !decoder_exit_->ok() && !interrupted) failed = true;
+  if (interrupted) return kRunInterrupted;
+  return failed ? kRunStreamFailed : kRunOk;
+}
+
+}  // namespace
+
+int run_with_channels(const RunOptions& options, Topology topology, Session& session, const std::atomic<bool>& stop) {
+  ChannelRun run(options, topology, session, stop);
+  return run.run();
+}
+
+}  // namespace framebus::cli
