@@ -3,6 +3,7 @@
 /// Zero-copy shared-memory channels for video frames and tensors between processes.
 
 #include "framebus/admin.hpp"
+#include "framebus/batch.hpp"
 #include "framebus/consumer.hpp"
 #include "framebus/decoder.hpp"
 #include "framebus/error.hpp"

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "framebus/batch.hpp"
 #include "framebus/classifier.hpp"
 #include "framebus/consumer.hpp"
 #include "framebus/error.hpp"
@@ -24,21 +25,6 @@ namespace framebus {
 
 /// The slot geometry of a results channel: every worker and the sink must agree on it.
 ProducerOptions results_channel_options();
-
-/// A batch taken from a channel: up to `max` frames, plus the end markers met on the way.
-struct Batch {
-  std::vector<Sample> frames;
-  std::vector<Sample> end_markers;
-  bool end_of_channel = false;  ///< The channel ended (after these messages).
-  EndReason reason = EndReason::none;
-};
-
-/// Takes up to `max` frames from `consumer`: waits as long as needed for the first one (checking
-/// `stop` at least every 100 ms; an empty batch comes back when it says stop), then at most
-/// `batch_timeout` more for the batch to fill, as a stream muxer batches across streams. An end
-/// marker ends the batch at once (the stream's last frames should not wait for more).
-Result<Batch> collect_batch(Consumer& consumer, std::uint32_t max, Duration batch_timeout,
-                            const std::function<bool()>& stop = {});
 
 struct WorkerOptions {
   std::string channel;            ///< The frames channel.

@@ -5,7 +5,7 @@
 #include <chrono>
 
 #include "common/clock.hpp"
-#include "framebus/worker.hpp"
+#include "framebus/batch.hpp"
 
 namespace framebus {
 namespace {

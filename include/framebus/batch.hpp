@@ -1,0 +1,30 @@
+#pragma once
+/// @file batch.hpp
+/// Taking frames from a channel in batches, across streams, as inference engines want them.
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "framebus/consumer.hpp"
+#include "framebus/error.hpp"
+#include "framebus/options.hpp"
+
+namespace framebus {
+
+/// A batch taken from a channel: up to `max` frames, plus the end markers met on the way.
+struct Batch {
+  std::vector<Sample> frames;
+  std::vector<Sample> end_markers;
+  bool end_of_channel = false;  ///< The channel ended (after these messages).
+  EndReason reason = EndReason::none;
+};
+
+/// Takes up to `max` frames from `consumer`: waits as long as needed for the first one (checking
+/// `stop` at least every 100 ms; an empty batch comes back when it says stop), then at most
+/// `batch_timeout` more for the batch to fill, as a stream muxer batches across streams. An end
+/// marker ends the batch at once (the stream's last frames should not wait for more).
+Result<Batch> collect_batch(Consumer& consumer, std::uint32_t max, Duration batch_timeout,
+                            const std::function<bool()>& stop = {});
+
+}  // namespace framebus
