@@ -39,6 +39,7 @@ write_basic_package_version_file(
   VERSION ${PROJECT_VERSION}
   COMPATIBILITY SameMinorVersion)
 install(FILES
+  ${PROJECT_SOURCE_DIR}/cmake/opencv_dnn.cmake
   ${PROJECT_BINARY_DIR}/framebusConfig.cmake
   ${PROJECT_BINARY_DIR}/framebusConfigVersion.cmake
   DESTINATION ${FRAMEBUS_INSTALL_CMAKEDIR})
@@ -63,6 +64,13 @@ if(FRAMEBUS_BUILD_DECODE)
   set(FRAMEBUS_PC_REQUIRES_PRIVATE "Requires.private: libavformat libavcodec libswscale libavutil")
 else()
   set(FRAMEBUS_PC_REQUIRES_PRIVATE "")
+endif()
+# OpenCV's Debian -dev packages have no opencv4.pc (only the libopencv-dev meta package does), so
+# the classifier module names its libraries directly.
+if(FRAMEBUS_BUILD_CLASSIFY)
+  set(FRAMEBUS_PC_LIBS_PRIVATE "Libs.private: -lopencv_dnn -lopencv_imgproc -lopencv_core")
+else()
+  set(FRAMEBUS_PC_LIBS_PRIVATE "")
 endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/framebus.pc.in ${PROJECT_BINARY_DIR}/framebus.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/framebus.pc DESTINATION ${FRAMEBUS_INSTALL_PKGCONFIGDIR})

@@ -4,9 +4,11 @@
 
 #include "framebus/admin.hpp"
 #include "framebus/batch.hpp"
+#include "framebus/classifier.hpp"
 #include "framebus/consumer.hpp"
 #include "framebus/decoder.hpp"
 #include "framebus/error.hpp"
+#include "framebus/inference_backend.hpp"
 #include "framebus/message.hpp"
 #include "framebus/options.hpp"
 #include "framebus/prediction.hpp"
@@ -14,3 +16,4 @@
 #include "framebus/result.hpp"
 #include "framebus/result_sink.hpp"
 #include "framebus/version.hpp"
+#include "framebus/worker.hpp"

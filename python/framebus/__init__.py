@@ -12,6 +12,7 @@ from ._errors import (AlreadyExists, Closed, Corrupt, EndOfChannel, Error, Inval
                       LimitReached, NotFound, PayloadTooLarge, PermissionDenied, ProducerDied, SystemFailure,
                       Timeout, VersionMismatch)
 from . import _core
+from ._classifier import Classifier
 from ._decoder import MultiDecoder
 from ._endpoints import Consumer, LoanArray, Message, Producer, channels, gc, inspect, remove
 from ._sizes import parse_size
@@ -19,7 +20,7 @@ from ._sizes import parse_size
 __version__ = _core.__version__
 
 __all__ = [
-    "MultiDecoder", "Producer", "Consumer", "Message", "LoanArray", "channels", "inspect", "remove", "gc", "parse_size",
+    "Classifier", "MultiDecoder", "Producer", "Consumer", "Message", "LoanArray", "channels", "inspect", "remove", "gc", "parse_size",
     "Error", "InvalidArgument", "InvalidName", "PayloadTooLarge", "NotFound", "AlreadyExists",
     "PermissionDenied", "Corrupt", "VersionMismatch", "Timeout", "LimitReached", "Closed", "SystemFailure",
     "EndOfChannel", "ProducerDied",

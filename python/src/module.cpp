@@ -11,6 +11,9 @@
 #ifdef FRAMEBUS_HAS_DECODE
 #include "decoder.hpp"
 #endif
+#ifdef FRAMEBUS_HAS_CLASSIFY
+#include "classifier.hpp"
+#endif
 
 namespace py = pybind11;
 
@@ -83,6 +86,9 @@ PYBIND11_MODULE(_core, m) {
   bind_endpoints(m);
 #ifdef FRAMEBUS_HAS_DECODE
   bind_decoder(m);
+#endif
+#ifdef FRAMEBUS_HAS_CLASSIFY
+  bind_classifier(m);
 #endif
 
   m.def("channels", [] {
