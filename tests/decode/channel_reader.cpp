@@ -8,7 +8,9 @@ std::vector<ChannelRead> read_round_robin(std::vector<Consumer>& consumers, bool
                                           std::chrono::milliseconds limit, std::chrono::milliseconds slice) {
   std::vector<ChannelRead> reads(consumers.size());
   const auto deadline = std::chrono::steady_clock::now() + limit;
-  auto done = [&](const ChannelRead& r) { return r.end_of_channel || (!until_end_of_channel && r.end_markers > 0); };
+  auto done = [&](const ChannelRead& r) {
+    return r.failed || r.end_of_channel || (!until_end_of_channel && r.end_markers > 0);
+  };
   auto all_done = [&] {
     for (const auto& r : reads) {
       if (!done(r)) return false;
@@ -20,7 +22,11 @@ std::vector<ChannelRead> read_round_robin(std::vector<Consumer>& consumers, bool
       ChannelRead& read = reads[i];
       if (done(read)) continue;
       auto received = consumers[i].receive(slice);
-      if (!received || received->status == Received::Status::end_of_channel) {
+      if (!received) {
+        read.failed = true;
+        continue;
+      }
+      if (received->status == Received::Status::end_of_channel) {
         read.end_of_channel = true;
         continue;
       }
@@ -38,7 +44,7 @@ std::vector<ChannelRead> read_round_robin(std::vector<Consumer>& consumers, bool
 
 std::string encode_read(const ChannelRead& read) {
   std::ostringstream out;
-  out << read.end_markers << ' ' << (read.end_of_channel ? 1 : 0);
+  out << read.end_markers << ' ' << (read.end_of_channel ? 1 : 0) << ' ' << (read.failed ? 1 : 0);
   for (const auto& f : read.frames) out << ' ' << f.stream << ':' << f.frame << ':' << f.pts << ':' << f.image.width;
   return out.str();
 }
@@ -47,8 +53,10 @@ ChannelRead decode_read(const std::string& line) {
   ChannelRead read;
   std::istringstream in(line);
   int eoc = 0;
-  in >> read.end_markers >> eoc;
+  int failed = 0;
+  in >> read.end_markers >> eoc >> failed;
   read.end_of_channel = eoc != 0;
+  read.failed = failed != 0;
   std::string item;
   while (in >> item) {
     Frame f;

@@ -15,6 +15,7 @@ struct ChannelRead {
   std::vector<Frame> frames;  ///< Without payload bytes.
   int end_markers = 0;
   bool end_of_channel = false;
+  bool failed = false;  ///< receive() returned an error: reading this channel stopped.
 };
 
 /// Receives on each consumer in turn with a `slice` timeout until every channel has sent an
@@ -23,7 +24,7 @@ std::vector<ChannelRead> read_round_robin(std::vector<Consumer>& consumers, bool
                                           std::chrono::milliseconds limit = std::chrono::seconds(60),
                                           std::chrono::milliseconds slice = std::chrono::milliseconds(5));
 
-/// One line per channel for a pipe ("markers eoc stream:frame:pts ..."), and back.
+/// One line per channel for a pipe ("markers eoc failed stream:frame:pts:width ..."), and back.
 std::string encode_read(const ChannelRead& read);
 ChannelRead decode_read(const std::string& line);
 

@@ -71,6 +71,7 @@ TEST(DecodeCli, channel_per_stream_publishes_stream_i_into_channel_name_dot_i) {
   const std::uint64_t expected[] = {50, 30};
   for (std::uint32_t i = 0; i < 2; ++i) {
     const auto& read = reads[i];
+    EXPECT_FALSE(read.failed) << "channel " << i;
     EXPECT_TRUE(read.end_of_channel) << "channel " << i;
     EXPECT_EQ(read.end_markers, 1);
     ASSERT_EQ(read.frames.size(), expected[i]) << output;
