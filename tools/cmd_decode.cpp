@@ -1,6 +1,7 @@
-// framebus decode SOURCE... --channel NAME: a decode process. Decodes every source into the
-// channel (one thread per stream), shows a live status line per stream, and exits when every
-// stream that does not loop forever has ended (or on Ctrl-C / SIGTERM).
+// framebus decode SOURCE... --channel NAME [--channel-per-stream]: a decode process. Decodes every
+// source into the channel, or source i into channel NAME.i (one thread per stream), shows a live
+// status line per stream, and exits when every stream that does not loop forever has ended (or on
+// Ctrl-C / SIGTERM).
 
 #include <signal.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "framebus/admin.hpp"
 #include "framebus/decoder.hpp"
 #include "framebus/producer.hpp"
 
@@ -29,6 +31,7 @@ void on_signal(int) { g_stop.store(true); }
 struct DecodeOptions {
   std::vector<std::string> sources;
   std::string channel;
+  bool channel_per_stream = false;
   std::uint32_t slots = 16;
   std::string slot_size = "8MiB";
   std::string policy = "block";
@@ -82,11 +85,26 @@ std::string status_line(const StreamStatus& s, double fps) {
   return line;
 }
 
+// The channel of stream `index`: NAME, or NAME.<index> with --channel-per-stream.
+std::string stream_channel(const DecodeOptions& o, std::size_t index) {
+  return o.channel_per_stream ? o.channel + "." + std::to_string(index) : o.channel;
+}
+
 int run_decode(const DecodeOptions& o) {
   auto fail = [](const Error& e) {
     std::cerr << "framebus decode: " << e.message() << '\n';
     return kExitFailure;
   };
+  // Every name is checked before any channel is made, so a bad one leaves nothing behind.
+  for (std::size_t i = 0; i < o.sources.size(); ++i) {
+    if (auto ok = validate_name(stream_channel(o, i)); !ok) {
+      return fail(Error(ok.error().code(), "--channel '" + o.channel + "'" +
+                                               (o.channel_per_stream ? " gives stream " + std::to_string(i) + " the channel '" +
+                                                                           stream_channel(o, i) + "'"
+                                                                     : std::string()) +
+                                               ": " + ok.error().message()));
+    }
+  }
   ProducerOptions producer;
   producer.slots = o.slots;
   producer.linger = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(o.linger));
@@ -110,10 +128,14 @@ int run_decode(const DecodeOptions& o) {
   stream.height = o.height;
   stream.format = *format;
 
-  auto decoder = MultiDecoder::create(o.channel, producer);
+  // With a channel per stream the decoder's own channel is stream 0's, so no channel is left
+  // without a stream.
+  auto decoder = MultiDecoder::create(stream_channel(o, 0), producer);
   if (!decoder) return fail(decoder.error());
   std::vector<std::uint32_t> finite;  // streams whose end ends the run
-  for (const auto& source : o.sources) {
+  for (std::size_t i = 0; i < o.sources.size(); ++i) {
+    const std::string& source = o.sources[i];
+    stream.channel = stream_channel(o, i);
     auto id = decoder->add_stream(source, stream);
     if (!id) {
       std::cerr << "framebus decode: " << source << ": " << id.error().message() << '\n';
@@ -190,6 +212,8 @@ void add_decode_command(CLI::App& app, int& status) {
       "decode", "Decode video files, URLs (rtsp://, http://, udp://) and image folders into a channel, one stream each.");
   cmd->add_option("sources", o->sources, "Video files, URLs, image folders or globs (stream ids 0, 1, ... in this order)")->required();
   cmd->add_option("--channel", o->channel, "Channel to publish into (created if missing)")->required();
+  cmd->add_flag("--channel-per-stream", o->channel_per_stream,
+                "Publish stream i into its own channel NAME.i (NAME.0, NAME.1, ...), so an unread stream stalls only itself");
   cmd->add_option("--slots", o->slots, "Slots of a new channel")->capture_default_str();
   cmd->add_option("--slot-size", o->slot_size, "Slot size of a new channel, e.g. 8MiB")->capture_default_str();
   cmd->add_option("--policy", o->policy, "block, drop_oldest or drop_newest")->capture_default_str();

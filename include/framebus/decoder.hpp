@@ -1,7 +1,7 @@
 #pragma once
 /// @file decoder.hpp
 /// MultiDecoder: decodes many video sources (files, network URLs, image folders) straight into
-/// the slots of one channel with FFmpeg. Each decoded frame is converted once, by swscale, into
+/// the slots of one channel (or of one channel per stream) with FFmpeg. Each decoded frame is converted once, by swscale, into
 /// the loaned slot: no intermediate copy.
 
 #include <chrono>
@@ -25,8 +25,14 @@ class DecoderCore;
 /// Per-stream decoding options. The defaults decode once, as fast as possible, into BGR24 at the
 /// source's own size.
 struct StreamOptions {
+  /// The channel this stream publishes into; empty: the decoder's own channel. A stream with its
+  /// own channel fills only that channel's slots, so a reader that never reads it stalls only
+  /// this stream. The channel is created (or joined) with the decoder's ProducerOptions when the
+  /// stream is added, and stays open until the decoder closes.
+  std::string channel;
+
   /// Number of passes over the source: 1 plays it once, 2 twice, ... kLoopForever restarts at
-  /// every end. Frame ids keep counting across passes, and pts keep increasing.
+  /// every end. Frame ids keep counting across passes and reconnects, and pts keep increasing.
   std::uint32_t loop = 1;
   static constexpr std::uint32_t kLoopForever = 0;
 
@@ -82,6 +88,7 @@ std::string_view to_string(StreamState state) noexcept;
 struct StreamStatus {
   std::uint32_t id = 0;
   std::string source;
+  std::string channel;  ///< The channel the stream publishes into.
   StreamState state = StreamState::opening;
   /// Why the stream is in its state (the error text for `error`), empty when there is nothing to say.
   std::string message;
@@ -105,7 +112,10 @@ struct StreamStatus {
 };
 
 /// Decodes many sources into one channel, one decode thread per stream, so that a stream blocked
-/// by back-pressure (or a slow network) never stalls the others.
+/// by back-pressure (or a slow network) never stalls the others. A stream may publish into a
+/// channel of its own instead (StreamOptions::channel): then a consumer that reads stream by
+/// stream, one channel each, is never stalled by a stream it does not read, since an unread
+/// stream can only fill the slots of its own channel.
 ///
 /// Each decoded frame is published with `MessageMeta.stream` = the stream id, `frame` = its
 /// number among the frames this stream published (0, 1, 2, ... also with frame_skip; a frame that
@@ -139,7 +149,9 @@ class MultiDecoder {
   /// `source` is a video file, a URL FFmpeg reads (rtsp://, http://, udp://, ...; RTSP goes over
   /// TCP), a folder of images (JPEG, PNG, BMP, in sorted name order) or a glob pattern of
   /// images. Opening happens on the stream's thread: a source that cannot be opened ends in
-  /// StreamState::error, seen through status(). Fails only for invalid options or after close().
+  /// StreamState::error, seen through status(). A stream's own channel (StreamOptions::channel)
+  /// is created or joined here, so consumers can open it as soon as this returns. Fails for
+  /// invalid options, a channel that cannot be created or joined, or after close().
   Result<std::uint32_t> add_stream(std::string source, const StreamOptions& options = {});
 
   /// Stops stream `id` (interrupting a blocking read or a wait), sends its end-of-stream marker
@@ -159,11 +171,12 @@ class MultiDecoder {
 
   /// Stops every stream (each sends its end-of-stream marker) and joins their threads.
   void stop();
-  /// stop(), then closes the channel handle: once every producer is gone, consumers see the end
-  /// of the channel. Further add_stream() calls fail with ErrorCode::closed.
+  /// stop(), then closes the channel handles (the decoder's channel and the streams' own
+  /// channels): once every producer of a channel is gone, its consumers see the end of the
+  /// channel. Further add_stream() calls fail with ErrorCode::closed.
   Result<void> close();
 
-  /// The channel's name.
+  /// The name of the decoder's channel (streams with their own channel publish elsewhere).
   [[nodiscard]] const std::string& channel() const noexcept;
 
  private:

@@ -1,4 +1,5 @@
-"""MultiDecoder: many video files, URLs and image folders decoded into one channel."""
+"""MultiDecoder: many video files, URLs and image folders decoded into one channel, or one
+channel per stream."""
 
 from __future__ import annotations
 
@@ -29,14 +30,17 @@ class MultiDecoder:
     def add_stream(self, source: str, *, loop: Optional[int] = 1, frame_skip: int = 0, max_fps: float = 0.0,
                    realtime: bool = False, reconnect: bool = False, max_reconnects: int = 0, threads: int = 0,
                    format: str = "bgr24", width: int = 0, height: int = 0, connect_timeout: float = 5.0,
-                   read_timeout: float = 5.0, max_decode_errors: int = 0) -> int:
+                   read_timeout: float = 5.0, max_decode_errors: int = 0, channel: Optional[str] = None) -> int:
         """Starts decoding ``source`` (file, URL, image folder or glob); returns its stream id.
 
         ``loop`` is the number of passes (``None`` loops forever); ``frame_skip`` keeps one frame
         in N+1; ``max_fps`` caps the rate and ``realtime`` paces a file at its own rate;
-        ``reconnect`` reopens a lost network source with backoff.
+        ``reconnect`` reopens a lost network source with backoff. ``channel`` publishes this
+        stream into a channel of its own (created or joined now with the decoder's channel
+        options, open until :meth:`close`) instead of the decoder's channel, so an unread stream
+        fills only its own slots and never stalls the others.
         """
-        return self._core.add_stream(source, loop=loop, frame_skip=frame_skip, max_fps=max_fps, realtime=realtime,
+        return self._core.add_stream(source, channel=channel, loop=loop, frame_skip=frame_skip, max_fps=max_fps, realtime=realtime,
                                      reconnect=reconnect, max_reconnects=max_reconnects, threads=threads,
                                      format=format, width=width, height=height, connect_timeout=connect_timeout,
                                      read_timeout=read_timeout, max_decode_errors=max_decode_errors)
@@ -46,7 +50,7 @@ class MultiDecoder:
         self._core.remove_stream(stream)
 
     def status(self, stream: int) -> dict:
-        """state ('opening', 'running', 'reconnecting', 'eof', 'error', 'stopped'), message,
+        """channel, state ('opening', 'running', 'reconnecting', 'eof', 'error', 'stopped'), message,
         native_fps, width, height, decoded, published, dropped, skipped, decode_errors,
         reconnects, passes, last_error, finished."""
         return self._core.status(stream)

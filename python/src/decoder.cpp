@@ -21,6 +21,7 @@ py::dict status_dict(const StreamStatus& s) {
   py::dict d;
   d["id"] = s.id;
   d["source"] = s.source;
+  d["channel"] = s.channel;
   d["state"] = std::string(to_string(s.state));
   d["message"] = s.message;
   d["native_fps"] = s.native_fps;
@@ -62,7 +63,9 @@ class PyMultiDecoder {
     StreamOptions o;
     for (const auto& [key_handle, value] : kw) {
       const auto key = key_handle.cast<std::string>();
-      if (key == "loop") {
+      if (key == "channel") {
+        o.channel = value.is_none() ? std::string() : value.cast<std::string>();
+      } else if (key == "loop") {
         o.loop = value.is_none() ? StreamOptions::kLoopForever : value.cast<std::uint32_t>();
       } else if (key == "frame_skip") {
         o.frame_skip = value.cast<std::uint32_t>();

@@ -1,5 +1,5 @@
-// MultiDecoder: the table of stream workers on one channel, and the channel handle that keeps the
-// channel open while streams come and go.
+// MultiDecoder: the table of stream workers, and the channel handles that keep the decoder's
+// channel, and the streams' own channels, open while streams come and go.
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -29,11 +29,8 @@ namespace detail {
 // remove_stream() takes one out of the table (a finishing worker takes the mutex to say so).
 class DecoderCore {
  public:
-  DecoderCore(Producer anchor, const ProducerOptions& options) : anchor_(std::move(anchor)), options_(options) {
-    // Workers join with the channel's real geometry, which may come from an earlier creator.
-    options_.slots = anchor_.slot_count();
-    options_.slot_size = anchor_.slot_size();
-  }
+  DecoderCore(Producer anchor, const ProducerOptions& options)
+      : requested_(options), main_(std::move(anchor), options), name_(main_.anchor.name()) {}
   DecoderCore(const DecoderCore&) = delete;
   DecoderCore& operator=(const DecoderCore&) = delete;
   ~DecoderCore() { (void)close(); }
@@ -42,9 +39,11 @@ class DecoderCore {
     if (auto ok = validate(source, options); !ok) return tl::unexpected(ok.error());
     const std::lock_guard lock(mutex_);
     if (closed_) return make_error(ErrorCode::closed, "the decoder of channel '" + channel_name() + "' is closed");
+    auto target = channel_for(source, options.channel);
+    if (!target) return tl::unexpected(target.error());
     const std::uint32_t id = next_id_++;
-    auto worker = std::make_shared<StreamWorker>(id, std::move(source), options, anchor_.name(), options_,
-                                                 [this] { notify_finished(); });
+    auto worker = std::make_shared<StreamWorker>(id, std::move(source), options, (*target)->anchor.name(),
+                                                 (*target)->options, [this] { notify_finished(); });
     workers_.emplace(id, worker);
     worker->start();
     return id;
@@ -120,12 +119,43 @@ class DecoderCore {
       closed_ = true;
     }
     stop();
-    return anchor_.close();
+    // Every stream has left: closing the last producer of each channel ends it for consumers.
+    Result<void> result = main_.anchor.close();
+    for (auto& [name, own] : own_channels_) {
+      auto closed = own.anchor.close();
+      if (!closed && result) result = closed;
+    }
+    return result;
   }
 
   const std::string& channel_name() const noexcept { return name_; }
 
  private:
+  // One channel the decoder keeps open, with the geometry its workers join with.
+  struct OpenChannel {
+    OpenChannel(Producer producer, const ProducerOptions& requested) : anchor(std::move(producer)), options(requested) {
+      // Workers join with the channel's real geometry, which may come from an earlier creator.
+      options.slots = anchor.slot_count();
+      options.slot_size = anchor.slot_size();
+    }
+    Producer anchor;
+    ProducerOptions options;
+  };
+
+  // The channel a new stream publishes into: the decoder's own, or the stream's, created or
+  // joined on first use and kept open until close(). Called with mutex_ held.
+  Result<const OpenChannel*> channel_for(const std::string& source, const std::string& channel) {
+    if (channel.empty() || channel == name_) return &main_;
+    if (auto it = own_channels_.find(channel); it != own_channels_.end()) return &it->second;
+    auto anchor = Producer::create(channel, requested_);
+    if (!anchor) {
+      return make_error(anchor.error().code(), "add_stream '" + source + "': cannot open its channel '" + channel +
+                                                   "': " + anchor.error().message());
+    }
+    const auto it = own_channels_.emplace(channel, OpenChannel(std::move(*anchor), requested_)).first;
+    return &it->second;
+  }
+
   static Result<void> validate(const std::string& source, const StreamOptions& options) {
     if (source.empty()) return make_error(ErrorCode::invalid_argument, "add_stream: empty source");
     if (to_av_pixel_format(options.format) == AV_PIX_FMT_NONE) {
@@ -147,9 +177,10 @@ class DecoderCore {
     done_.notify_all();
   }
 
-  Producer anchor_;
-  const std::string name_{anchor_.name()};
-  ProducerOptions options_;
+  const ProducerOptions requested_;  // what create() was given: the streams' own channels get it too
+  OpenChannel main_;
+  const std::string name_;
+  std::map<std::string, OpenChannel> own_channels_;  // by name; never erased before close()
   mutable std::mutex mutex_;
   std::condition_variable done_;
   std::map<std::uint32_t, std::shared_ptr<StreamWorker>> workers_;

@@ -76,9 +76,12 @@ Result<std::unique_ptr<MediaSource>> MediaSource::open(const SourceConfig& confi
 
 Error MediaSource::failure(ErrorCode code, const std::string& step, int av_code) const {
   std::string reason;
-  if (av_code == kAvExit && interrupter_.stop_requested()) {
+  // Some demuxers (RTSP) turn an interrupted read into a plain "invalid data": a deadline that
+  // has passed says what really happened.
+  const bool interrupted = av_code == kAvExit || interrupter_.deadline_passed();
+  if (interrupted && interrupter_.stop_requested()) {
     reason = "stopped";
-  } else if (av_code == kAvExit || (av_code == AVERROR(ETIMEDOUT))) {
+  } else if (interrupted || (av_code == AVERROR(ETIMEDOUT))) {
     reason = "timed out";
     code = ErrorCode::timeout;
   } else {
@@ -161,9 +164,12 @@ Result<bool> MediaSource::read_video_packet() {
   for (;;) {
     interrupter_.arm(config_.kind == SourceKind::network ? config_.read_timeout : std::chrono::milliseconds(0));
     const int rc = av_read_frame(format_.get(), packet_.get());
+    // A protocol's own timeout (rw_timeout) fails with a plain I/O error, or reads as the end of
+    // the input; the deadline, which was armed first, tells that silence ended the read.
+    const bool timed_out = interrupter_.deadline_passed() && !interrupter_.stop_requested();
     interrupter_.disarm();
-    if (rc == kAvEof) return false;
-    if (rc < 0) return tl::unexpected(failure(ErrorCode::system, "read error", rc));
+    if (rc == kAvEof && !timed_out) return false;
+    if (rc < 0) return tl::unexpected(failure(ErrorCode::system, "read error", timed_out ? AVERROR(ETIMEDOUT) : rc));
     if (packet_->stream_index == stream_index_) return true;
     av_packet_unref(packet_.get());
   }

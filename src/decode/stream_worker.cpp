@@ -35,6 +35,7 @@ StreamWorker::StreamWorker(std::uint32_t id, std::string source, const StreamOpt
   producer_options_.block_timeout = std::min(producer_options.block_timeout, kBlockSlice);
   status_.id = id;
   status_.source = std::move(source);
+  status_.channel = channel_;
   backoff_ = options.reconnect_delay;
 }
 
@@ -92,6 +93,9 @@ StreamWorker::Outcome StreamWorker::decode_all_passes(Producer& producer) {
       return {Outcome::Kind::failed, source.error()};
     }
     set_state(StreamState::running);
+    // Every pass, and every reconnection, continues the timeline where the last frame ended: a
+    // restarted camera or server starts its own pts again from wherever it likes.
+    pass_started_ = false;
     Outcome pass = decode_pass(**source, producer);
     source->reset();  // close the input before any backoff wait
     switch (pass.kind) {
@@ -110,8 +114,6 @@ StreamWorker::Outcome StreamWorker::decode_all_passes(Producer& producer) {
         if (options_.loop != StreamOptions::kLoopForever && passes_done >= options_.loop) return {Outcome::Kind::ended};
         break;
     }
-    // The next pass continues the timeline where this one ended.
-    pass_started_ = false;
   }
 }
 
@@ -278,6 +280,7 @@ bool StreamWorker::back_off(const Error& why) {
     status_.last_error = why;
     ++status_.reconnects;
   }
+  pace_start_ns_ = -1;  // realtime pacing starts afresh on the new connection, not in a burst
   const bool slept = sleep_until(monotonic_ns() + std::chrono::nanoseconds(backoff_).count());
   backoff_ = std::min(backoff_ * 2, std::max(options_.reconnect_max_delay, options_.reconnect_delay));
   return slept;

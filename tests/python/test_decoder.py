@@ -105,6 +105,26 @@ def test_loop_and_frame_skip(name, media):
         assert dec.status(skipped)["skipped"] == 20
 
 
+def test_a_stream_given_a_channel_publishes_into_it_and_that_channel_ends_at_close(name, media):
+    own = f"{name}.own"
+    with framebus.MultiDecoder(name, slots=8, groups=["g"], linger=5) as dec:
+        a = dec.add_stream(str(media / "a.mp4"), channel=own)
+        b = dec.add_stream(str(media / "b.avi"), channel=None)
+        with pytest.raises(framebus.InvalidName, match="no/slash"):
+            dec.add_stream(str(media / "b.avi"), channel="no/slash")
+        rx_own = framebus.Consumer(own, group="g")  # add_stream created it
+        rx = framebus.Consumer(name, group="g")
+        assert [f for f, _, _ in drain(rx_own, 1)[a]] == list(range(40))
+        assert list(drain(rx, 1)) == [b], "only the stream without a channel of its own"
+        assert dec.status(a)["channel"] == own and dec.status(b)["channel"] == name
+    with pytest.raises(framebus.EndOfChannel):
+        rx_own.receive(5.0)
+    assert rx_own.end_reason == "closed"
+    rx_own.close()
+    rx.close()
+    assert not pathlib.Path(f"/dev/shm/framebus.{own}").exists()
+
+
 def test_the_decode_command_feeds_a_consumer_and_exits_when_the_files_end(name, media):
     build = os.environ.get("FRAMEBUS_BUILD_DIR")
     tool = os.path.join(build, "tools", "framebus") if build else shutil.which("framebus")
