@@ -78,7 +78,7 @@ int run_with_queue(const RunOptions& o, Session& session, const std::atomic<bool
   const std::uint32_t cores = std::max(1U, std::thread::hardware_concurrency());
   auto classifier = Classifier::create(to_classifier_options(o.model, o.threads > 0 ? o.threads : static_cast<int>(cores), o.batch));
   if (!classifier) {
-    session.console() << "framebus run: " << classifier.error().message() << '\n';
+    std::cerr << "framebus run: " << classifier.error().message() << '\n';
     return kRunSetupFailed;
   }
   std::vector<Reader> readers;

@@ -135,7 +135,7 @@ bool ChannelRun::create_channels() {
     frame_channels_.push_back(frames_);
   }
   auto fail = [&](const Error& e) {
-    session_.console() << "framebus run: " << e.message() << '\n';
+    std::cerr << "framebus run: " << e.message() << '\n';
     return false;
   };
   auto slot_size = parse_size(o_.slot_size);
@@ -181,7 +181,7 @@ bool ChannelRun::start_decoder() {
   if (o_.height) args.insert(args.end(), {"--height", std::to_string(o_.height)});
   auto child = spawn_self(args, true);
   if (!child) {
-    session_.console() << "framebus run: cannot start the decoder: " << std::strerror(errno) << '\n';
+    std::cerr << "framebus run: cannot start the decoder: " << std::strerror(errno) << '\n';
     return false;
   }
   decoder_pid_ = child->pid;
@@ -274,7 +274,7 @@ void ChannelRun::reap_children(std::int64_t now_ns) {
       continue;
     }
     ++tally.restarts;
-    session_.console() << "framebus run: worker " << w.id << " " << exit->describe() << "; restarting it\n";
+    std::cerr << "framebus run: worker " << w.id << " " << exit->describe() << "; restarting it\n";
     if (!spawn_worker(w, 2.0)) w.done = true;
   }
   (void)now_ns;
