@@ -27,27 +27,13 @@ using testing::unique_name;
 
 // The framebus tool with `args`, its stdout and stderr written to `log`.
 std::unique_ptr<Child> start_cli(const std::vector<std::string>& args, const std::string& log) {
-  return std::make_unique<Child>([&] {
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return 126;
-    ::dup2(fd, STDOUT_FILENO);
-    ::dup2(fd, STDERR_FILENO);
-    std::vector<std::string> strings{FRAMEBUS_CLI_PATH};
-    strings.insert(strings.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& s : strings) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    return 127;
-  });
+  return testing::start_program(FRAMEBUS_CLI_PATH, args, log);
 }
 
 std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
+  std::string text = testing::read_text(path);
   std::filesystem::remove(path);
-  return text.str();
+  return text;
 }
 
 TEST(DecodeCli, channel_per_stream_publishes_stream_i_into_channel_name_dot_i) {

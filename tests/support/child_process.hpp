@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
+#include <vector>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,5 +60,12 @@ class Child {
   pid_t pid_ = -1;
   bool reaped_ = false;
 };
+
+/// Starts the program `path` with `args`, its stdout and stderr written to the file `log`.
+std::unique_ptr<Child> start_program(const std::string& path, const std::vector<std::string>& args,
+                                     const std::string& log);
+
+/// The whole content of a text file ("" when it cannot be read).
+std::string read_text(const std::string& path);
 
 }  // namespace framebus::testing

@@ -1,0 +1,203 @@
+// `framebus run` end to end with the real binary, in every build (also under the sanitizers, so
+// the supervisor, the workers and the readers are checked for memory errors): every topology
+// gives each frame one result in order; a killed worker is replaced; Ctrl-C cleans up.
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "framebus/admin.hpp"
+#include "support/child_process.hpp"
+
+namespace framebus {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using testing::Child;
+
+const std::string kDir = FRAMEBUS_RUN_TEST_DIR;
+const std::string kModel = std::string(FRAMEBUS_TEST_MODEL_DIR) + "/tiny.onnx";
+const std::string kLabels = std::string(FRAMEBUS_TEST_MODEL_DIR) + "/tiny.txt";
+constexpr int kVideoFrames = 30;
+constexpr int kPictures = 6;
+
+void ffmpeg(const std::string& args) {
+  const std::string cmd = "ffmpeg -nostdin -v error -y " + args;
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+}
+
+class Run : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    fs::create_directories(kDir + "/pics");
+    if (!fs::exists(kDir + "/a.mp4")) {
+      ffmpeg("-f lavfi -i testsrc=size=320x240:rate=25 -frames:v " + std::to_string(kVideoFrames) +
+             " -c:v libx264 -pix_fmt yuv420p " + kDir + "/a.tmp.mp4");
+      fs::rename(kDir + "/a.tmp.mp4", kDir + "/a.mp4");
+    }
+    if (!fs::exists(kDir + "/pics/p06.png")) {
+      ffmpeg("-f lavfi -i testsrc2=size=160x120:rate=5 -frames:v " + std::to_string(kPictures) + " " + kDir +
+             "/pics/p%02d.png");
+    }
+  }
+
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    prefix_ = std::string("runtest-") + info->name() + "-" + std::to_string(::getpid());
+    out_ = kDir + "/" + prefix_ + ".jsonl";
+    report_ = kDir + "/" + prefix_ + ".json";
+    log_ = kDir + "/" + prefix_ + ".log";
+  }
+
+  std::vector<std::string> args(const std::vector<std::string>& extra,
+                                const std::vector<std::string>& sources = {"a.mp4", "pics"}) const {
+    std::vector<std::string> a{"run", "--model", kModel, "--labels", kLabels, "--out", out_, "--report", report_,
+                               "--name", prefix_, "--progress-interval", "0.2"};
+    for (const auto& s : sources) a.insert(a.end(), {"--source", kDir + "/" + s});
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+
+  std::unique_ptr<Child> start(const std::vector<std::string>& extra) const {
+    return testing::start_program(FRAMEBUS_CLI_PATH, args(extra), log_);
+  }
+
+  /// stream -> the frame numbers of its results, in output order.
+  std::map<std::uint32_t, std::vector<std::uint64_t>> results() const {
+    std::map<std::uint32_t, std::vector<std::uint64_t>> by_stream;
+    std::istringstream lines(testing::read_text(out_));
+    std::string line;
+    while (std::getline(lines, line)) {
+      const auto j = nlohmann::json::parse(line);
+      EXPECT_FALSE(j.contains("gap")) << line;
+      EXPECT_FALSE(j["top"].empty()) << line;
+      by_stream[j["stream"].get<std::uint32_t>()].push_back(j["frame"].get<std::uint64_t>());
+    }
+    return by_stream;
+  }
+
+  void expect_every_frame_once_in_order() const {
+    const auto got = results();
+    ASSERT_EQ(got.size(), 2U) << testing::read_text(log_);
+    std::vector<std::uint64_t> video(kVideoFrames);
+    std::vector<std::uint64_t> pictures(kPictures);
+    for (std::size_t i = 0; i < video.size(); ++i) video[i] = i;
+    for (std::size_t i = 0; i < pictures.size(); ++i) pictures[i] = i;
+    EXPECT_EQ(got.at(0), video);
+    EXPECT_EQ(got.at(1), pictures);
+  }
+
+  nlohmann::json report() const { return nlohmann::json::parse(testing::read_text(report_)); }
+
+  bool any_channel_left() const {
+    for (const auto& e : fs::directory_iterator("/dev/shm")) {
+      if (e.path().filename().string().rfind("framebus." + prefix_, 0) == 0) return true;
+    }
+    return false;
+  }
+
+  std::string prefix_, out_, report_, log_;
+};
+
+TEST_F(Run, the_shared_topology_gives_every_frame_one_result_in_order) {
+  auto run = start({"--workers", "2", "--batch", "4"});
+  ASSERT_EQ(run->wait(120s), 0) << testing::read_text(log_);
+  expect_every_frame_once_in_order();
+  const auto summary = report();
+  EXPECT_EQ(summary["frames"], kVideoFrames + kPictures);
+  EXPECT_EQ(summary["workers"].size(), 2U);
+  EXPECT_FALSE(any_channel_left());
+}
+
+TEST_F(Run, the_per_stream_topology_runs_one_worker_per_stream) {
+  auto run = start({"--topology", "per-stream", "--batch", "2"});
+  ASSERT_EQ(run->wait(120s), 0) << testing::read_text(log_);
+  expect_every_frame_once_in_order();
+  EXPECT_EQ(report()["workers"].size(), 2U) << "one worker for each of the two streams";
+  EXPECT_FALSE(any_channel_left());
+}
+
+TEST_F(Run, the_threads_topology_runs_the_workers_as_threads_of_one_process) {
+  auto run = start({"--topology", "threads", "--workers", "3", "--batch", "2"});
+  ASSERT_EQ(run->wait(120s), 0) << testing::read_text(log_);
+  expect_every_frame_once_in_order();
+  EXPECT_FALSE(any_channel_left());
+}
+
+TEST_F(Run, the_queue_baseline_gives_the_same_completeness) {
+  auto run = start({"--topology", "queue", "--batch", "4"});
+  ASSERT_EQ(run->wait(120s), 0) << testing::read_text(log_);
+  expect_every_frame_once_in_order();
+}
+
+// The pid of a live worker of the run, from the frames channel's participants.
+pid_t find_worker(const std::string& frames) {
+  auto info = inspect_channel(frames);
+  if (!info) return -1;
+  for (const auto& p : info->participants) {
+    if (!p.producer && p.group == "workers" && p.alive) return p.pid;
+  }
+  return -1;
+}
+
+TEST_F(Run, a_worker_killed_with_sigkill_is_replaced_and_no_frame_is_lost) {
+  auto run = start({"--workers", "2", "--batch", "4", "--max-fps", "20"});
+  pid_t worker = -1;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  // Wait until results flow, so the kill lands mid-run (the paced streams last 1.5 s).
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (testing::read_text(out_).size() > 200 && (worker = find_worker(prefix_ + ".frames")) > 0) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_GT(worker, 0) << testing::read_text(log_);
+  ASSERT_EQ(::kill(worker, SIGKILL), 0);
+  ASSERT_EQ(run->wait(120s), 0) << testing::read_text(log_);
+  expect_every_frame_once_in_order();
+  int restarts = 0;
+  const auto summary = report();
+  for (const auto& w : summary["workers"]) restarts += w["restarts"].get<int>();
+  EXPECT_EQ(restarts, 1) << testing::read_text(log_);
+  EXPECT_FALSE(any_channel_left());
+}
+
+TEST_F(Run, sigint_stops_every_process_and_removes_every_channel) {
+  auto run = start({"--workers", "2", "--loop", "1000", "--max-fps", "10"});
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < deadline && testing::read_text(out_).empty()) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_FALSE(testing::read_text(out_).empty()) << testing::read_text(log_);
+  EXPECT_TRUE(any_channel_left());
+  ASSERT_EQ(::kill(run->pid(), SIGINT), 0);
+  EXPECT_EQ(run->wait(60s), 130) << testing::read_text(log_);
+  EXPECT_FALSE(any_channel_left());
+}
+
+TEST_F(Run, a_file_that_is_not_a_model_is_refused_before_anything_starts) {
+  const std::string fake = kDir + "/" + prefix_ + ".onnx";
+  { std::ofstream(fake) << "not a model\n"; }
+  auto a = args({});
+  a[2] = fake;
+  auto run = testing::start_program(FRAMEBUS_CLI_PATH, a, log_);
+  EXPECT_EQ(run->wait(60s), 2);
+  const std::string log = testing::read_text(log_);
+  EXPECT_NE(log.find(fake), std::string::npos) << log;
+  EXPECT_FALSE(fs::exists(out_)) << "no stream started";
+  EXPECT_FALSE(any_channel_left());
+}
+
+}  // namespace
+}  // namespace framebus
