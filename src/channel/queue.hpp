@@ -31,8 +31,10 @@ class SlotQueue {
     return slot;
   }
 
-  /// Removes `slot` wherever it is; false if it is not queued.
+  /// Removes `slot` wherever it is; false if it is not queued (or the queue is out of range:
+  /// a garbage count of four billion would otherwise make this loop for minutes).
   bool remove(std::uint32_t slot) noexcept {
+    if (!valid()) return false;
     for (std::uint32_t i = 0; i < count_; ++i) {
       if (at(i) != slot) continue;
       for (std::uint32_t j = i; j + 1 < count_; ++j) items_[(head_ + j) % capacity_] = at(j + 1);
@@ -46,7 +48,7 @@ class SlotQueue {
   /// publish order). `seq_of` maps a slot index to its sequence number.
   template <typename SeqOf>
   bool insert_ordered(std::uint32_t slot, SeqOf seq_of) noexcept {
-    if (count_ >= capacity_) return false;
+    if (!valid() || count_ >= capacity_) return false;
     const auto seq = seq_of(slot);
     std::uint32_t pos = count_;
     for (std::uint32_t i = 0; i < count_; ++i) {
