@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "channel/layout.hpp"
+
 namespace framebus::detail {
 
 class SlotQueue {
@@ -24,9 +26,12 @@ class SlotQueue {
     return true;
   }
 
+  /// Callers check valid() and !empty() first; the modulo keeps the read in bounds even when
+  /// another process changes the head between that check and this read.
   std::uint32_t pop_front() noexcept {
-    const std::uint32_t slot = items_[head_];
-    head_ = (head_ + 1) % capacity_;
+    const std::uint32_t head = head_ % capacity_;
+    const std::uint32_t slot = read_once(items_[head]);
+    head_ = (head + 1) % capacity_;
     --count_;
     return slot;
   }

@@ -84,7 +84,7 @@ Snapshot snapshot(const std::string& name) {
   if (::pread(fd, s.bytes.data(), s.bytes.size(), 0) != static_cast<ssize_t>(s.bytes.size())) std::abort();
   ::close(fd);
   detail::Header h{};
-  std::memcpy(&h, s.bytes.data(), sizeof h);
+  std::memcpy(static_cast<void*>(&h), s.bytes.data(), sizeof h);
   s.participants_offset = h.participants_offset;
   return s;
 }

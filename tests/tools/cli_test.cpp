@@ -474,6 +474,28 @@ TEST(CliRm, path_traversal_name_is_rejected_with_a_clear_error) {
   EXPECT_EQ(result[0]["error"]["code"], "invalid_name");
 }
 
+TEST(CliRm, names_that_could_leave_dev_shm_are_rejected_and_nothing_is_removed) {
+  // A file outside /dev/shm that an escaping name would reach, through a directory planted in
+  // the world-writable /dev/shm (anyone can create /dev/shm/framebus.X as a directory).
+  const std::string planted = unique_name("planted");
+  ASSERT_EQ(::mkdir(framebus::channel_path(planted).c_str(), 0777), 0);
+  const std::string victim = "/tmp/framebus-cli-victim-" + std::to_string(::getpid());
+  { std::ofstream(victim) << "keep"; }
+  const std::vector<std::string> names = {"../x", "/x", "a/b", "..", ".", "", std::string(201, 'a'),
+                                          planted + "/../../.." + victim, planted + "/x"};
+  for (const std::string& name : names) {
+    const CliResult r = run_cli({"rm", name});
+    EXPECT_EQ(r.exit_code, 1) << name << "\n" << r;
+    EXPECT_NE(r.err.find("invalid_name"), std::string::npos) << name << "\n" << r;
+    EXPECT_TRUE(r.out.empty()) << r;
+  }
+  struct stat st {};
+  EXPECT_EQ(::stat(victim.c_str(), &st), 0) << "the file outside /dev/shm is still there";
+  EXPECT_EQ(::stat(framebus::channel_path(planted).c_str(), &st), 0) << "the planted directory is still there";
+  ::unlink(victim.c_str());
+  ::rmdir(framebus::channel_path(planted).c_str());
+}
+
 // ---------------------------------------------------------------------------------------------
 // framebus gc. These tests run serially (see CMakeLists.txt): gc acts on the whole host.
 
