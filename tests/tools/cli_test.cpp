@@ -412,6 +412,8 @@ TEST(CliLs, json_survives_a_group_name_that_is_not_utf8) {
   ASSERT_FALSE(parsed.is_discarded()) << r;
   const CliResult text = run_cli({"ls", name});
   EXPECT_EQ(text.exit_code, 0) << text;
+  EXPECT_NE(text.out.find("\\xee\\xff\\xc0"), std::string::npos) << "escaped in text output:\n" << text;
+  EXPECT_EQ(text.out.find('\xee'), std::string::npos) << text;
 }
 
 TEST(CliLs, unreadable_channel_is_listed_with_its_error) {
