@@ -20,7 +20,7 @@ struct GcOptions {
 int run_gc(const GcOptions& options) {
   const std::vector<std::string> removed = collect_garbage();
   if (options.json) {
-    std::cout << nlohmann::ordered_json{{"removed", removed}}.dump(2) << '\n';
+    std::cout << nlohmann::ordered_json{{"removed", removed}}.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
     return kExitOk;
   }
   if (removed.empty()) {

@@ -40,7 +40,9 @@ int run_ls(const LsOptions& options) {
   if (options.json) {
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
     for (const auto& channel : channels) out.push_back(channel_to_json(channel));
-    std::cout << out.dump(2) << '\n';
+    // Names come from shared memory that anyone with access may have scribbled on: bytes that
+    // are not UTF-8 are printed as U+FFFD instead of making the dump throw.
+    std::cout << out.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
     return status;
   }
   if (channels.empty() && options.names.empty()) {

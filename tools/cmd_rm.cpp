@@ -37,7 +37,7 @@ int run_rm(const RmOptions& options) {
     }
     results.push_back(std::move(result));
   }
-  if (options.json) std::cout << results.dump(2) << '\n';
+  if (options.json) std::cout << results.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
   return status;
 }
 

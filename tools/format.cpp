@@ -69,6 +69,24 @@ namespace {
 
 std::string yes_no(bool value) { return value ? "yes" : "no"; }
 
+// Group names come from shared memory that any participant may have scribbled on: control bytes
+// (terminal escape sequences) and bytes outside ASCII are shown as \xNN, never sent as they are.
+std::string shown(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const char c : text) {
+    if (c >= 0x20 && c < 0x7f) {
+      out += c;
+    } else {
+      const auto u = static_cast<unsigned char>(c);
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    }
+  }
+  return out;
+}
+
 std::string format_stream_drops(const std::vector<StreamDrops>& drops) {
   std::string text;
   for (const auto& d : drops) {
@@ -103,7 +121,7 @@ void print_channel(std::ostream& out, const ChannelInfo& channel) {
                  Table::Align::right});
     for (const auto& p : channel.participants) {
       table.add_row({std::to_string(p.pid), p.producer ? "producer" : "consumer",
-                     p.producer || p.group.empty() ? "-" : p.group, yes_no(p.alive),
+                     p.producer || p.group.empty() ? "-" : shown(p.group), yes_no(p.alive),
                      std::to_string(p.held)});
     }
     table.print(out, "  ");
@@ -118,7 +136,7 @@ void print_channel(std::ostream& out, const ChannelInfo& channel) {
                 {A::left, A::left, A::right, A::right, A::right, A::right, A::right, A::right,
                  A::left});
     for (const auto& g : channel.groups) {
-      table.add_row({g.name, std::string(to_string(g.policy)), std::to_string(g.members),
+      table.add_row({shown(g.name), std::string(to_string(g.policy)), std::to_string(g.members),
                      std::to_string(g.queued), std::to_string(g.held), std::to_string(g.delivered),
                      std::to_string(g.dropped), std::to_string(g.redelivered),
                      format_stream_drops(g.drops_by_stream)});

@@ -65,10 +65,10 @@ ChannelInfo describe(const detail::Segment& seg) {
     pi.alive = identity_alive(identity);
     pi.producer = p.role == kRoleProducer;
     pi.held = held_by(seg, static_cast<std::uint16_t>(i + 1));
-    if (p.role == kRoleConsumer && p.group < kMaxGroups) {
-      const GroupCtl& g = seg.group(p.group);
+    if (const std::uint32_t group = read_once(p.group); p.role == kRoleConsumer && group < kMaxGroups) {
+      const GroupCtl& g = seg.group(group);
       pi.group = std::string(g.name, strnlen(g.name, sizeof g.name));
-      if (pi.alive) live_members[p.group] += 1;
+      if (pi.alive) live_members[group] += 1;
     }
     any_alive = any_alive || pi.alive;
     info.participants.push_back(std::move(pi));

@@ -492,9 +492,8 @@ void Channel::recover_participant(std::uint32_t index, Wakes& wakes) {
       h.end_reason = static_cast<std::uint32_t>(EndReason::producer_died);
       notify_all_groups(seg_, wakes);
     }
-  } else if (p.role == kRoleConsumer && p.group < kMaxGroups) {
+  } else if (const std::uint32_t g = read_once(p.group); p.role == kRoleConsumer && g < kMaxGroups) {
     // Every message the dead consumer held goes back to its group, in publish order, flagged.
-    const std::uint32_t g = p.group;
     GroupCtl& group = seg_.group(g);
     SlotQueue queue = queue_of(seg_, g);
     for (std::uint32_t i = 0; i < n; ++i) {
@@ -528,7 +527,7 @@ void Channel::rebuild_derived() {
   }
   const std::uint32_t active = active_group_mask(seg_);
   std::vector<std::uint32_t> published;
-  h.free_count = 0;
+  std::uint32_t free_count = 0;  // counted here, stored once: the shared field is never an index
   h.lobby_head = h.lobby_count = 0;
   for (std::uint32_t g = 0; g < kMaxGroups; ++g) {
     GroupCtl& group = seg_.group(g);
@@ -549,8 +548,9 @@ void Channel::rebuild_derived() {
     }
     // Free, loaned by someone gone, fully consumed, or garbage: the slot is free.
     s = SlotCtl{};
-    seg_.free_stack()[h.free_count++] = i;
+    seg_.free_stack()[free_count++] = i;
   }
+  h.free_count = free_count;
   std::sort(published.begin(), published.end(),
             [&](std::uint32_t a, std::uint32_t b) { return seg_.slot(a).seq < seg_.slot(b).seq; });
   for (const std::uint32_t i : published) {
@@ -589,7 +589,10 @@ void Channel::maybe_reap() {
 void Channel::free_slot(std::uint32_t slot, Wakes& wakes) noexcept {
   Header& h = seg_.header();
   seg_.slot(slot) = SlotCtl{};
-  if (h.free_count < seg_.slot_count()) seg_.free_stack()[h.free_count++] = slot;
+  if (const std::uint32_t count = read_once(h.free_count); count < seg_.slot_count()) {
+    seg_.free_stack()[count] = slot;
+    h.free_count = count + 1;
+  }
   notify_space(seg_, wakes);
 }
 
@@ -615,13 +618,14 @@ void Channel::count_drop(GroupCtl& group, std::uint32_t stream) noexcept {
 // A free slot, now loaned to us; kDiscardSlot when none is free.
 Result<std::uint32_t> Channel::try_take_free() {
   Header& h = seg_.header();
-  if (h.free_count == 0) return kDiscardSlot;
-  if (h.free_count > seg_.slot_count()) return tl::unexpected(corrupt("free count " + std::to_string(h.free_count) + " is out of range"));
-  const std::uint32_t slot = seg_.free_stack()[h.free_count - 1];
+  const std::uint32_t count = read_once(h.free_count);
+  if (count == 0) return kDiscardSlot;
+  if (count > seg_.slot_count()) return tl::unexpected(corrupt("free count " + std::to_string(count) + " is out of range"));
+  const std::uint32_t slot = read_once(seg_.free_stack()[count - 1]);
   if (slot >= seg_.slot_count()) return tl::unexpected(corrupt("free-list entry " + std::to_string(slot) + " is out of range"));
   SlotCtl& s = seg_.slot(slot);
   if (s.state != kSlotFree) return tl::unexpected(corrupt("slot " + std::to_string(slot) + " is on the free list but in use"));
-  h.free_count -= 1;
+  h.free_count = count - 1;
   s.state = kSlotLoaned;
   s.owner = id_;
   return slot;

@@ -109,7 +109,7 @@ const TensorDesc& Sample::tensor() const noexcept { return meta_or_empty(meta_).
 std::span<const std::byte> Sample::user_meta() const noexcept {
   const detail::SlotMeta& m = meta_or_empty(meta_);
   // Clamped at every read: the memory is shared, so the size is never trusted beyond the buffer.
-  return {m.user, std::min<std::size_t>(m.user_size, kUserMetaCapacity)};
+  return {m.user, std::min<std::size_t>(detail::read_once(m.user_size), kUserMetaCapacity)};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -148,7 +148,7 @@ Result<Received> Consumer::receive(Duration timeout) {
 
   const detail::Segment& seg = ch.segment();
   const detail::SlotMeta& meta = seg.meta(taken->slot);
-  const std::uint64_t size = meta.payload_size;
+  const std::uint64_t size = detail::read_once(meta.payload_size);
   if (size > seg.slot_size()) {
     ch.release(taken->slot);
     return make_error(ErrorCode::corrupt, "channel '" + ch.name() + "' is corrupt: message in slot " + std::to_string(taken->slot) +

@@ -150,6 +150,14 @@ struct alignas(64) SlotMeta {
   std::byte user[kUserMetaCapacity];
 };
 
+/// One read of a field that another process may change at any moment. A bounds check must test
+/// the value it then uses: a plain field may legally be read again by the compiler between the
+/// check and the use, and a scribbler could change it in between.
+template <typename T>
+T read_once(const T& field) noexcept {
+  return std::atomic_ref<T>(const_cast<T&>(field)).load(std::memory_order_relaxed);
+}
+
 static_assert(sizeof(SlotMeta) <= kSlotMetaBytes);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);

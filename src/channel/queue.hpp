@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "channel/layout.hpp"
+
 namespace framebus::detail {
 
 class SlotQueue {
@@ -24,15 +26,20 @@ class SlotQueue {
     return true;
   }
 
+  /// Callers check valid() and !empty() first; the modulo keeps the read in bounds even when
+  /// another process changes the head between that check and this read.
   std::uint32_t pop_front() noexcept {
-    const std::uint32_t slot = items_[head_];
-    head_ = (head_ + 1) % capacity_;
+    const std::uint32_t head = head_ % capacity_;
+    const std::uint32_t slot = read_once(items_[head]);
+    head_ = (head + 1) % capacity_;
     --count_;
     return slot;
   }
 
-  /// Removes `slot` wherever it is; false if it is not queued.
+  /// Removes `slot` wherever it is; false if it is not queued (or the queue is out of range:
+  /// a garbage count of four billion would otherwise make this loop for minutes).
   bool remove(std::uint32_t slot) noexcept {
+    if (!valid()) return false;
     for (std::uint32_t i = 0; i < count_; ++i) {
       if (at(i) != slot) continue;
       for (std::uint32_t j = i; j + 1 < count_; ++j) items_[(head_ + j) % capacity_] = at(j + 1);
@@ -46,7 +53,7 @@ class SlotQueue {
   /// publish order). `seq_of` maps a slot index to its sequence number.
   template <typename SeqOf>
   bool insert_ordered(std::uint32_t slot, SeqOf seq_of) noexcept {
-    if (count_ >= capacity_) return false;
+    if (!valid() || count_ >= capacity_) return false;
     const auto seq = seq_of(slot);
     std::uint32_t pos = count_;
     for (std::uint32_t i = 0; i < count_; ++i) {

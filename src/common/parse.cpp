@@ -1,5 +1,6 @@
 // Text to option values, shared by the Python binding and the command-line tool.
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <string>
 
@@ -50,7 +51,12 @@ Result<std::uint64_t> parse_size(std::string_view text) {
     ++i;
   }
   if (i == number_start) return bad();
-  const double value = std::stod(std::string(text.substr(number_start, i - number_start)));
+  // from_chars, not stod: it never throws (a lone "." or a 400-digit number is an error here,
+  // not an exception crossing the API) and ignores the C locale's decimal point.
+  double value = 0;
+  const char* first = text.data() + number_start;
+  const char* last = text.data() + i;
+  if (const auto [end, err] = std::from_chars(first, last, value); err != std::errc() || end != last) return bad();
   std::string unit;
   for (; i < text.size(); ++i) {
     if (text[i] != ' ') unit += static_cast<char>(std::tolower(static_cast<unsigned char>(text[i])));

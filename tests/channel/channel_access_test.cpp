@@ -1,9 +1,12 @@
 // Who may open a channel: file modes enforced by the kernel, checked with a real second uid.
+#include <fcntl.h>
 #include <grp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include "framebus/framebus.hpp"
 #include "support/channel_helpers.hpp"
@@ -82,6 +85,43 @@ TEST(Access, another_user_cannot_open_a_default_channel) {
   EXPECT_EQ(code, 0);
 }
 
+// What the kernel refuses, not only what the library checks: the object itself cannot be opened.
+int raw_open_errno(const std::string& name, int flags) {
+  const int fd = ::open(channel_path(name).c_str(), flags | O_CLOEXEC);
+  if (fd >= 0) {
+    ::close(fd);
+    return 0;
+  }
+  return errno;
+}
+
+TEST(Access, another_user_can_neither_map_inspect_nor_remove_a_default_channel) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch to a second uid";
+  const auto name = unique_name("otheruidraw");
+  auto tx = Producer::create(name, testing::small_channel());
+  ASSERT_TRUE(tx);
+  ASSERT_TRUE(testing::send_frame(*tx, 0, 0));
+  const int code = as_other_user([&] {
+    if (raw_open_errno(name, O_RDONLY) != EACCES) return 1;
+    if (raw_open_errno(name, O_RDWR) != EACCES) return 2;
+    if (raw_open_errno(name, O_WRONLY | O_TRUNC) != EACCES) return 3;
+    auto info = inspect_channel(name);
+    if (info || info.error().code() != ErrorCode::permission_denied) return 4;
+    // The message names the owner and the mode, so the user knows whom to ask.
+    if (info.error().message().find("mode 0600") == std::string::npos) return 5;
+    // /dev/shm is sticky: only the owner (or root) may unlink what is in it.
+    auto removed = remove_channel(name);
+    if (removed || removed.error().code() != ErrorCode::permission_denied) return 6;
+    return 0;
+  });
+  EXPECT_EQ(code, 0);
+  auto rx = Consumer::open(name);
+  ASSERT_TRUE(rx) << "the channel is still there and intact for its owner";
+  auto r = rx->receive(5s);
+  ASSERT_TRUE(r && r->has_message());
+  EXPECT_TRUE(testing::payload_matches(r->sample));
+}
+
 TEST(Access, a_group_mode_admits_members_of_the_group) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch to a second uid";
   const auto name = unique_name("groupmode");
@@ -90,9 +130,28 @@ TEST(Access, a_group_mode_admits_members_of_the_group) {
   auto tx = Producer::create(name, opts);
   ASSERT_TRUE(tx);
   ASSERT_EQ(::chown(channel_path(name).c_str(), 0, kOtherGid), 0);
-  const int member = as_other_user([&] { return Consumer::open(name) ? 0 : 1; }, kOtherGid);
+  ASSERT_TRUE(testing::send_frame(*tx, 0, 0));
+  const int member = as_other_user([&] {
+    auto rx = Consumer::open(name);
+    if (!rx) return 1;
+    auto r = rx->receive(5s);  // the message published before any group: it waited in the lobby
+    if (!r || !r->has_message() || !testing::payload_matches(r->sample)) return 2;
+    auto p = Producer::create(name, testing::small_channel());
+    if (!p) return 3;
+    if (!testing::send_frame(*p, 1, 0)) return 4;
+    auto mine = rx->receive(5s);
+    if (!mine || !mine->has_message() || mine->sample.stream() != 1) return 5;
+    return 0;
+  }, kOtherGid);
   EXPECT_EQ(member, 0);
-  const int outsider = as_other_user([&] { return Consumer::open(name) ? 1 : 0; }, 12345);
+  const int outsider = as_other_user([&] {
+    auto rx = Consumer::open(name);
+    if (rx || rx.error().code() != ErrorCode::permission_denied) return 1;
+    auto p = Producer::create(name, testing::small_channel());
+    if (p || p.error().code() != ErrorCode::permission_denied) return 2;
+    if (raw_open_errno(name, O_RDONLY) != EACCES) return 3;
+    return 0;
+  }, 12345);
   EXPECT_EQ(outsider, 0);
 }
 
@@ -116,6 +175,42 @@ TEST(Access, a_consumer_cannot_write_into_a_payload) {
   });
   EXPECT_EQ(writer.wait(), kFaulted) << "the write faulted";
   EXPECT_TRUE(testing::payload_matches(r->sample));
+}
+
+TEST(Access, a_consumer_that_writes_into_a_payload_is_killed_and_the_channel_goes_on) {
+  const auto name = unique_name("segv");
+  auto tx = Producer::create(name, testing::small_channel());
+  ASSERT_TRUE(tx);
+  auto rx = Consumer::open(name);  // same group as the writer: it inherits what the writer held
+  ASSERT_TRUE(rx);
+  testing::Pipe got;
+  Child writer([&] {
+    got.close_read();
+    auto own = Consumer::open(name);
+    if (!own) return 1;
+    auto r = own->receive(10s);
+    if (!r || !r->has_message()) return 2;
+    got.send("got");
+    // The default action, not the sanitizers' handler: the kernel itself ends the process.
+    ::signal(SIGSEGV, SIG_DFL);
+    auto* p = const_cast<std::byte*>(r->sample.data().data());
+    *reinterpret_cast<volatile std::byte*>(p) = std::byte{1};
+    return 3;  // not reached: the page is mapped read-only
+  });
+  got.close_write();
+  ASSERT_TRUE(testing::send_frame(*tx, 0, 0));
+  ASSERT_EQ(got.receive(), "got");
+  EXPECT_EQ(writer.wait(), 128 + SIGSEGV) << "the writer died of SIGSEGV";
+  // The message the writer held comes back, unaltered and flagged; new messages flow.
+  auto again = rx->receive(5s);
+  ASSERT_TRUE(again && again->has_message());
+  EXPECT_TRUE(again->sample.redelivered());
+  EXPECT_TRUE(testing::payload_matches(again->sample));
+  ASSERT_TRUE(testing::send_frame(*tx, 0, 1));
+  auto next = rx->receive(5s);
+  ASSERT_TRUE(next && next->has_message());
+  EXPECT_EQ(next->sample.frame(), 1U);
+  EXPECT_TRUE(testing::payload_matches(next->sample));
 }
 
 }  // namespace

@@ -180,6 +180,26 @@ TEST(Corrupt, a_payload_size_beyond_the_slot_is_an_error_on_receive) {
   EXPECT_NE(r.error().message().find("more than a slot"), std::string::npos) << r.error().message();
 }
 
+// Found by tests/fuzz/fuzz_channel: removing a message from a queue whose count is garbage
+// walked up to four billion entries, so close() (and a drop_oldest loan) stalled for minutes.
+TEST(Corrupt, a_garbage_queue_count_does_not_stall_a_closing_producer) {
+  const auto name = unique_name("queuecount");
+  auto opts = testing::small_channel(4);
+  opts.groups = {{"g"}};
+  opts.linger = Duration::zero();
+  auto tx = Producer::create(name, opts);
+  auto rx = Consumer::open(name, {.group = "g"});
+  ASSERT_TRUE(tx && rx);
+  ASSERT_TRUE(testing::send_frame(*tx, 0, 0));
+  Tamper(name).group(0).queue_count = 0xFFFFFF00U;
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(tx->close());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s) << "close() walked the garbage count";
+  auto r = rx->receive(Duration::zero());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::corrupt);
+}
+
 TEST(Corrupt, a_file_that_is_not_a_channel_is_refused_without_crashing) {
   const auto name = unique_name("garbage");
   const int fd = ::open(channel_path(name).c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);

@@ -71,6 +71,19 @@ TEST(Parse, sizes_are_bytes_or_numbers_with_units) {
   }
 }
 
+// Found by tests/fuzz/fuzz_names: these threw std::invalid_argument / std::out_of_range.
+TEST(Parse, a_lone_dot_or_an_overlong_number_is_an_error_not_an_exception) {
+  const std::string overlong = "1" + std::string(400, '0');
+  for (const std::string& bad : {std::string("."), std::string(".."), std::string(". MiB"), overlong}) {
+    Result<std::uint64_t> r = make_error(ErrorCode::system, "not parsed");
+    EXPECT_NO_THROW(r = parse_size(bad)) << bad;
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code(), ErrorCode::invalid_argument) << bad;
+  }
+  EXPECT_EQ(parse_size("5.").value(), 5U);
+  EXPECT_EQ(parse_size(".5k").value(), 500U);
+}
+
 TEST(Parse, policies_formats_and_dtypes_round_trip_their_names) {
   for (Policy p : {Policy::block, Policy::drop_oldest, Policy::drop_newest}) EXPECT_EQ(parse_policy(to_string(p)).value(), p);
   EXPECT_EQ(parse_pixel_format("nv12").value(), PixelFormat::nv12);

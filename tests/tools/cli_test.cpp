@@ -387,6 +387,35 @@ TEST(CliLs, named_missing_channel_is_an_error) {
   EXPECT_NE(r.err.find(name), std::string::npos) << r;
 }
 
+// Found while tests/fuzz/fuzz_channel ran beside the CLI tests: a group name that is not UTF-8
+// (garbage written into the shared state) made `ls --json` throw and abort.
+TEST(CliLs, json_survives_a_group_name_that_is_not_utf8) {
+  const std::string name = unique_name("ls_badutf8");
+  ChannelGuard guard(name);
+  framebus::ProducerOptions options = small_options(2, 4096);
+  auto producer = framebus::Producer::create(name, options);
+  ASSERT_TRUE(producer) << producer.error().message();
+  {
+    // The first group's name field, as a scribbling participant could write it.
+    const int fd = ::open(framebus::channel_path(name).c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    std::array<std::uint64_t, 16> header{};
+    ASSERT_EQ(::pread(fd, header.data(), sizeof header, 0), static_cast<ssize_t>(sizeof header));
+    const std::uint64_t groups_offset = header[9];  // Header::groups_offset, byte 72 (channel/layout.hpp)
+    const char bad[] = "\xee\xff\xc0";
+    ASSERT_EQ(::pwrite(fd, bad, 3, static_cast<off_t>(groups_offset + 8)), 3);  // GroupCtl::name
+    ::close(fd);
+  }
+  const CliResult r = run_cli({"ls", name, "--json"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  const json parsed = json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(parsed.is_discarded()) << r;
+  const CliResult text = run_cli({"ls", name});
+  EXPECT_EQ(text.exit_code, 0) << text;
+  EXPECT_NE(text.out.find("\\xee\\xff\\xc0"), std::string::npos) << "escaped in text output:\n" << text;
+  EXPECT_EQ(text.out.find('\xee'), std::string::npos) << text;
+}
+
 TEST(CliLs, unreadable_channel_is_listed_with_its_error) {
   const std::string name = unique_name("ls_corrupt");
   ChannelGuard guard(name);
@@ -472,6 +501,28 @@ TEST(CliRm, path_traversal_name_is_rejected_with_a_clear_error) {
   ASSERT_TRUE(result.is_array() && result.size() == 1) << result.dump(2);
   EXPECT_EQ(result[0]["removed"], false);
   EXPECT_EQ(result[0]["error"]["code"], "invalid_name");
+}
+
+TEST(CliRm, names_that_could_leave_dev_shm_are_rejected_and_nothing_is_removed) {
+  // A file outside /dev/shm that an escaping name would reach, through a directory planted in
+  // the world-writable /dev/shm (anyone can create /dev/shm/framebus.X as a directory).
+  const std::string planted = unique_name("planted");
+  ASSERT_EQ(::mkdir(framebus::channel_path(planted).c_str(), 0777), 0);
+  const std::string victim = "/tmp/framebus-cli-victim-" + std::to_string(::getpid());
+  { std::ofstream(victim) << "keep"; }
+  const std::vector<std::string> names = {"../x", "/x", "a/b", "..", ".", "", std::string(201, 'a'),
+                                          planted + "/../../.." + victim, planted + "/x"};
+  for (const std::string& name : names) {
+    const CliResult r = run_cli({"rm", name});
+    EXPECT_EQ(r.exit_code, 1) << name << "\n" << r;
+    EXPECT_NE(r.err.find("invalid_name"), std::string::npos) << name << "\n" << r;
+    EXPECT_TRUE(r.out.empty()) << r;
+  }
+  struct stat st {};
+  EXPECT_EQ(::stat(victim.c_str(), &st), 0) << "the file outside /dev/shm is still there";
+  EXPECT_EQ(::stat(framebus::channel_path(planted).c_str(), &st), 0) << "the planted directory is still there";
+  ::unlink(victim.c_str());
+  ::rmdir(framebus::channel_path(planted).c_str());
 }
 
 // ---------------------------------------------------------------------------------------------
