@@ -70,7 +70,8 @@ void add_run_command(CLI::App& app, int& status) {
   auto o = std::make_shared<RunOptions>();
   CLI::App* cmd = app.add_subcommand(
       "run", "Decode sources, classify their frames on several workers, and write ordered results (JSON lines).");
-  cmd->set_config("--config", "", "Pipeline file (TOML: the same settings, e.g. workers = 3, source = [\"a.mp4\"])");
+  // Read before parsing (see run/pipeline_file.hpp); declared here for --help and validation.
+  cmd->add_option("--config", o->config, "Pipeline file (TOML: one key per option, e.g. workers = 3, source = [\"a.mp4\"])");
   cmd->add_option("--source", o->sources, "Video file, URL (rtsp://, http://, udp://) or image folder; repeat for more streams")->required();
   add_model_options(*cmd, o->model);
   cmd->add_option("--topology", o->topology, "shared, per-stream, threads or queue (the copying baseline)")->capture_default_str();

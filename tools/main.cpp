@@ -13,6 +13,13 @@
 #include <CLI/CLI.hpp>
 
 #include "commands.hpp"
+#ifdef FRAMEBUS_HAS_PIPELINE
+#include <algorithm>
+#include <iostream>
+#include <vector>
+
+#include "run/pipeline_file.hpp"
+#endif
 #include "framebus/version.hpp"
 
 namespace {
@@ -44,6 +51,23 @@ int main(int argc, char** argv) {
   framebus::cli::add_read_frames_command(app, status);
 #endif
 
+#ifdef FRAMEBUS_HAS_PIPELINE
+  // `run --config FILE` stands for the options in the file.
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::string error;
+  args = framebus::cli::expand_pipeline_file(args, error);
+  if (!error.empty()) {
+    std::cerr << "framebus run: " << error << '\n';
+    return 2;
+  }
+  std::reverse(args.begin(), args.end());  // CLI11 takes a vector in reverse order
+  try {
+    app.parse(args);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+#else
   CLI11_PARSE(app, argc, argv);
+#endif
   return status;
 }

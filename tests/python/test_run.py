@@ -262,3 +262,21 @@ def test_frames_dropped_by_a_drop_policy_are_reported_as_gaps_not_waited_for(med
     assert gaps > 0, "the slow worker made the channel drop frames"
     assert report["streams"][0]["gaps"] == gaps
     assert report["streams"][0]["drops"] >= gaps
+
+
+def test_a_pipeline_file_gives_the_settings_and_the_command_line_wins(media, model, tmp_path):
+    onnx, labels = model
+    config = tmp_path / "pipeline.toml"
+    config.write_text("\n".join([
+        f'source = ["{media / "a.mp4"}", "{media / "pictures"}"]',
+        f'model = "{onnx}"', f'labels = "{labels}"', "workers = 3", "batch = 2",
+        f'out = "{tmp_path / "out.jsonl"}"', f'report = "{tmp_path / "report.json"}"', "no-progress = true", ""]))
+    proc = subprocess.run([str(TOOL), "run", "--config", str(config), "--workers", "2"],
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    assert_complete_and_ordered(read_results(tmp_path), {0: 40, 1: 12})
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert len(report["workers"]) == 2, "--workers on the command line replaced the file's"
+    bad = subprocess.run([str(TOOL), "run", "--config", str(tmp_path / "missing.toml")],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "missing.toml" in bad.stderr

@@ -42,6 +42,7 @@ struct RunOptions {
   double interval = 1.0;
   bool progress = true;
   std::uint32_t max_restarts = 10;
+  std::string config;  // the pipeline file it came from, if any
 };
 
 }  // namespace framebus::cli
