@@ -86,6 +86,7 @@ class Trial {
     out_.result.plan = describe(plan);
     out_.ledger.data.resize(plan.groups.size());
     out_.ledger.eos.resize(plan.groups.size());
+    flagged_.resize(plan.groups.size());
     for (std::uint32_t i = 0; i < plan.participants.size(); ++i) {
       Proc p;
       p.index = i;
@@ -176,11 +177,18 @@ class Trial {
       case Phase::lock: killed_at = kill_now(v, phase); break;
     }
 
+    const std::uint64_t flagged_before = flagged_.empty() ? 0 : flagged_[group];
     if (!last_producer) restart(v, k.kill_restart_in_open);
     if (phase == Phase::hold) {
-      // The samples it held go back to its group: that is what its group mates wait for.
+      // The samples it held go back to its group: that is what its group mates wait for...
       if (!recovered("consumer #" + std::to_string(v.index) + " killed holding samples: its samples were not requeued",
                      killed_at, [&] { return watch(seg_.group(group).redelivered) > redelivered_before; })) {
+        return false;
+      }
+      // ...and a consumer of the group then receives them, flagged (unless drop_oldest may drop them).
+      if (plan_.groups[group].policy != Policy::drop_oldest &&
+          !recovered("consumer #" + std::to_string(v.index) + " killed holding samples: nobody received them again",
+                     killed_at, [&] { return flagged_[group] > flagged_before; })) {
         return false;
       }
     }
@@ -479,6 +487,7 @@ class Trial {
           r.last_receiver = p.incarnation;
           l.receipts += 1;
           l.flagged_receipts += flagged ? 1 : 0;
+          flagged_[me.group] += flagged ? 1 : 0;
           if (f.at(4) != "1") {
             l.bad_checksums.push_back("group " + plan_.groups[me.group].name + " got stream " + std::to_string(stream) +
                                       " message " + std::to_string(seq) + " with a bad stamp or checksum");
@@ -488,6 +497,7 @@ class Trial {
         case 'E': {
           Receipts& r = l.eos[me.group][static_cast<std::uint32_t>(parse_u64(f.at(1)))];
           (f.at(2) == "1" ? r.flagged : r.plain) += 1;
+          flagged_[me.group] += f.at(2) == "1" ? 1 : 0;
           r.last_receiver = p.incarnation;
           break;
         }
@@ -616,6 +626,7 @@ class Trial {
   std::string name_;
   std::vector<Proc> procs_;
   std::uint32_t incarnations_ = 0;
+  std::vector<std::uint64_t> flagged_;  // receipts flagged redelivered, per group
   detail::Segment seg_;
   DriverOutput out_;
   bool finished_ = false;

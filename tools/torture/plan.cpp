@@ -88,15 +88,17 @@ TrialPlan make_plan(std::uint64_t seed) {
   const std::uint32_t kills = rng.range(2, 4);
   for (std::uint32_t k = 0; k < kills; ++k) {
     KillPlan kp;
-    kp.victim = rng.range(0, static_cast<std::uint32_t>(plan.participants.size()) - 1);
+    // Producers and consumers are victims equally often, whatever their numbers.
+    kp.victim = rng.chance(50) ? rng.range(0, producers - 1)
+                               : rng.range(producers, static_cast<std::uint32_t>(plan.participants.size()) - 1);
     if (plan.participants[kp.victim].producer) {
       std::vector<Phase> phases = {Phase::loan, Phase::publish, Phase::end_stream, Phase::lock};
       if (has_block) phases.push_back(Phase::blocked);
       kp.phase = phases[rng.range(0, static_cast<std::uint32_t>(phases.size()) - 1)];
-      kp.after = kp.phase == Phase::end_stream ? 0 : rng.range(1, 15);
+      kp.after = kp.phase == Phase::end_stream ? 0 : rng.range(1, 4);
     } else {
       kp.phase = rng.chance(75) ? Phase::hold : Phase::lock;
-      kp.after = rng.range(1, 6);
+      kp.after = rng.range(1, 4);
     }
     kp.kill_restart_in_open = rng.chance(25);
     plan.kills.push_back(kp);
