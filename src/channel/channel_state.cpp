@@ -262,6 +262,16 @@ std::uint32_t Channel::other_claimed_entries() const noexcept {
   return n;
 }
 
+std::uint32_t Channel::other_members() const noexcept {
+  std::uint32_t n = 0;
+  for (std::uint32_t i = 0; i < kMaxParticipants; ++i) {
+    const ParticipantCtl& p = seg_.participant(i);
+    if (i + 1 == id_ || p.identity.load(std::memory_order_acquire) == 0) continue;
+    if (p.role == kRoleProducer || p.role == kRoleConsumer) ++n;
+  }
+  return n;
+}
+
 bool Channel::usable() const noexcept { return seg_.valid() && id_ != kNobody && fork_generation_ == fork_generation(); }
 
 Error Channel::unusable_error() const {
@@ -965,7 +975,10 @@ void Channel::leave() noexcept {
   }
   seg_.participant(id_ - 1u).role = kRoleNone;
   role_ = kRoleNone;
-  if (other_claimed_entries() == 0) {
+  // Entries without a role belong to processes that are leaving (they release the entry after
+  // unlocking) or still joining (they will find the channel retired and start afresh): counting
+  // them would let two participants leaving at once each see the other and both leave the file.
+  if (other_members() == 0) {
     // The last participant turns off the lights.
     seg_.header().state.store(kChannelRetired, std::memory_order_release);
     seg_.unlink_if_same();

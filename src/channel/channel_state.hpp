@@ -108,6 +108,8 @@ class Channel {
   Result<void> sleep_unlocked(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& sleepers,
                               const Deadline& deadline, Wakes& wakes, const char* doing);
   [[nodiscard]] std::uint32_t other_claimed_entries() const noexcept;
+  /// Under the lock: other registered producers and consumers (entries that have a role).
+  [[nodiscard]] std::uint32_t other_members() const noexcept;
   Result<std::uint32_t> find_or_create_group(std::string_view group, Policy policy, Wakes& wakes);
 
   Result<std::uint32_t> try_take_free();

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <optional>
 #include <set>
 
 #include "channel/channel_state.hpp"
@@ -237,6 +238,44 @@ TEST(Crash, a_process_killed_while_holding_the_channel_lock_does_not_hang_the_ot
   auto seg = detail::Segment::open(name, detail::Segment::DataAccess::read_only);
   ASSERT_TRUE(seg);
   EXPECT_GE(seg->header().repairs.load(), 1U);
+}
+
+TEST(Crash, the_last_member_out_removes_the_channel_while_another_leaver_still_holds_its_entry) {
+  // leave() gives up the role under the lock, unlocks, then releases the participant entry. Two
+  // participants leaving at once could each see the other's entry still claimed, and neither
+  // removed the file. Here the other leaver is frozen in that window: an entry claimed by this
+  // process, with no role.
+  const auto name = unique_name("leaverace");
+  const auto path = channel_path(name);
+  std::optional<Producer> tx;
+  std::optional<Consumer> rx;
+  {
+    auto p = Producer::create(name, testing::small_channel(4));
+    ASSERT_TRUE(p);
+    tx.emplace(std::move(*p));
+    auto c = Consumer::open(name);
+    ASSERT_TRUE(c);
+    rx.emplace(std::move(*c));
+  }
+  auto seg = detail::Segment::open(name, detail::Segment::DataAccess::read_only);
+  ASSERT_TRUE(seg);
+  std::uint32_t entry = detail::kMaxParticipants;
+  for (std::uint32_t i = 0; i < detail::kMaxParticipants && entry == detail::kMaxParticipants; ++i) {
+    std::uint64_t expected = 0;
+    if (seg->participant(i).identity.compare_exchange_strong(expected, detail::self_identity())) entry = i;
+  }
+  ASSERT_LT(entry, detail::kMaxParticipants);
+  ASSERT_EQ(seg->participant(entry).role, detail::kRoleNone);
+
+  rx.reset();
+  tx.reset();  // the last member leaves
+  struct stat st{};
+  EXPECT_NE(::stat(path.c_str(), &st), 0) << "the last member out removed the channel";
+  seg->participant(entry).identity.store(0);  // the other leaver finishes
+  if (::stat(path.c_str(), &st) == 0) {
+    ::unlink(path.c_str());
+    ADD_FAILURE() << path << " was left behind with no participant at all";
+  }
 }
 
 }  // namespace

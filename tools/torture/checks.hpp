@@ -1,0 +1,13 @@
+#pragma once
+// Judges a finished trial: every published message reached every group exactly once (or again,
+// flagged, after its consumer died) unless a drop policy dropped it and the drop counters say so;
+// every payload arrived intact; no slot and no /dev/shm entry was left behind.
+
+#include "driver.hpp"
+
+namespace framebus::torture {
+
+/// Adds the violations found to out.result.violations and fills the result's totals.
+void check_trial(const TrialPlan& plan, DriverOutput& out);
+
+}  // namespace framebus::torture

@@ -1,0 +1,271 @@
+#include "participant.hpp"
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <optional>
+
+#include "channel/layout.hpp"
+#include "channel/liveness.hpp"
+#include "channel/segment.hpp"
+#include "framebus/framebus.hpp"
+#include "wire.hpp"
+
+namespace framebus::torture {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// The workload's own pace (a camera's frame interval, a consumer's processing time): not
+// synchronisation, which goes through the pipes and the channel only.
+void pause_for_us(std::uint32_t us) {
+  if (us == 0) return;
+  timespec ts{static_cast<time_t>(us / 1'000'000), static_cast<long>(us % 1'000'000) * 1000};
+  while (::nanosleep(&ts, &ts) != 0) {
+  }
+}
+
+class Role {
+ public:
+  explicit Role(const ParticipantSpec& spec) : spec_(spec), me_(spec.plan->participants[spec.index]) {}
+
+  [[noreturn]] void fail(const std::string& what) {
+    write_line(spec_.status_fd, "Z " + what);
+    ::_exit(3);
+  }
+
+  void report(const std::string& line) { write_line(spec_.status_fd, line); }
+
+  // Announces `phase` and waits for "go" (the driver usually kills us instead). "quit" exits.
+  void pause_at(Phase phase) {
+    report("A " + std::string(to_string(phase)));
+    if (!wait_for_go()) ::_exit(0);
+  }
+
+  // True on "go"; false on "quit" or when the driver is gone.
+  bool wait_for_go() {
+    for (;;) {
+      auto line = read_line_blocking(spec_.control_fd, control_buffer_);
+      if (!line || *line == "quit") return false;
+      if (*line == "go") return true;
+      handle_control(*line);
+    }
+  }
+
+  // Takes arm tokens that arrived meanwhile; returns true on "quit".
+  bool poll_control() {
+    while (auto line = read_line_now(spec_.control_fd, control_buffer_)) {
+      if (*line == "quit") return true;
+      handle_control(*line);
+    }
+    return false;
+  }
+
+  // True when the armed phase is due now (and disarms it); counts one handled message.
+  bool due(Phase phase) {
+    if (!armed_ || armed_phase_ != phase || countdown_ > 0) return false;
+    armed_ = false;
+    return true;
+  }
+  void count_message() {
+    if (armed_ && countdown_ > 0) --countdown_;
+  }
+  [[nodiscard]] bool armed() const noexcept { return armed_; }
+  [[nodiscard]] Phase armed_phase() const noexcept { return armed_phase_; }
+  void disarm() noexcept { armed_ = false; }
+
+  // Takes the channel lock the way the library does (a CAS of our participant id into the lock
+  // word) and stops there: the driver kills us inside the critical section.
+  [[noreturn]] void die_holding_lock(std::uint32_t role) {
+    auto seg = detail::Segment::open(spec_.channel, detail::Segment::DataAccess::read_only);
+    if (!seg) fail("lock phase: " + seg.error().message());
+    std::uint32_t id = 0;
+    for (std::uint32_t i = 0; i < detail::kMaxParticipants; ++i) {
+      const auto& p = seg->participant(i);
+      if (p.role == role && detail::identity_pid(p.identity.load()) == ::getpid()) id = i + 1;
+    }
+    if (id == 0) fail("lock phase: own participant entry not found");
+    std::uint32_t expected = 0;
+    while (!seg->header().lock.compare_exchange_weak(expected, id)) {
+      expected = 0;
+      sched_yield();
+    }
+    report("A lock");
+    for (;;) {
+      if (!wait_for_go()) ::_exit(0);  // never releases
+    }
+  }
+
+ protected:
+  const ParticipantSpec& spec_;
+  const ParticipantPlan& me_;
+
+ private:
+  void handle_control(const std::string& line) {
+    const auto f = fields(line);
+    Phase phase{};
+    if (f.size() == 3 && f[0] == "arm" && parse_phase(f[1], phase)) {
+      armed_ = true;
+      armed_phase_ = phase;
+      countdown_ = static_cast<std::uint32_t>(std::stoul(std::string(f[2])));
+    }
+  }
+
+  std::string control_buffer_;
+  bool armed_ = false;
+  Phase armed_phase_ = Phase::loan;
+  std::uint32_t countdown_ = 0;
+};
+
+class ProducerRole : public Role {
+ public:
+  using Role::Role;
+
+  [[noreturn]] void run() {
+    {
+      if (spec_.pause_before_open) pause_at(Phase::open);
+      ProducerOptions o;
+      o.slots = spec_.plan->slots;
+      o.slot_size = spec_.plan->slot_size;
+      for (const GroupPlan& g : spec_.plan->groups) o.groups.push_back({g.name, g.policy});
+      o.linger = 20s;
+      auto tx = Producer::create(spec_.channel, o);
+      if (!tx) fail("create: " + tx.error().message());
+      report("O");
+      std::uint64_t rng = spec_.rng_seed | 1;
+      for (std::uint64_t seq = spec_.first_seq; seq < me_.messages; ++seq) {
+        if (poll_control()) ::_exit(0);
+        if (due(Phase::lock)) die_holding_lock(detail::kRoleProducer);
+        if (due(Phase::blocked)) pause_at(Phase::blocked);  // the driver stops a block group, then lets us go
+        send_one(*tx, seq, rng);
+        count_message();
+        pause_for_us(me_.pace_us);
+      }
+      (void)poll_control();
+      if (armed()) {  // whatever was armed and not reached yet happens at the end of the stream
+        disarm();
+        pause_at(Phase::end_stream);
+      }
+      report("V " + std::to_string(spec_.eos_stream));
+      if (auto ok = tx->end_stream(spec_.eos_stream); !ok) fail("end_stream: " + ok.error().message());
+      report("Q " + std::to_string(spec_.eos_stream));
+      if (auto ok = tx->close(); !ok) fail("close: " + ok.error().message());
+    }
+    report("F");
+    ::_exit(0);
+  }
+
+ private:
+  void send_one(Producer& tx, std::uint64_t seq, std::uint64_t& rng) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    const std::size_t size = 16 + rng % (me_.max_size - 15);
+    report("W " + std::to_string(seq));
+    auto loan = tx.loan(size);
+    if (!loan) fail("loan: " + loan.error().message());
+    const Stamp stamp = fill_payload(loan->data(), me_.stream, seq);
+    MessageMeta meta;
+    meta.stream = me_.stream;
+    meta.frame = seq;
+    meta.user = std::as_bytes(std::span(&stamp, 1));
+    const bool discarded = loan->discarded();
+    if (due(Phase::loan)) pause_at(Phase::loan);
+    if (due(Phase::publish)) pause_at(Phase::publish);
+    if (auto ok = tx.publish(std::move(*loan), meta); !ok) fail("publish: " + ok.error().message());
+    report("P " + std::to_string(seq) + (discarded ? " 1" : " 0"));
+  }
+};
+
+class ConsumerRole : public Role {
+ public:
+  using Role::Role;
+
+  [[noreturn]] void run() {
+    {
+      if (spec_.pause_before_open) pause_at(Phase::open);
+      const GroupPlan& group = spec_.plan->groups[me_.group];
+      auto rx = Consumer::open(spec_.channel, {.group = group.name, .policy = group.policy, .wait = 10s});
+      if (!rx) fail("open: " + rx.error().message());
+      report("O");
+      for (;;) {
+        if (poll_control()) break;
+        auto r = rx->receive(100ms);
+        if (!r) fail("receive: " + r.error().message());
+        if (r->status == Received::Status::timeout) {
+          release_all();  // an idle consumer keeps nothing
+          continue;
+        }
+        if (r->status == Received::Status::end_of_channel) {
+          release_all();
+          report("X " + std::string(to_string(r->reason)));
+          if (!wait_for_go()) break;  // "quit": leave the channel cleanly
+          continue;
+        }
+        handle(std::move(r->sample));
+      }
+      release_all();
+    }
+    ::_exit(0);
+  }
+
+ private:
+  struct Held {
+    Sample sample;
+    Stamp stamp;
+  };
+
+  void handle(Sample sample) {
+    const int redelivered = sample.redelivered() ? 1 : 0;
+    if (sample.is_end_of_stream()) {
+      report("E " + std::to_string(sample.stream()) + " " + std::to_string(redelivered));
+      return;
+    }
+    Stamp stamp{};
+    const auto user = sample.user_meta();
+    bool ok = user.size() == sizeof stamp;
+    if (ok) std::memcpy(&stamp, user.data(), sizeof stamp);
+    ok = ok && stamp.magic == kStampMagic && stamp.stream == sample.stream() && stamp.seq == sample.frame() &&
+         stamp.size == sample.size() && checksum(sample.data()) == stamp.crc;
+    report("R " + std::to_string(sample.stream()) + " " + std::to_string(sample.frame()) + " " +
+           std::to_string(redelivered) + (ok ? " 1" : " 0"));
+    held_.push_back({std::move(sample), stamp});
+    pause_for_us(me_.work_us);
+    count_message();
+    if (due(Phase::hold)) pause_at(Phase::hold);
+    if (due(Phase::lock)) die_holding_lock(detail::kRoleConsumer);
+    while (held_.size() > me_.max_held) release_front();
+  }
+
+  // Checks the payload once more before giving it back: a slot reused while we still held it
+  // would show here.
+  void release_front() {
+    Held& h = held_.front();
+    if (h.stamp.magic == kStampMagic && checksum(h.sample.data()) != h.stamp.crc) {
+      report("T " + std::to_string(h.stamp.stream) + " " + std::to_string(h.stamp.seq));
+    }
+    held_.pop_front();
+  }
+
+  void release_all() {
+    while (!held_.empty()) release_front();
+  }
+
+  std::deque<Held> held_;
+};
+
+}  // namespace
+
+void run_participant(const ParticipantSpec& spec) {
+  if (spec.plan->participants[spec.index].producer) {
+    ProducerRole(spec).run();
+  } else {
+    ConsumerRole(spec).run();
+  }
+}
+
+}  // namespace framebus::torture

@@ -1,0 +1,37 @@
+#pragma once
+// Sums trials up and prints the run: as text for people, or as JSON (--json).
+
+#include <cstdint>
+#include <iosfwd>
+#include <vector>
+
+#include "trial.hpp"
+
+namespace framebus::torture {
+
+struct RunSummary {
+  std::uint64_t first_seed = 0;
+  std::uint32_t trials = 0;
+  std::array<std::uint64_t, kPhaseCount> kills{};
+  std::uint64_t kills_skipped = 0;
+  std::uint64_t published = 0;
+  std::uint64_t delivered = 0;
+  std::uint64_t redelivered = 0;
+  std::uint64_t dropped = 0;
+  std::uint64_t repairs = 0;
+  std::array<std::uint64_t, 6> violations{};  ///< by ViolationKind
+  double max_recovery_ms = 0;
+  double seconds = 0;
+  std::vector<TrialResult> failed;  ///< trials with at least one violation
+
+  void add(const TrialResult& trial);
+  [[nodiscard]] std::uint64_t total_kills() const;
+  [[nodiscard]] bool ok() const { return failed.empty(); }
+};
+
+/// One line per trial, for --verbose.
+void print_trial(std::ostream& out, const TrialResult& trial);
+void print_text(std::ostream& out, const RunSummary& run);
+void print_json(std::ostream& out, const RunSummary& run);
+
+}  // namespace framebus::torture

@@ -1,0 +1,83 @@
+#pragma once
+// What a trial observed (filled by the driver) and what it concluded (filled by the checks).
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "framebus/admin.hpp"
+#include "plan.hpp"
+
+namespace framebus::torture {
+
+/// A data message's identity: its producer's stream and its sequence number.
+inline std::uint64_t message_key(std::uint32_t stream, std::uint64_t seq) { return (std::uint64_t{stream} << 40) | seq; }
+
+struct Receipts {
+  std::uint32_t plain = 0;      ///< received without the redelivered flag
+  std::uint32_t flagged = 0;    ///< received flagged redelivered
+  std::uint32_t last_receiver = 0;  ///< incarnation that received it last
+};
+
+/// Everything the participants reported, per message and per group.
+struct Ledger {
+  std::set<std::uint64_t> confirmed;  ///< publish() returned (discarded ones excluded)
+  std::set<std::uint64_t> discarded;  ///< publish() returned for a loan the policies had dropped
+  std::set<std::uint64_t> uncertain;  ///< the producer died between "W" and "P": maybe published
+  std::set<std::uint64_t> abandoned;  ///< sent into a channel that was reclaimed after all its participants died
+  std::set<std::uint32_t> eos_confirmed;
+  std::set<std::uint32_t> eos_uncertain;
+  std::vector<std::map<std::uint64_t, Receipts>> data;  ///< per group
+  std::vector<std::map<std::uint32_t, Receipts>> eos;   ///< per group
+  std::set<std::uint32_t> killed;     ///< incarnations killed
+  std::uint64_t receipts = 0;
+  std::uint64_t flagged_receipts = 0;
+  std::vector<std::string> bad_checksums;
+  std::vector<std::string> torn;
+  std::vector<std::string> errors;    ///< participants' own errors and unexpected exits
+};
+
+/// The channel as the driver saw it at the end, all participants idle.
+struct FinalState {
+  bool complete = false;              ///< the trial ran to its end (not aborted by a hang)
+  bool have_info = false;
+  ChannelInfo info;                   ///< inspect_channel at the idle point
+  std::uint64_t published = 0;        ///< header counters, read from the driver's mapping
+  std::uint64_t discarded = 0;
+  std::uint32_t repairs = 0;
+  std::vector<std::string> shm_left;  ///< entries of this channel still in /dev/shm after the end
+};
+
+enum class ViolationKind { hang, loss, duplicate, corruption, leak, error };
+std::string_view to_string(ViolationKind kind) noexcept;
+
+struct Violation {
+  ViolationKind kind;
+  std::string what;
+};
+
+struct TrialResult {
+  std::uint64_t seed = 0;
+  std::string plan;
+  std::array<std::uint32_t, kPhaseCount> kills{};
+  std::uint32_t kills_skipped = 0;    ///< the victim finished before reaching its phase
+  std::uint64_t published = 0;        ///< data messages whose publish() returned
+  std::uint64_t delivered = 0;        ///< receipts, all groups
+  std::uint64_t redelivered = 0;      ///< receipts flagged redelivered
+  std::uint64_t dropped = 0;          ///< the groups' drop counters, summed
+  std::uint32_t repairs = 0;          ///< lock take-overs from dead owners
+  double max_recovery_ms = 0;         ///< longest wait past a death (see driver.cpp)
+  double seconds = 0;
+  std::vector<Violation> violations;
+
+  [[nodiscard]] std::uint32_t count(ViolationKind kind) const {
+    std::uint32_t n = 0;
+    for (const Violation& v : violations) n += v.kind == kind ? 1 : 0;
+    return n;
+  }
+};
+
+}  // namespace framebus::torture
