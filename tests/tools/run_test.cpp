@@ -173,6 +173,20 @@ TEST_F(Run, a_worker_killed_with_sigkill_is_replaced_and_no_frame_is_lost) {
   EXPECT_FALSE(any_channel_left());
 }
 
+TEST_F(Run, when_no_worker_is_left_the_run_stops_with_an_error_instead_of_hanging) {
+  auto run = start({"--workers", "1", "--max-restarts", "0", "--loop", "1000", "--max-fps", "20"});
+  pid_t worker = -1;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < deadline && (worker = find_worker(prefix_ + ".frames")) <= 0) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_GT(worker, 0) << testing::read_text(log_);
+  ASSERT_EQ(::kill(worker, SIGKILL), 0);
+  EXPECT_EQ(run->wait(60s), 1) << testing::read_text(log_);
+  EXPECT_NE(testing::read_text(log_).find("no worker is left"), std::string::npos) << testing::read_text(log_);
+  EXPECT_FALSE(any_channel_left());
+}
+
 TEST_F(Run, sigint_stops_every_process_and_removes_every_channel) {
   auto run = start({"--workers", "2", "--loop", "1000", "--max-fps", "10"});
   const auto deadline = std::chrono::steady_clock::now() + 60s;

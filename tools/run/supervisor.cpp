@@ -353,6 +353,14 @@ int ChannelRun::run() {
       next_sample_ns_ = now + 250'000'000;
     }
     session_.tick(detail::monotonic_ns(), workers_running(), workers_wanted_);
+    const bool workers_gone =
+        std::all_of(workers_.begin(), workers_.end(), [](const WorkerSlot& w) { return w.pid < 0; });
+    if (workers_gone && decoder_pid_ > 0 && !stopping_) {
+      // Workers end only after their channels do, which needs the decoder gone first: with none
+      // left (crashed beyond --max-restarts) nothing would take the decoder's frames.
+      session_.stats().errors.push_back("no worker is left; stopping the decoder");
+      request_stop(now);
+    }
     const bool children_done =
         decoder_pid_ < 0 && std::all_of(workers_.begin(), workers_.end(), [](const WorkerSlot& w) { return w.pid < 0; });
     if (children_done && results_keepalive_) {
@@ -371,6 +379,7 @@ int ChannelRun::run() {
     if (d.state == "error") failed = true;
   }
   if (decoder_exit_ && !decoder_exit_->ok() && !interrupted) failed = true;
+  if (!session_.stats().errors.empty()) failed = true;
   if (interrupted) return kRunInterrupted;
   return failed ? kRunStreamFailed : kRunOk;
 }
