@@ -11,12 +11,9 @@ import numpy as np
 import pytest
 
 import framebus
+from media import ffmpeg
 
 pytestmark = pytest.mark.skipif(not hasattr(framebus._core, "_MultiDecoder"), reason="built without the decoder")
-
-
-def ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True, timeout=60)
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import framebus
+from media import ffmpeg
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BUILD = os.environ.get("FRAMEBUS_BUILD_DIR")
@@ -32,10 +33,6 @@ pytestmark = [
 
 # Frames per source, as generated below.
 FRAMES = {"a.mp4": 40, "b.avi": 30, "pictures": 12}
-
-
-def ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True, timeout=60)
 
 
 @pytest.fixture(scope="module")
