@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import signal
 import statistics
 import sys
@@ -69,6 +70,12 @@ def check_inputs(args: argparse.Namespace) -> None:
     for i, source in enumerate(args.source):
         if "://" not in source and not os.path.exists(source):
             fail(f"source {i} '{source}' does not exist")
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,180}", args.name):
+        fail(f"--name '{args.name}': use at most 180 letters, digits, '.', '_' and '-'")
+    try:
+        framebus.parse_size(args.slot_size)
+    except framebus.InvalidArgument as error:
+        fail(f"--slot-size: {error}")
     try:
         # Loading the model here names a missing file, a directory or a non-ONNX file at once,
         # instead of every worker failing on it later. The workers load their own copy.

@@ -123,6 +123,8 @@ def run(args, slots: int, attach: Callable[[framebus.MultiDecoder], list[framebu
         interrupted = True
     except BrokenPipeError:
         errors.append(common.output_closed())
+    except framebus.Error as error:  # e.g. a bad --name or --slot-size, /dev/shm full
+        errors.append(str(error))
     finally:
         common.ignore_interrupts()  # a second Ctrl-C does not cut the clean-up short
         if not reorder.all_finished():

@@ -56,6 +56,17 @@ def worker(frames: framebus.Consumer, classifier: framebus.Classifier, args, wor
         results.put(("error", f"worker {worker_id}: {error}"))
 
 
+def join_group(channel: str, decoder) -> framebus.Consumer:
+    """A consumer of the "workers" group, once the decoder process has made the channel."""
+    while True:
+        try:
+            return framebus.Consumer(channel, group="workers", wait=0.5)
+        except framebus.NotFound:
+            if decoder.exitcode is not None:
+                raise framebus.Error(f"the decoder process exited with status {decoder.exitcode} "
+                                     f"before it created channel '{channel}'") from None
+
+
 def collect(results: queue.Queue, reorder: common.ReorderBuffer, threads: list, decoder) -> list[str]:
     """Takes results until every frame of every stream is out; returns the errors met."""
     while not reorder.all_finished():
@@ -99,7 +110,7 @@ def main() -> None:
             decoder.start()
         for i in range(args.workers):
             # One consumer and one classifier per thread; the threads share the group's frames.
-            consumers.append(framebus.Consumer(channel, group="workers", wait=30.0))
+            consumers.append(join_group(channel, decoder))
             threads.append(threading.Thread(target=worker, name=f"worker-{i}", daemon=True,
                                             args=(consumers[i], common.classifier(args), args, i, results, stop)))
             threads[i].start()
