@@ -24,7 +24,8 @@ namespace {
 // row stride); anything else strided is made contiguous first (one copy), as NumPy would.
 ImageRef array_image(py::handle item, std::size_t index, std::vector<py::object>& keep) {
   auto arr = py::reinterpret_borrow<py::array>(item);
-  if (!arr.dtype().is(py::dtype::of<std::uint8_t>())) {
+  // Compared by value: an unpickled array (from a multiprocessing queue) has its own dtype object.
+  if (!arr.dtype().equal(py::dtype::of<std::uint8_t>())) {
     bad_image(index, "dtype " + py::str(arr.dtype()).cast<std::string>() + "; uint8 pixels are expected");
   }
   const bool gray = arr.ndim() == 2 || (arr.ndim() == 3 && arr.shape(2) == 1);

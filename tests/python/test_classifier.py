@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pathlib
+import pickle
 import subprocess
 import sys
 import threading
@@ -119,6 +120,15 @@ def test_gray_strided_and_stacked_arrays(tiny):
     assert c.classify(stacked) == c.classify(list(stacked))
     with pytest.raises(framebus.InvalidArgument, match="not one array of shape"):
         c.classify(pic)
+
+
+def test_unpickled_arrays_are_classified_like_the_originals(tiny):
+    # An array that came through a multiprocessing queue has a dtype object of its own.
+    c = framebus.Classifier(tiny[0], top_k=10)
+    pictures = [picture(i) for i in range(2)]
+    copies = pickle.loads(pickle.dumps(pictures))
+    assert copies[0].dtype is not pictures[0].dtype
+    assert c.classify(copies) == c.classify(pictures)
 
 
 def test_messages_are_classified_in_place(tiny, name):
