@@ -68,7 +68,8 @@ struct ClassifierOptions {
 /// tensor in one pass. Results are the same whether an image is classified alone or in a batch.
 ///
 /// Thread-compatible: one thread at a time per Classifier (it reuses its buffers); use one
-/// Classifier per thread or process. Move-only.
+/// Classifier per thread or process (each worker process makes its own, after it forked, so that
+/// no engine state is shared between processes). Move-only.
 class Classifier {
  public:
   /// Loads the model and checks everything that can be checked up front.

@@ -5,6 +5,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <limits>
 #include <optional>
 
 #include "errors.hpp"
@@ -39,6 +40,10 @@ ImageRef array_image(py::handle item, std::size_t index, std::vector<py::object>
   if (!rows_packed || arr.strides(1) != pixel || arr.strides(0) < arr.shape(1) * pixel) {
     arr = py::array::ensure(arr, py::array::c_style);
   }
+  if (arr.shape(0) > std::numeric_limits<std::int32_t>::max() || arr.shape(1) > std::numeric_limits<std::int32_t>::max() ||
+      arr.strides(0) > std::numeric_limits<std::uint32_t>::max()) {
+    bad_image(index, "too large");
+  }
   keep.push_back(arr);
   ImageRef ref;
   ref.data = static_cast<const std::byte*>(arr.data());
@@ -47,15 +52,12 @@ ImageRef array_image(py::handle item, std::size_t index, std::vector<py::object>
   ref.desc.format = gray ? PixelFormat::gray8 : PixelFormat::bgr24;
   ref.desc.plane_count = 1;
   ref.desc.stride[0] = static_cast<std::uint32_t>(arr.strides(0));
-  if (arr.shape(0) > std::numeric_limits<std::int32_t>::max() || arr.shape(1) > std::numeric_limits<std::int32_t>::max()) {
-    bad_image(index, "too large");
-  }
   return ref;
 }
 
 class PyClassifier {
  public:
-  PyClassifier(ClassifierOptions options) {
+  explicit PyClassifier(ClassifierOptions options) {
     Result<Classifier> c = [&] {
       py::gil_scoped_release nogil;
       return Classifier::create(std::move(options));

@@ -11,9 +11,6 @@
 namespace framebus {
 namespace detail {
 
-// Used when neither the options nor the model give an input size.
-constexpr std::uint32_t kDefaultInputSize = 224;
-
 class ClassifierCore {
  public:
   ClassifierCore(ClassifierOptions options, std::unique_ptr<InferenceBackend> backend, std::vector<std::string> labels,

@@ -4,13 +4,11 @@
 #include <opencv2/dnn.hpp>
 
 #include "classify/onnx_probe.hpp"
+#include "classify/preprocess.hpp"
 #include "classify/read_file.hpp"
 
 namespace framebus::detail {
 namespace {
-
-// Input size used for the trial run when neither the model nor the options fix it.
-constexpr std::uint32_t kDefaultInputSize = 224;
 
 std::uint32_t fixed_dim(const std::vector<std::int64_t>& dims, std::size_t i) {
   if (i >= dims.size() || dims[i] <= 0 || dims[i] > 1'000'000) return 0;

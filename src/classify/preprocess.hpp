@@ -17,6 +17,8 @@
 
 namespace framebus::detail {
 
+/// The input size used when neither the options nor the model give one (ImageNet models' size).
+inline constexpr std::uint32_t kDefaultInputSize = 224;
 /// Largest accepted width or height (OpenCV sizes are ints; no video frame comes near).
 inline constexpr std::uint32_t kMaxImageSide = 1U << 15U;
 
