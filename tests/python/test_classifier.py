@@ -195,9 +195,14 @@ def test_the_gil_is_released_while_the_model_runs(tiny):
     frames = [picture(i, 1080, 1920) for i in range(4)]
     pictures = [frames[i % 4] for i in range(300)]  # work enough to measure, little memory
     c.classify(pictures[:2])  # warm up
-    started = time.perf_counter()
-    c.classify(pictures)
-    alone = time.perf_counter() - started
+    # Enough work to see a stall clearly, however fast the machine: grow it until one call lasts.
+    while True:
+        started = time.perf_counter()
+        c.classify(pictures)
+        alone = time.perf_counter() - started
+        if alone > 0.2 or len(pictures) >= 4800:
+            break
+        pictures = pictures * 2
     assert alone > 0.05, "too fast to tell"
 
     done = threading.Event()
