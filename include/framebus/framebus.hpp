@@ -9,6 +9,7 @@
 #include "framebus/decoder.hpp"
 #include "framebus/error.hpp"
 #include "framebus/inference_backend.hpp"
+#include "framebus/latency_histogram.hpp"
 #include "framebus/message.hpp"
 #include "framebus/options.hpp"
 #include "framebus/prediction.hpp"

@@ -18,6 +18,7 @@
 #include <optional>
 #include <vector>
 
+#include "framebus/latency_histogram.hpp"
 #include "framebus/options.hpp"
 #include "framebus/result.hpp"
 
@@ -49,7 +50,7 @@ struct StreamTally {
   std::uint64_t next = 0;         ///< The next frame to emit.
   std::int64_t first_ns = 0;      ///< Arrival of the first and the latest emitted result.
   std::int64_t last_ns = 0;
-  std::vector<double> latency_ms; ///< Publish-to-sink latency of each emitted result.
+  LatencyHistogram latency;       ///< Publish-to-sink latency of the emitted results.
   [[nodiscard]] bool finished() const noexcept { return frame_count && next >= *frame_count; }
 };
 

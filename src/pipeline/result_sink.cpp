@@ -66,7 +66,7 @@ void ResultSink::emit_ready(std::uint32_t stream, std::int64_t now_ns) {
     if (tally.first_ns == 0) tally.first_ns = p.arrived_ns;
     tally.last_ns = std::max(tally.last_ns, p.arrived_ns);
     if (entry.result.published_ns > 0) {
-      tally.latency_ms.push_back(static_cast<double>(p.arrived_ns - entry.result.published_ns) / 1e6);
+      tally.latency.add(static_cast<double>(p.arrived_ns - entry.result.published_ns) / 1e6);
     }
     ++tally.next;
     emit_(entry);

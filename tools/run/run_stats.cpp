@@ -10,15 +10,6 @@
 namespace framebus::cli {
 namespace {
 
-double percentile(std::vector<double> values, double p) {
-  if (values.empty()) return 0.0;
-  std::sort(values.begin(), values.end());
-  const double rank = p / 100.0 * static_cast<double>(values.size() - 1);
-  const auto lo = static_cast<std::size_t>(std::floor(rank));
-  const auto hi = std::min(values.size() - 1, lo + 1);
-  return values[lo] + (values[hi] - values[lo]) * (rank - static_cast<double>(lo));
-}
-
 std::string fixed(double v, int digits) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", digits, v);
@@ -112,7 +103,7 @@ void print_summary(std::ostream& out, const RunStats& stats, const ResultSink& s
     const auto t = sink.streams().count(id) ? sink.streams().at(id) : StreamTally{};
     total += t.emitted;
     streams.add_row({std::to_string(id), std::to_string(t.emitted), fixed(static_cast<double>(t.emitted) / elapsed, 1),
-                     fixed(percentile(t.latency_ms, 50), 1), fixed(percentile(t.latency_ms, 99), 1),
+                     fixed(t.latency.percentile(50), 1), fixed(t.latency.percentile(99), 1),
                      std::to_string(t.gaps), std::to_string(total_drops(stats, id)), std::to_string(t.redelivered),
                      d.state + (d.message.empty() ? "" : ": " + d.message), d.source});
   }
@@ -149,8 +140,8 @@ nlohmann::ordered_json report_json(const RunStats& stats, const ResultSink& sink
                        {"message", d.message},
                        {"frames", t.emitted},
                        {"fps", static_cast<double>(t.emitted) / elapsed},
-                       {"latency_p50_ms", percentile(t.latency_ms, 50)},
-                       {"latency_p99_ms", percentile(t.latency_ms, 99)},
+                       {"latency_p50_ms", t.latency.percentile(50)},
+                       {"latency_p99_ms", t.latency.percentile(99)},
                        {"gaps", t.gaps},
                        {"drops", total_drops(stats, id)},
                        {"redelivered", t.redelivered},
