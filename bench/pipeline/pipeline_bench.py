@@ -16,7 +16,7 @@ Figures are frames/s of results written by the sink, overall (start to end, mode
 included) and steady (first to last result). Ratios: shared / queue, and the pipeline's overhead
 over decode + infer.
 
-  /usr/bin/python3 bench/pipeline/pipeline_bench.py [--build build] [--quick] [--json out.json]
+  /usr/bin/python3 bench/pipeline/pipeline_bench.py [--build build] [--quick] [--reps N] [--json out.json]
 """
 
 from __future__ import annotations
@@ -110,6 +110,7 @@ def main() -> int:
     parser.add_argument("--build", default="build", help="build directory with tools/framebus and python/")
     parser.add_argument("--seconds", type=int, default=3, help="length of each sample video")
     parser.add_argument("--quick", action="store_true", help="skip the scaling grid")
+    parser.add_argument("--reps", type=int, default=1, help="interleaved repetitions of each run (medians are shown)")
     parser.add_argument("--json", help="write every figure to this file")
     args = parser.parse_args()
     build = (REPO / args.build).resolve() if not pathlib.Path(args.build).is_absolute() else pathlib.Path(args.build)
@@ -136,10 +137,17 @@ def main() -> int:
         configs += [(f"shared w{w} b{b}", ["--topology", "shared", "--workers", str(w), "--batch", str(b)])
                     for w in (1, 2, 4) for b in (1, 4, 8) if (w, b) != (2, 4)]
     print(f"\n{'run':<24}{'fps':>8}{'steady fps':>12}{'p50 ms':>9}{'p99 ms':>9}{'x queue':>9}{'overhead':>10}")
-    for label, extra in configs:
-        report = run(tool, srcs, model, labels, *extra)
-        assert report["frames"] == n, f"{label}: {report['frames']} results for {n} frames"
-        results["runs"][label] = report
+    reports: dict = {label: [] for label, _ in configs}
+    for _ in range(args.reps):  # interleaved: A B C ... A B C, so load changes hit every run alike
+        for label, extra in configs:
+            report = run(tool, srcs, model, labels, *extra)
+            assert report["frames"] == n, f"{label}: {report['frames']} results for {n} frames"
+            reports[label].append(report)
+    for label, runs in reports.items():
+        runs.sort(key=lambda r: r["fps"])
+        median = runs[len(runs) // 2]
+        median["fps_all"] = [r["fps"] for r in runs]
+        results["runs"][label] = median
     queue_fps = results["runs"]["queue b4"]["fps"]
     for label, report in results["runs"].items():
         p50 = max(s["latency_p50_ms"] for s in report["streams"])
