@@ -6,8 +6,6 @@ import hashlib
 import os
 import pathlib
 import pickle
-import subprocess
-import sys
 import threading
 import time
 
@@ -15,16 +13,10 @@ import numpy as np
 import pytest
 
 import framebus
+from media import TINY, make_model
 
 pytestmark = pytest.mark.skipif(not hasattr(framebus._core, "_Classifier"), reason="built without the classifier")
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-TINY = ["--width", "8", "--classes", "10", "--input-size", "64"]
-
-
-def make_model(out: pathlib.Path, labels: pathlib.Path, *extra: str) -> None:
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_model.py"), "--out", str(out), "--labels",
-                    str(labels), *extra], check=True, timeout=120)
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ import time
 import pytest
 
 import framebus
+from media import TINY, ffmpeg, make_model
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "python"
@@ -43,10 +44,6 @@ SOURCES = ("a.mp4", "b.avi", "pictures")
 FRAMES = {0: 24, 1: 18, 2: 6}
 
 
-def ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True, timeout=60)
-
-
 @pytest.fixture(scope="module")
 def media(tmp_path_factory) -> pathlib.Path:
     root = tmp_path_factory.mktemp("examples-media")
@@ -65,8 +62,7 @@ def model(tmp_path_factory) -> tuple[pathlib.Path, pathlib.Path]:
     """A small ResNet-18-shaped model (width 8, 10 classes, 64x64 input) and its labels."""
     root = tmp_path_factory.mktemp("examples-model")
     onnx, labels = root / "tiny.onnx", root / "labels.txt"
-    subprocess.run([sys.executable, str(REPO / "scripts" / "make_model.py"), "--out", str(onnx), "--labels", str(labels),
-                    "--width", "8", "--classes", "10", "--input-size", "64"], check=True, timeout=120)
+    make_model(onnx, labels, *TINY)
     return onnx, labels
 
 

@@ -13,16 +13,14 @@ import os
 import pathlib
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 
 import framebus
-from media import ffmpeg
+from media import TINY, ffmpeg, make_model
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
 BUILD = os.environ.get("FRAMEBUS_BUILD_DIR")
 TOOL = pathlib.Path(BUILD or "", "tools", "framebus")
 
@@ -52,8 +50,7 @@ def model(tmp_path_factory) -> tuple[pathlib.Path, pathlib.Path]:
     """A small ResNet-18-shaped model (width 8, 10 classes, 64x64 input) and its labels."""
     root = tmp_path_factory.mktemp("run-model")
     onnx, labels = root / "tiny.onnx", root / "labels.txt"
-    subprocess.run([sys.executable, str(REPO / "scripts" / "make_model.py"), "--out", str(onnx), "--labels", str(labels),
-                    "--width", "8", "--classes", "10", "--input-size", "64"], check=True, timeout=120)
+    make_model(onnx, labels, *TINY)
     return onnx, labels
 
 
@@ -62,8 +59,7 @@ def slow_model(tmp_path_factory) -> tuple[pathlib.Path, pathlib.Path]:
     """ResNet-18's full width at 224x224: far slower than decoding small frames."""
     root = tmp_path_factory.mktemp("run-slow-model")
     onnx, labels = root / "wide.onnx", root / "labels.txt"
-    subprocess.run([sys.executable, str(REPO / "scripts" / "make_model.py"), "--out", str(onnx), "--labels", str(labels),
-                    "--classes", "10", "--input-size", "224"], check=True, timeout=300)
+    make_model(onnx, labels, "--classes", "10", "--input-size", "224", timeout=300)
     return onnx, labels
 
 
