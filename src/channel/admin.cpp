@@ -119,7 +119,7 @@ std::vector<std::string> shm_entries() {
 }  // namespace
 
 Result<ChannelInfo> inspect_channel(std::string_view name) {
-  auto seg = detail::Segment::open(name, detail::Segment::DataAccess::read_only);
+  auto seg = detail::Segment::open(name, detail::Segment::DataAccess::none);
   if (!seg) return tl::unexpected(seg.error());
   return describe(*seg);
 }

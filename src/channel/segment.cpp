@@ -196,13 +196,15 @@ Result<Segment> Segment::map_fd(int fd, std::string_view name, DataAccess access
     seg.control_map_ = nullptr;
     return tl::unexpected(system_error("cannot map", seg.path_, errno));
   }
-  const int data_prot = access == DataAccess::read_write ? PROT_READ | PROT_WRITE : PROT_READ;
-  // MAP_POPULATE pre-faults every page once here, so no message pays a page fault later.
-  seg.data_map_ = ::mmap(nullptr, seg.data_len_, data_prot, MAP_SHARED | MAP_POPULATE, seg.fd_,
-                         static_cast<off_t>(copy.control_bytes));
-  if (seg.data_map_ == MAP_FAILED) {
-    seg.data_map_ = nullptr;
-    return tl::unexpected(system_error("cannot map payloads of", seg.path_, errno));
+  if (access != DataAccess::none) {
+    const int data_prot = access == DataAccess::read_write ? PROT_READ | PROT_WRITE : PROT_READ;
+    // MAP_POPULATE pre-faults every page once here, so no message pays a page fault later.
+    seg.data_map_ = ::mmap(nullptr, seg.data_len_, data_prot, MAP_SHARED | MAP_POPULATE, seg.fd_,
+                           static_cast<off_t>(copy.control_bytes));
+    if (seg.data_map_ == MAP_FAILED) {
+      seg.data_map_ = nullptr;
+      return tl::unexpected(system_error("cannot map payloads of", seg.path_, errno));
+    }
   }
   auto* base = static_cast<std::byte*>(seg.control_map_);
   seg.header_ = reinterpret_cast<Header*>(base);

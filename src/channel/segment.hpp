@@ -35,7 +35,9 @@ LayoutPlan plan_layout(std::uint32_t slot_count, std::uint64_t slot_size) noexce
 /// One process's mapping of a channel. Move-only; unmaps and closes on destruction.
 class Segment {
  public:
-  enum class DataAccess { read_write, read_only };
+  /// How the payload area is mapped: writable (producers), read-only (consumers), or not at all
+  /// (inspection reads only the control area, and must not fault in every slot to do so).
+  enum class DataAccess { read_write, read_only, none };
 
   /// Creates a fully initialised channel under `name`, published atomically (link of a finished
   /// temporary object), so no process ever sees a half-written header.
