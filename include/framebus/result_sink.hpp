@@ -84,7 +84,7 @@ class ResultSink {
     std::int64_t end_arrived_ns = -1;          // when the end marker came
   };
 
-  void emit_ready(std::uint32_t stream, std::int64_t now_ns);
+  void emit_ready(std::uint32_t stream);
   void declare_gaps(std::uint32_t stream, std::uint64_t end, std::int64_t now_ns);
   [[nodiscard]] bool was_gap(const StreamState& state, std::uint64_t frame) const noexcept;
   /// Since when the next frame of the stream is known to be missing; -1 when it is not.

@@ -29,7 +29,7 @@ void ResultSink::add(InferenceResult result, std::int64_t now_ns) {
       tally.frame_count = result.frame;
       state.end_arrived_ns = now_ns;
     }
-    emit_ready(stream, now_ns);
+    emit_ready(stream);
     return;
   }
   const std::uint64_t frame = result.frame;
@@ -46,11 +46,10 @@ void ResultSink::add(InferenceResult result, std::int64_t now_ns) {
     ++tally.duplicates;
     return;
   }
-  emit_ready(stream, now_ns);
+  emit_ready(stream);
 }
 
-void ResultSink::emit_ready(std::uint32_t stream, std::int64_t now_ns) {
-  (void)now_ns;
+void ResultSink::emit_ready(std::uint32_t stream) {
   auto& tally = tallies_[stream];
   auto& state = states_[stream];
   while (!state.pending.empty() && state.pending.begin()->first == tally.next) {
@@ -117,7 +116,7 @@ void ResultSink::tick(std::int64_t now_ns) {
       // Every frame below the first one held is overdue: they all went missing before it came.
       const std::uint64_t end = state.pending.empty() ? *tally.frame_count : state.pending.begin()->first;
       declare_gaps(stream, end, now_ns);
-      emit_ready(stream, now_ns);
+      emit_ready(stream);
     }
   }
 }
@@ -130,7 +129,7 @@ void ResultSink::finish(std::int64_t now_ns) {
       if (!state.pending.empty()) end = state.pending.begin()->first;
       if (end <= tally.next && state.pending.empty()) break;
       declare_gaps(stream, end, now_ns);
-      emit_ready(stream, now_ns);
+      emit_ready(stream);
     }
   }
 }

@@ -33,7 +33,6 @@ struct WorkerSlot {
   std::string channel;
   std::vector<std::string> args;  // without --open-wait
   pid_t pid = -1;
-  bool done = false;  // ended normally (its channel ended)
 };
 
 std::string seconds_arg(double s) { return std::to_string(s); }
@@ -95,7 +94,7 @@ class ChannelRun {
   bool start_decoder();
   void start_workers();
   bool spawn_worker(WorkerSlot& w, double open_wait);
-  void reap_children(std::int64_t now_ns);
+  void reap_children();
   void sample_channels();
   void request_stop(std::int64_t now_ns);
   void remove_channels();
@@ -239,7 +238,7 @@ std::uint32_t ChannelRun::workers_running() const {
   return n;
 }
 
-void ChannelRun::reap_children(std::int64_t now_ns) {
+void ChannelRun::reap_children() {
   if (decoder_pid_ > 0) {
     if (auto exit = poll_exit(decoder_pid_)) {
       decoder_report_->read(session_.stats());
@@ -261,23 +260,18 @@ void ChannelRun::reap_children(std::int64_t now_ns) {
     auto& tally = session_.stats().workers[w.id];
     tally.running = false;
     tally.last_exit = exit->describe();
-    if (exit->ok() || stopping_) {
-      w.done = true;
-      continue;
-    }
+    if (exit->ok() || stopping_) continue;  // a worker that ended is not started again
     // A crashed worker is replaced while its channel still has work (its held frames are
     // redelivered to whichever worker of the group takes them next).
     auto info = inspect_channel(w.channel);
     if (!info || tally.restarts >= o_.max_restarts) {
       if (info) session_.stats().errors.push_back("worker " + std::to_string(w.id) + " crashed too often");
-      w.done = true;
       continue;
     }
     ++tally.restarts;
     std::cerr << "framebus run: worker " << w.id << " " << exit->describe() << "; restarting it\n";
-    if (!spawn_worker(w, 2.0)) w.done = true;
+    (void)spawn_worker(w, 2.0);  // a failed start is recorded in the run's errors
   }
-  (void)now_ns;
 }
 
 void ChannelRun::sample_channels() {
@@ -347,7 +341,7 @@ int ChannelRun::run() {
       }
     }
     if (decoder_report_) decoder_report_->read(session_.stats());
-    reap_children(now);
+    reap_children();
     if (now >= next_sample_ns_) {
       sample_channels();
       next_sample_ns_ = now + 250'000'000;
