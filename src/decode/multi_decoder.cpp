@@ -195,6 +195,7 @@ class DecoderCore {
 }  // namespace detail
 
 Result<MultiDecoder> MultiDecoder::create(std::string_view channel, const ProducerOptions& options) {
+  if (auto ok = detail::apply_ffmpeg_log_level(); !ok) return tl::unexpected(ok.error());
   auto anchor = Producer::create(channel, options);
   if (!anchor) return tl::unexpected(anchor.error());
   return MultiDecoder(std::make_unique<detail::DecoderCore>(std::move(*anchor), options));
