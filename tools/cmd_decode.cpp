@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -43,6 +44,10 @@ struct DecodeOptions {
   double max_fps = 0.0;
   bool realtime = false;
   bool reconnect = false;
+  double connect_timeout = 5.0;
+  double read_timeout = 5.0;
+  std::uint32_t max_reconnects = 0;
+  double reconnect_delay = 0.25;
   std::string format = "bgr24";
   std::uint32_t width = 0;
   std::uint32_t height = 0;
@@ -85,6 +90,10 @@ std::string status_line(const StreamStatus& s, double fps) {
   return line;
 }
 
+std::chrono::milliseconds milliseconds(double seconds) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::duration<double>(seconds));
+}
+
 // The channel of stream `index`: NAME, or NAME.<index> with --channel-per-stream.
 std::string stream_channel(const DecodeOptions& o, std::size_t index) {
   return o.channel_per_stream ? o.channel + "." + std::to_string(index) : o.channel;
@@ -123,6 +132,10 @@ int run_decode(const DecodeOptions& o) {
   stream.max_fps = o.max_fps;
   stream.realtime = o.realtime;
   stream.reconnect = o.reconnect;
+  stream.connect_timeout = milliseconds(o.connect_timeout);
+  stream.read_timeout = milliseconds(o.read_timeout);
+  stream.max_reconnects = o.max_reconnects;
+  stream.reconnect_delay = milliseconds(o.reconnect_delay);
   stream.threads = o.threads;
   stream.width = o.width;
   stream.height = o.height;
@@ -225,6 +238,19 @@ void add_decode_command(CLI::App& app, int& status) {
   cmd->add_option("--max-fps", o->max_fps, "Publish at most this many frames per second per stream (0: no cap)");
   cmd->add_flag("--realtime", o->realtime, "Pace each source at its own frame rate, like a live camera");
   cmd->add_flag("--reconnect", o->reconnect, "Reopen lost network sources with backoff");
+  cmd->add_option("--connect-timeout", o->connect_timeout,
+                  "Seconds a network source may take to open (connect, handshake, probe)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--read-timeout", o->read_timeout, "Seconds a network source may stay silent")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-reconnects", o->max_reconnects, "With --reconnect: attempts before giving up (0: never)")
+      ->capture_default_str();
+  cmd->add_option("--reconnect-delay", o->reconnect_delay,
+                  "With --reconnect: seconds before the first reopen; doubles on each failure, up to 5 s")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--format", o->format, "bgr24, rgb24, gray8, nv12 or yuv420p")->capture_default_str();
   cmd->add_option("--width", o->width, "Output width (0: the source's)");
   cmd->add_option("--height", o->height, "Output height (0: the source's)");

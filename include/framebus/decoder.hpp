@@ -31,17 +31,20 @@ struct StreamOptions {
   /// stream is added, and stays open until the decoder closes.
   std::string channel;
 
-  /// Number of passes over the source: 1 plays it once, 2 twice, ... kLoopForever restarts at
-  /// every end. Frame ids keep counting across passes and reconnects, and pts keep increasing.
+  /// Number of passes over the source: 1 plays it once, 2 twice, ... kLoopForever (0) restarts
+  /// at every end until the stream is removed or stopped. Frame ids keep counting across passes
+  /// and reconnects, and pts keep increasing (each pass continues where the last frame ended).
   std::uint32_t loop = 1;
   static constexpr std::uint32_t kLoopForever = 0;
 
   /// Keep one decoded frame in frame_skip + 1 (0 keeps all). Skipped frames are never converted.
   std::uint32_t frame_skip = 0;
 
-  /// Publish at most this many frames per second, waiting between frames (0 = no cap).
+  /// Publish at most this many frames per second, waiting between frames (0 = no cap). A cap
+  /// only: a source slower than this is not sped up. It also spaces the pts of image folders.
   double max_fps = 0.0;
-  /// Pace frames by their pts, like a live camera (a file plays at its native rate).
+  /// Pace frames by their pts, like a live camera: a file plays at its native rate (25 fps for a
+  /// 25 fps file, whatever max_fps says). With both, each frame waits for the later of the two.
   bool realtime = false;
 
   /// Network sources only: when the connection is lost (read error, timeout or end of a live
@@ -53,7 +56,8 @@ struct StreamOptions {
   /// Attempts before the stream gives up with an error (0 = never gives up).
   std::uint32_t max_reconnects = 0;
 
-  /// Decoder threads (0 = FFmpeg picks from the CPU count).
+  /// Decoder threads (0 = FFmpeg picks from the CPU count; negative is refused). The frames are
+  /// the same whatever the count: only the decoding speed changes.
   int threads = 0;
 
   /// Output pixel format: bgr24, rgb24, gray8, nv12 or yuv420p.
@@ -78,7 +82,8 @@ enum class StreamState : std::uint32_t {
   running = 1,       ///< Decoding and publishing.
   reconnecting = 2,  ///< A network source was lost; waiting to reopen it.
   eof = 3,           ///< Finished: the source ended (after all passes). End-of-stream sent.
-  error = 4,         ///< Finished: a failure ended the stream (see message). End-of-stream sent.
+  error = 4,         ///< Finished: a failure ended the stream (see message), e.g. a file cut
+                     ///< short after its frames before the cut. End-of-stream sent.
   stopped = 5,       ///< Finished: remove_stream() or stop() ended it. End-of-stream sent.
 };
 
@@ -97,8 +102,14 @@ struct StreamStatus {
   std::uint32_t source_width = 0;
   std::uint32_t source_height = 0;
   std::uint64_t decoded = 0;        ///< Frames out of the decoder.
-  std::uint64_t published = 0;      ///< Frames handed to the channel (frame ids 0..published-1).
-  std::uint64_t dropped = 0;        ///< Frames the channel's drop policy discarded at loan time.
+  /// Frames handed to the channel and queued for its consumers. Frame ids count every frame
+  /// handed to the channel, so published + dropped ids were used (0 .. published+dropped-1).
+  std::uint64_t published = 0;
+  /// Frames handed to the channel that its drop policy discarded at once for want of a free slot
+  /// (drop_newest with every group full); each kept its frame id. drop_oldest makes room by
+  /// evicting a group's oldest queued frame instead: those frames count as published here and as
+  /// dropped in the group's counters (`framebus ls`), and also show as gaps in the ids.
+  std::uint64_t dropped = 0;
   std::uint64_t skipped = 0;        ///< Frames left out by frame_skip.
   std::uint64_t decode_errors = 0;  ///< Packets, frames or images that failed to decode.
   std::uint64_t reconnects = 0;     ///< Reopen attempts of a lost network source.
@@ -118,11 +129,13 @@ struct StreamStatus {
 /// stream can only fill the slots of its own channel.
 ///
 /// Each decoded frame is published with `MessageMeta.stream` = the stream id, `frame` = its
-/// number among the frames this stream published (0, 1, 2, ... also with frame_skip; a frame that
-/// the channel's drop policy discarded still takes its number), `pts` = the source pts in
-/// microseconds, `kind` = image with a tightly packed ImageDesc. When a stream finishes (end of
-/// source, error, or removal) its end-of-stream marker is sent, carrying in `frame` the number of
-/// frame ids the stream used (so a reader can tell which frames a drop policy discarded).
+/// number among the frames this stream handed to the channel (0, 1, 2, ... also with frame_skip,
+/// whose skipped frames never reach the channel), `pts` = the source pts in microseconds, `kind` =
+/// image with a tightly packed ImageDesc. A frame that the channel's drop policy discards keeps
+/// its number, so a reader sees the drop as a gap in the ids: ids arrive strictly increasing, and
+/// contiguous when nothing was dropped. When a stream finishes (end of source, error, or removal)
+/// its end-of-stream marker is sent, carrying in `frame` the number of frame ids the stream used
+/// (StreamStatus::published + dropped), so a reader can also tell the drops after its last frame.
 ///
 /// Threads: a stream's thread starts in add_stream() and ends when the stream finishes. Each
 /// thread owns its own Producer handle on the channel (a channel allows 64 participants, so at
@@ -136,6 +149,11 @@ class MultiDecoder {
   /// its policy gives the back-pressure, block_timeout bounds a blocked frame (then the stream
   /// fails), and linger bounds how long a finishing stream waits for consumers to take its
   /// messages (and its end-of-stream marker).
+  ///
+  /// The environment variable FRAMEBUS_FFMPEG_LOG (quiet, panic, fatal, error, warning, info,
+  /// verbose, debug, trace) sets FFmpeg's log level, for the whole process, here; unset leaves
+  /// it alone. An unknown level fails with ErrorCode::invalid_argument. The level changes only
+  /// what FFmpeg writes to stderr, never the frames.
   static Result<MultiDecoder> create(std::string_view channel, const ProducerOptions& options = {});
 
   MultiDecoder(MultiDecoder&&) noexcept;

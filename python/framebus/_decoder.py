@@ -14,9 +14,12 @@ class MultiDecoder:
     """Decodes sources into channel ``channel`` with FFmpeg, one thread per stream.
 
     Frames arrive as images (``format``, default ``"bgr24"``) with ``stream`` = the id that
-    ``add_stream`` returned, ``frame_id`` counting the stream's published frames and ``pts`` in
-    microseconds; a finished stream sends its end-of-stream marker. The channel options are those
-    of :class:`framebus.Producer`.
+    ``add_stream`` returned, ``frame_id`` counting the frames the stream handed to the channel and
+    ``pts`` in microseconds; a finished stream sends its end-of-stream marker, whose ``frame_id``
+    is the number of ids the stream used. A frame the channel's drop policy discards keeps its id,
+    so a reader sees it as a gap. The channel options are those of :class:`framebus.Producer`.
+    ``FRAMEBUS_FFMPEG_LOG`` (``quiet`` ... ``debug``, ``trace``) in the environment sets FFmpeg's
+    log level when a decoder is created.
     """
 
     def __init__(self, channel: str, *, slots: int = 16, slot_size: Union[int, str] = "8MiB", policy: str = "block",
@@ -33,9 +36,12 @@ class MultiDecoder:
                    read_timeout: float = 5.0, max_decode_errors: int = 0, channel: Optional[str] = None) -> int:
         """Starts decoding ``source`` (file, URL, image folder or glob); returns its stream id.
 
-        ``loop`` is the number of passes (``None`` loops forever); ``frame_skip`` keeps one frame
-        in N+1; ``max_fps`` caps the rate and ``realtime`` paces a file at its own rate;
-        ``reconnect`` reopens a lost network source with backoff. ``channel`` publishes this
+        ``loop`` is the number of passes (``None`` or ``0`` loops forever until
+        :meth:`remove_stream`, :meth:`stop` or :meth:`close`; ids and pts go on across passes);
+        ``frame_skip`` keeps one frame in N+1; ``max_fps`` caps the rate and ``realtime`` paces a
+        file at its own rate; ``threads`` sets the decoder's threads (0: FFmpeg decides; negative
+        raises :class:`InvalidArgument`); ``reconnect`` reopens a lost network source with
+        backoff, at most ``max_reconnects`` times (0: forever). ``channel`` publishes this
         stream into a channel of its own (created or joined now with the decoder's channel
         options, open until :meth:`close`) instead of the decoder's channel, so an unread stream
         fills only its own slots and never stalls the others.
@@ -46,16 +52,20 @@ class MultiDecoder:
                                      read_timeout=read_timeout, max_decode_errors=max_decode_errors)
 
     def remove_stream(self, stream: int) -> None:
-        """Stops a stream (its end-of-stream marker is sent) and forgets it."""
+        """Stops a stream (its end-of-stream marker is sent) and forgets it: ``status`` and
+        ``remove_stream`` of its id then raise :class:`NotFound`. Blocks until the stream's
+        thread has ended, which may wait for a consumer to make room for the marker."""
         self._core.remove_stream(stream)
 
     def status(self, stream: int) -> dict:
         """channel, state ('opening', 'running', 'reconnecting', 'eof', 'error', 'stopped'), message,
         native_fps, width, height, decoded, published, dropped, skipped, decode_errors,
-        reconnects, passes, last_error, finished."""
+        reconnects, passes, last_error, finished. Raises :class:`NotFound` (a
+        ``FileNotFoundError``) for an unknown or removed stream, :class:`Closed` after close."""
         return self._core.status(stream)
 
     def statuses(self) -> list[dict]:
+        """The status of every stream not removed, by id."""
         return self._core.statuses()
 
     def wait(self, timeout: Optional[float] = None, *, stream: Optional[int] = None) -> bool:
@@ -63,11 +73,13 @@ class MultiDecoder:
         return self._core.wait(timeout, stream)
 
     def stop(self) -> None:
-        """Stops every stream."""
+        """Stops every stream (state ``stopped``, each sends its end-of-stream marker) and waits
+        for their threads; the decoder stays open for new streams."""
         self._core.stop()
 
     def close(self) -> None:
-        """Stops every stream and leaves the channel (consumers then see its end)."""
+        """Stops every stream and leaves the channel (consumers then see its end). Every other
+        method then raises :class:`Closed`; closing again does nothing."""
         self._core.close()
 
     @property

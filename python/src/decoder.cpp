@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <memory>
 #include <optional>
 
 #include "errors.hpp"
@@ -56,7 +57,7 @@ class PyMultiDecoder {
       py::gil_scoped_release nogil;
       return MultiDecoder::create(channel, o);
     }();
-    decoder_.emplace(unwrap(std::move(d)));
+    decoder_ = std::make_shared<MultiDecoder>(unwrap(std::move(d)));
   }
 
   std::uint32_t add_stream(const std::string& source, const py::kwargs& kw) {
@@ -95,31 +96,34 @@ class PyMultiDecoder {
         raise(Error(ErrorCode::invalid_argument, "add_stream() got an unknown option '" + key + "'"));
       }
     }
+    auto d = decoder();
     Result<std::uint32_t> id = [&] {
       py::gil_scoped_release nogil;
-      return decoder().add_stream(source, o);
+      return d->add_stream(source, o);
     }();
     return unwrap(std::move(id));
   }
 
   void remove_stream(std::uint32_t id) {
+    auto d = decoder();
     Result<void> r = [&] {
       py::gil_scoped_release nogil;
-      return decoder().remove_stream(id);
+      return d->remove_stream(id);
     }();
     unwrap(std::move(r));
   }
 
-  py::dict status(std::uint32_t id) const { return status_dict(unwrap(decoder().status(id))); }
+  py::dict status(std::uint32_t id) const { return status_dict(unwrap(decoder()->status(id))); }
 
   py::list statuses() const {
     py::list out;
-    for (const auto& s : decoder().statuses()) out.append(status_dict(s));
+    for (const auto& s : decoder()->statuses()) out.append(status_dict(s));
     return out;
   }
 
   // True when done, False on timeout. Slices of 100 ms let Python handle Ctrl-C in between.
   bool wait(std::optional<double> timeout, std::optional<std::uint32_t> stream) {
+    auto d = decoder();
     const auto start = std::chrono::steady_clock::now();
     for (;;) {
       double slice = 0.1;
@@ -130,7 +134,7 @@ class PyMultiDecoder {
       }
       Result<void> r = [&] {
         py::gil_scoped_release nogil;
-        return stream ? decoder().wait(*stream, seconds(slice)) : decoder().wait(seconds(slice));
+        return stream ? d->wait(*stream, seconds(slice)) : d->wait(seconds(slice));
       }();
       if (r) return true;
       if (r.error().code() != ErrorCode::timeout) raise(r.error());
@@ -140,32 +144,32 @@ class PyMultiDecoder {
   }
 
   void stop() {
+    auto d = decoder();
     py::gil_scoped_release nogil;
-    decoder().stop();
+    d->stop();
   }
 
   void close() {
     if (!decoder_) return;
+    const auto d = std::move(decoder_);
     Result<void> r = [&] {
       py::gil_scoped_release nogil;
-      return decoder_->close();
+      return d->close();
     }();
-    decoder_.reset();
     unwrap(std::move(r));
   }
 
-  [[nodiscard]] std::string channel() const { return decoder().channel(); }
+  [[nodiscard]] std::string channel() const { return decoder()->channel(); }
 
  private:
-  MultiDecoder& decoder() {
+  // The decoder, or Closed raised. Called with the GIL held (raising needs it); the shared
+  // pointer keeps the decoder alive through a call that releases the GIL while another thread
+  // closes it.
+  [[nodiscard]] std::shared_ptr<MultiDecoder> decoder() const {
     if (!decoder_) raise(Error(ErrorCode::closed, "the MultiDecoder is closed"));
-    return *decoder_;
+    return decoder_;
   }
-  const MultiDecoder& decoder() const {
-    if (!decoder_) raise(Error(ErrorCode::closed, "the MultiDecoder is closed"));
-    return *decoder_;
-  }
-  std::optional<MultiDecoder> decoder_;
+  std::shared_ptr<MultiDecoder> decoder_;
 };
 
 }  // namespace

@@ -15,6 +15,8 @@ extern "C" {
 #include <memory>
 #include <string>
 
+#include "framebus/error.hpp"
+
 namespace framebus::detail {
 
 // AVERROR_EOF and AVERROR(EAGAIN) expand to C casts; name them once here.
@@ -27,6 +29,14 @@ inline constexpr AVRational kMicroseconds{1, 1000000};
 
 /// av_strerror's text for an FFmpeg error code, e.g. "Invalid data found when processing input".
 std::string av_error_text(int code);
+
+/// The environment variable that sets FFmpeg's log level (see apply_ffmpeg_log_level()).
+inline constexpr const char* kFfmpegLogVariable = "FRAMEBUS_FFMPEG_LOG";
+
+/// Sets FFmpeg's process-wide log level from FRAMEBUS_FFMPEG_LOG (quiet, panic, fatal, error,
+/// warning, info, verbose, debug or trace); unset or empty leaves the level as it is, so a host
+/// program's own av_log_set_level() stands. An unknown name is ErrorCode::invalid_argument.
+Result<void> apply_ffmpeg_log_level();
 
 struct FormatContextClose {
   void operator()(AVFormatContext* ctx) const noexcept { avformat_close_input(&ctx); }

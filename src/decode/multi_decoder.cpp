@@ -162,6 +162,10 @@ class DecoderCore {
       return make_error(ErrorCode::invalid_argument, "add_stream '" + source + "': output format must be bgr24, rgb24, gray8, nv12 or yuv420p");
     }
     if (options.max_fps < 0) return make_error(ErrorCode::invalid_argument, "add_stream '" + source + "': max_fps is negative");
+    if (options.threads < 0) {
+      return make_error(ErrorCode::invalid_argument, "add_stream '" + source + "': threads is negative (" +
+                                                         std::to_string(options.threads) + "); 0 lets FFmpeg choose");
+    }
     if (options.width > 16384 || options.height > 16384) {
       return make_error(ErrorCode::invalid_argument, "add_stream '" + source + "': output size above 16384");
     }
@@ -191,6 +195,7 @@ class DecoderCore {
 }  // namespace detail
 
 Result<MultiDecoder> MultiDecoder::create(std::string_view channel, const ProducerOptions& options) {
+  if (auto ok = detail::apply_ffmpeg_log_level(); !ok) return tl::unexpected(ok.error());
   auto anchor = Producer::create(channel, options);
   if (!anchor) return tl::unexpected(anchor.error());
   return MultiDecoder(std::make_unique<detail::DecoderCore>(std::move(*anchor), options));

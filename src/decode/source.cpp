@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string_view>
 
@@ -68,6 +69,7 @@ Result<std::unique_ptr<MediaSource>> MediaSource::open(const SourceConfig& confi
   if (auto ok = source->open_input(); !ok) return tl::unexpected(ok.error());
   if (auto ok = source->find_video_stream(); !ok) return tl::unexpected(ok.error());
   if (auto ok = source->open_decoder(); !ok) return tl::unexpected(ok.error());
+  source->measure_index();
   source->packet_.reset(av_packet_alloc());
   if (!source->packet_) return tl::unexpected(source->failure(ErrorCode::system, "allocate a packet", AVERROR(ENOMEM)));
   interrupter.disarm();
@@ -115,7 +117,16 @@ Result<void> MediaSource::open_input() {
   // On failure avformat_open_input frees the context itself.
   const int rc = avformat_open_input(&raw, config_.source.c_str(), nullptr, &options_in);
   options.reset(options_in);
-  if (rc < 0) return tl::unexpected(failure(ErrorCode::not_found, "cannot open", rc));
+  if (rc < 0) {
+    // FFmpeg calls an empty file "invalid data": say plainly what it is.
+    struct stat st{};
+    if (config_.kind == SourceKind::file && ::stat(config_.source.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        st.st_size == 0) {
+      return tl::unexpected(Error(ErrorCode::invalid_argument, failure(ErrorCode::invalid_argument, "cannot open", rc).message() +
+                                                                   " (the file is empty)"));
+    }
+    return tl::unexpected(failure(ErrorCode::not_found, "cannot open", rc));
+  }
   format_.reset(raw);
   return {};
 }
@@ -160,6 +171,33 @@ Result<void> MediaSource::open_decoder() {
   return {};
 }
 
+// A file whose index (an mp4's sample table) points past its end was cut short. FFmpeg's mov
+// demuxer logs "partial file", hands over the last sample half-read (flagged corrupt) and then
+// reports a plain end of input, so only the index tells a cut file from a short one. Formats
+// read front to back without an index (MPEG-TS, ...) end where the data ends: nothing says so.
+void MediaSource::measure_index() {
+  if (config_.kind != SourceKind::file || config_.single_image || format_->pb == nullptr) return;
+  const std::int64_t size = avio_size(format_->pb);
+  if (size <= 0) return;
+  AVStream* stream = format_->streams[stream_index_];
+  std::int64_t end = 0;
+  const int entries = avformat_index_get_entries_count(stream);
+  for (int i = 0; i < entries; ++i) {
+    const AVIndexEntry* entry = avformat_index_get_entry(stream, i);
+    if (entry != nullptr && entry->pos >= 0) end = std::max<std::int64_t>(end, entry->pos + entry->size);
+  }
+  if (end > size) {
+    file_bytes_ = size;
+    index_end_ = end;
+  }
+}
+
+Error MediaSource::cut_error() const {
+  return Error(ErrorCode::corrupt, "video '" + config_.source + "': the file ends early (partial file): it has " +
+                                       std::to_string(file_bytes_) + " bytes, its index needs " +
+                                       std::to_string(index_end_));
+}
+
 Result<bool> MediaSource::read_video_packet() {
   for (;;) {
     interrupter_.arm(config_.kind == SourceKind::network ? config_.read_timeout : std::chrono::milliseconds(0));
@@ -170,7 +208,15 @@ Result<bool> MediaSource::read_video_packet() {
     interrupter_.disarm();
     if (rc == kAvEof && !timed_out) return false;
     if (rc < 0) return tl::unexpected(failure(ErrorCode::system, "read error", timed_out ? AVERROR(ETIMEDOUT) : rc));
-    if (packet_->stream_index == stream_index_) return true;
+    if (packet_->stream_index == stream_index_) {
+      // The sample the cut runs through: half a picture is no frame, and the end is reported
+      // once the frames before it are out.
+      const bool cut = index_end_ > 0 && (packet_->flags & AV_PKT_FLAG_CORRUPT) != 0 &&
+                       packet_->pos >= 0 && packet_->pos + packet_->size >= file_bytes_;
+      if (!cut) return true;
+      av_packet_unref(packet_.get());
+      return false;
+    }
     av_packet_unref(packet_.get());
   }
 }
@@ -200,11 +246,17 @@ Result<Pulled> MediaSource::next(AVFrame* frame) {
       }
       return take_frame(frame);
     }
-    if (received == kAvEof) return Pulled{};
+    if (received == kAvEof) {
+      if (index_end_ > 0) return tl::unexpected(cut_error());
+      return Pulled{};
+    }
     if (received != kAvAgain) {
       return Pulled{Pulled::Kind::bad, 0, false, failure(ErrorCode::corrupt, "decode error", received)};
     }
-    if (flushing_) return Pulled{};  // a flushed decoder never asks for more input
+    if (flushing_) {  // a flushed decoder never asks for more input
+      if (index_end_ > 0) return tl::unexpected(cut_error());
+      return Pulled{};
+    }
 
     auto got_packet = read_video_packet();
     if (!got_packet) return tl::unexpected(got_packet.error());

@@ -95,6 +95,10 @@ class MediaSource final : public FrameSource {
   Result<void> open_input();
   Result<void> find_video_stream();
   Result<void> open_decoder();
+  /// Notes whether the file is shorter than its index says (a cut file), see cut_error().
+  void measure_index();
+  /// The error that ends a cut file once the frames before the cut are out.
+  [[nodiscard]] Error cut_error() const;
   /// Reads the next packet of the video stream; false at the end of the input.
   Result<bool> read_video_packet();
   Pulled take_frame(AVFrame* frame);
@@ -109,6 +113,9 @@ class MediaSource final : public FrameSource {
   AVRational time_base_{1, 1};
   double native_fps_ = 0.0;
   bool flushing_ = false;  // the null packet was sent: only buffered frames are left
+  // A file cut short: its size, and where its index says the video data ends (0 when whole).
+  std::int64_t file_bytes_ = 0;
+  std::int64_t index_end_ = 0;
   std::int64_t next_pts_us_ = 0;  // for frames without a timestamp
 };
 

@@ -21,6 +21,7 @@ struct BadCase {
   std::string name;
   std::string source;
   std::string reason;  // a piece of the expected message
+  bool frames_first = false;  // the source decodes some frames before it fails
 };
 
 void expect_failure_contained(const BadCase& bad, std::uint32_t max_decode_errors = 0) {
@@ -45,6 +46,15 @@ void expect_failure_contained(const BadCase& bad, std::uint32_t max_decode_error
   EXPECT_NE(status->message.find(bad.source), std::string::npos) << "names the source: " << status->message;
   EXPECT_NE(status->message.find(bad.reason), std::string::npos) << "says what failed: " << status->message;
   ASSERT_TRUE(status->last_error.has_value());
+  const auto& frames = got.frames[*bad_id];
+  if (bad.frames_first) {
+    EXPECT_GT(status->published, 0U) << bad.name << ": the frames before the failure are published";
+  } else {
+    EXPECT_EQ(status->published, 0U) << bad.name;
+  }
+  EXPECT_EQ(frames.size(), status->published) << bad.name;
+  for (std::size_t i = 0; i < frames.size(); ++i) EXPECT_EQ(frames[i].frame, i) << bad.name;
+  EXPECT_EQ(got.end_frame_count[*bad_id], status->published) << bad.name;
   EXPECT_EQ(rig.decoder.status(*good_before)->state, StreamState::eof);
   EXPECT_EQ(rig.decoder.status(*good_after)->state, StreamState::eof);
 }
@@ -57,12 +67,31 @@ TEST(DecodeBadInput, a_text_file_named_mp4_reports_invalid_data) {
   expect_failure_contained({"text", media("text.mp4"), "Invalid data found"});
 }
 
-TEST(DecodeBadInput, a_truncated_video_reports_why_it_cannot_be_opened) {
+TEST(DecodeBadInput, a_truncated_video_whose_index_was_cut_off_reports_why_it_cannot_be_opened) {
   expect_failure_contained({"truncated", media("truncated.mp4"), "cannot open"});
 }
 
+TEST(DecodeBadInput, a_video_cut_in_half_publishes_the_frames_before_the_cut_then_reports_that_it_ends_early) {
+  expect_failure_contained({"cut", media("cut_in_half.mp4"), "the file ends early", true});
+}
+
+TEST(DecodeBadInput, a_video_cut_in_half_is_an_error_even_when_decode_errors_are_tolerated) {
+  expect_failure_contained({"cut", media("cut_in_half.mp4"), "the file ends early", true}, 1000);
+}
+
+TEST(DecodeBadInput, the_whole_video_that_was_cut_plays_to_the_end) {
+  auto rig = make_rig("uncut");
+  auto id = rig.decoder.add_stream(media("faststart.mp4"));
+  ASSERT_TRUE(id);
+  auto got = collect(rig.consumer, {*id});
+  ASSERT_TRUE(got.complete);
+  EXPECT_EQ(got.frames[*id].size(), 150U);
+  ASSERT_TRUE(rig.decoder.wait(20s));
+  EXPECT_EQ(rig.decoder.status(*id)->state, StreamState::eof) << rig.decoder.status(*id)->message;
+}
+
 TEST(DecodeBadInput, a_corrupted_video_reports_decode_errors_mid_stream) {
-  expect_failure_contained({"corrupt", media("corrupt.mp4"), "corrupt.mp4"});
+  expect_failure_contained({"corrupt", media("corrupt.mp4"), "decode error: Invalid data found", true});
 }
 
 TEST(DecodeBadInput, a_corrupted_video_with_tolerated_errors_plays_to_the_end_and_counts_them) {
@@ -112,6 +141,11 @@ TEST(DecodeBadInput, an_unreachable_url_fails_fast_with_connection_refused) {
   const auto start = std::chrono::steady_clock::now();
   expect_failure_contained({"unreachable", "http://127.0.0.1:1/x", "Connection refused"});
   EXPECT_LT(std::chrono::steady_clock::now() - start, 20s);
+}
+
+TEST(DecodeBadInput, a_zero_byte_image_given_as_a_stream_reports_it) {
+  expect_failure_contained({"empty image", media("images") + "/a4_empty.jpg", "cannot open: Invalid data found when "
+                                                                               "processing input (the file is empty)"});
 }
 
 TEST(DecodeBadInput, an_image_pattern_matching_nothing_reports_it) {

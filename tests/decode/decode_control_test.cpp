@@ -33,6 +33,42 @@ TEST(DecodeControl, loop_two_plays_the_file_twice_with_contiguous_ids_and_rising
   EXPECT_EQ(status->state, StreamState::eof);
 }
 
+TEST(DecodeControl, loop_forever_restarts_at_every_end_until_the_stream_is_removed) {
+  auto rig = make_rig("forever");
+  StreamOptions options;
+  options.loop = StreamOptions::kLoopForever;
+  auto id = rig.decoder.add_stream(media("mpeg4.avi"), options);  // 30 frames a pass
+  ASSERT_TRUE(id);
+  // The channel blocks: the stream moves only as fast as this reader takes its frames.
+  std::vector<testing::Frame> frames;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (frames.size() < 100 && std::chrono::steady_clock::now() < deadline) {
+    auto received = rig.consumer.receive(100ms);
+    ASSERT_TRUE(received) << received.error().message();
+    if (!received->has_message()) continue;
+    ASSERT_FALSE(received->sample.is_end_of_stream()) << "a stream that loops forever never ends by itself";
+    frames.push_back(testing::Frame{received->sample.stream(), received->sample.frame(), received->sample.pts(), 0, {}, {}});
+  }
+  ASSERT_EQ(frames.size(), 100U) << "frames 90..99 come from the fourth pass";
+  auto status = rig.decoder.status(*id);
+  ASSERT_TRUE(status);
+  EXPECT_GE(status->passes, 4U);
+  EXPECT_EQ(status->state, StreamState::running) << status->message;
+
+  auto removed = std::async(std::launch::async, [&] { return rig.decoder.remove_stream(*id); });
+  auto rest = collect(rig.consumer, {*id});  // the frames in flight, then the marker
+  ASSERT_EQ(removed.wait_for(30s), std::future_status::ready);
+  EXPECT_TRUE(removed.get());
+  ASSERT_TRUE(rest.complete) << "the removed stream sends its end-of-stream marker";
+  for (const auto& f : rest.frames[*id]) frames.push_back(f);
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    EXPECT_EQ(frames[i].frame, i) << "ids keep counting across passes";
+    EXPECT_EQ(frames[i].pts, static_cast<std::int64_t>(i) * 40000) << "each pass continues the timeline";
+  }
+  EXPECT_EQ(rest.end_frame_count[*id], frames.size());
+  EXPECT_EQ(rig.decoder.status(*id).error().code(), ErrorCode::not_found);
+}
+
 TEST(DecodeControl, frame_skip_keeps_one_frame_in_n_plus_one_with_contiguous_ids) {
   auto rig = make_rig("skip");
   StreamOptions options;
@@ -54,31 +90,44 @@ TEST(DecodeControl, frame_skip_keeps_one_frame_in_n_plus_one_with_contiguous_ids
   EXPECT_EQ(status->published, 25U);
 }
 
-TEST(DecodeControl, max_fps_paces_publishing_at_no_more_than_the_given_rate) {
-  auto rig = make_rig("maxfps");
-  StreamOptions options;
-  options.max_fps = 100;
+// Seconds from add_stream until the stream's marker arrived, every frame read as it came.
+double timed_run(const std::string& tag, const StreamOptions& options, std::size_t frames) {
+  auto rig = make_rig(tag);
   const auto start = std::chrono::steady_clock::now();
   auto id = rig.decoder.add_stream(media("h264.mp4"), options);
-  ASSERT_TRUE(id);
+  EXPECT_TRUE(id);
+  if (!id) return 0;
   auto got = collect(rig.consumer, {*id});
-  ASSERT_TRUE(got.complete);
-  ASSERT_EQ(got.frames[*id].size(), 50U);
-  EXPECT_GE(std::chrono::steady_clock::now() - start, 490ms) << "49 intervals of 10 ms at least";
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(got.complete) << tag;
+  EXPECT_EQ(got.frames[*id].size(), frames) << tag;
+  return took.count();
+}
+
+// Pacing is checked both ways: at least the nominal time, under a generous multiple of it, and
+// clearly slower than the same decode unpaced (which a loaded machine slows down too).
+TEST(DecodeControl, max_fps_paces_publishing_at_no_more_than_the_given_rate) {
+  StreamOptions paced;
+  paced.max_fps = 30;
+  const double nominal = 49 / 30.0;  // 49 intervals of 33 ms
+  const double unpaced_s = timed_run("unpaced", StreamOptions{}, 50);
+  const double paced_s = timed_run("maxfps", paced, 50);
+  EXPECT_GE(paced_s, nominal - 0.01);
+  EXPECT_LT(paced_s, unpaced_s + 3 * nominal) << "pacing adds no more than the waits";
+  EXPECT_LT(unpaced_s * 2, paced_s) << "unpaced " << unpaced_s << " s, paced " << paced_s << " s";
 }
 
 TEST(DecodeControl, realtime_plays_a_file_at_its_native_rate) {
-  auto rig = make_rig("realtime");
-  StreamOptions options;
-  options.realtime = true;
-  options.frame_skip = 4;  // 10 frames, still 2 s of video
-  const auto start = std::chrono::steady_clock::now();
-  auto id = rig.decoder.add_stream(media("h264.mp4"), options);
-  ASSERT_TRUE(id);
-  auto got = collect(rig.consumer, {*id});
-  ASSERT_TRUE(got.complete);
-  ASSERT_EQ(got.frames[*id].size(), 10U);
-  EXPECT_GE(std::chrono::steady_clock::now() - start, 1800ms) << "the last kept frame is at 1.8 s";
+  StreamOptions unpaced;
+  unpaced.frame_skip = 4;  // 10 frames, still 2 s of video
+  StreamOptions realtime = unpaced;
+  realtime.realtime = true;
+  const double nominal = 1.8;  // the last kept frame is at 1.8 s
+  const double unpaced_s = timed_run("unpacedskip", unpaced, 10);
+  const double paced_s = timed_run("realtime", realtime, 10);
+  EXPECT_GE(paced_s, nominal - 0.01);
+  EXPECT_LT(paced_s, unpaced_s + 3 * nominal) << "pacing adds no more than the waits";
+  EXPECT_LT(unpaced_s * 2, paced_s) << "unpaced " << unpaced_s << " s, realtime " << paced_s << " s";
 }
 
 TEST(DecodeControl, remove_stream_stops_a_running_stream_which_sends_its_marker_while_others_go_on) {
@@ -122,7 +171,7 @@ TEST(DecodeControl, stop_ends_every_stream_as_stopped_and_wait_returns) {
   EXPECT_EQ(rig.decoder.status(*b)->state, StreamState::stopped);
 }
 
-TEST(DecodeControl, a_drop_policy_counts_dropped_frames_and_never_blocks_the_decoder) {
+TEST(DecodeControl, drop_newest_counts_dropped_frames_which_keep_their_ids_and_never_blocks_the_decoder) {
   ProducerOptions dropping = testing::decoder_channel();
   dropping.policy = Policy::drop_newest;
   dropping.slots = 4;
@@ -135,10 +184,40 @@ TEST(DecodeControl, a_drop_policy_counts_dropped_frames_and_never_blocks_the_dec
   auto status = rig.decoder.status(*id);
   EXPECT_EQ(status->state, StreamState::eof);
   EXPECT_GT(status->dropped, 0U);
-  EXPECT_EQ(status->published + status->dropped, 50U);
+  EXPECT_EQ(status->published + status->dropped, 50U) << "every frame is handed to the channel";
   auto got = collect(rig.consumer, {*id});
   ASSERT_TRUE(got.complete) << "the marker is never dropped";
-  EXPECT_EQ(got.frames[*id].size(), status->published);
+  const auto& frames = got.frames[*id];
+  ASSERT_EQ(frames.size(), status->published);
+  // Nobody read while the slots were full, so the first frames were kept and the rest dropped:
+  // their ids were used all the same, and the marker says how many.
+  for (std::size_t i = 0; i < frames.size(); ++i) EXPECT_EQ(frames[i].frame, i);
+  EXPECT_EQ(got.end_frame_count[*id], 50U) << "a discarded frame keeps its id: the reader sees the gap";
+  EXPECT_EQ(got.end_frame_count[*id] - frames.size(), status->dropped);
+}
+
+TEST(DecodeControl, drop_oldest_keeps_the_newest_frames_and_the_evicted_ones_show_as_gaps_in_the_ids) {
+  ProducerOptions dropping = testing::decoder_channel();
+  dropping.policy = Policy::drop_oldest;
+  dropping.slots = 4;
+  auto rig = make_rig("dropoldest", dropping);
+  auto id = rig.decoder.add_stream(media("h264.mp4"));
+  ASSERT_TRUE(id);
+  ASSERT_TRUE(testing::wait_for_status(rig.decoder, *id, [](const StreamStatus& s) { return s.finished(); }))
+      << "finishes although nobody reads";
+  auto status = rig.decoder.status(*id);
+  EXPECT_EQ(status->state, StreamState::eof);
+  EXPECT_EQ(status->published, 50U) << "every frame was queued; older ones were evicted later";
+  EXPECT_EQ(status->dropped, 0U) << "a queued frame could always be evicted to make room";
+  auto got = collect(rig.consumer, {*id});
+  ASSERT_TRUE(got.complete) << "the marker is never dropped";
+  const auto& frames = got.frames[*id];
+  ASSERT_FALSE(frames.empty());
+  EXPECT_LT(frames.size(), 4U + 1) << "no more than the slots hold";
+  for (std::size_t i = 1; i < frames.size(); ++i) EXPECT_GT(frames[i].frame, frames[i - 1].frame);
+  EXPECT_EQ(frames.back().frame, 49U) << "the newest frame survives";
+  EXPECT_GT(frames.front().frame, 0U) << "the oldest ones were evicted: a gap before the first received id";
+  EXPECT_EQ(got.end_frame_count[*id], 50U);
 }
 
 }  // namespace

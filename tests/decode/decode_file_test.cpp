@@ -1,6 +1,8 @@
 // Video files into a channel: frame counts, ids, pts, pixels, status, end of stream, codecs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "decode/rig.hpp"
 #include "framebus/framebus.hpp"
 
@@ -66,13 +68,60 @@ TEST(DecodeFile, bgr24_pixels_equal_those_of_the_ffmpeg_tool_byte_for_byte) {
   }
 }
 
+// True when `bytes` equals frame `index` of `reference` (frames of `frame_bytes` bytes each).
+bool same_as_reference(const std::vector<std::uint8_t>& bytes, const std::vector<std::uint8_t>& reference,
+                       std::size_t index, std::size_t frame_bytes) {
+  if (bytes.size() != frame_bytes || reference.size() < (index + 1) * frame_bytes) return false;
+  return std::equal(bytes.begin(), bytes.end(), reference.begin() + static_cast<std::ptrdiff_t>(index * frame_bytes));
+}
+
+TEST(DecodeFile, every_decoder_thread_count_gives_the_same_frames_as_ffmpeg) {
+  auto rig = make_rig("threads");
+  StreamOptions one;
+  one.threads = 1;
+  StreamOptions four;
+  four.threads = 4;
+  auto a = rig.decoder.add_stream(media("h264.mp4"), one);
+  auto b = rig.decoder.add_stream(media("h264.mp4"), four);
+  ASSERT_TRUE(a && b);
+  auto got = collect(rig.consumer, {*a, *b}, 60s, 50);
+  ASSERT_TRUE(got.complete);
+  const std::size_t frame_bytes = 320 * 240 * 3;
+  const auto reference = testing::reference_raw(media("h264.mp4"), "bgr24", 1);
+  for (auto id : {*a, *b}) {
+    const auto& frames = got.frames[id];
+    ASSERT_EQ(frames.size(), 50U) << "stream " << id;
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      EXPECT_EQ(frames[i].frame, i) << "stream " << id;
+      EXPECT_EQ(frames[i].pts, static_cast<std::int64_t>(i) * 40000) << "stream " << id;
+    }
+    EXPECT_TRUE(same_as_reference(frames[0].bytes, reference, 0, frame_bytes)) << "stream " << id << ": first frame";
+    ASSERT_TRUE(rig.decoder.wait(id, 20s));
+    EXPECT_EQ(rig.decoder.status(id)->state, StreamState::eof) << rig.decoder.status(id)->message;
+  }
+  for (std::size_t i = 0; i < 50; ++i) {
+    EXPECT_EQ(got.frames[*a][i].bytes, got.frames[*b][i].bytes) << "frame " << i << ": 1 thread and 4 threads differ";
+  }
+}
+
+TEST(DecodeFile, a_negative_thread_count_is_refused_naming_the_option) {
+  auto rig = make_rig("badthreads");
+  StreamOptions options;
+  options.threads = -1;
+  auto id = rig.decoder.add_stream(media("h264.mp4"), options);
+  ASSERT_FALSE(id);
+  EXPECT_EQ(id.error().code(), ErrorCode::invalid_argument);
+  EXPECT_NE(id.error().message().find("threads"), std::string::npos) << id.error().message();
+  EXPECT_TRUE(rig.decoder.statuses().empty()) << "no stream was started";
+}
+
 class DecodeCodec : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(DecodeCodec, every_frame_of_the_file_arrives_in_order) {
+TEST_P(DecodeCodec, every_frame_arrives_in_order_and_the_first_and_last_equal_ffmpegs) {
   auto rig = make_rig("codec");
   auto id = rig.decoder.add_stream(media(GetParam()));
   ASSERT_TRUE(id);
-  auto got = collect(rig.consumer, {*id});
+  auto got = collect(rig.consumer, {*id}, 60s, 30);
   ASSERT_TRUE(got.complete);
   const auto& frames = got.frames[*id];
   ASSERT_EQ(frames.size(), 30U);
@@ -83,6 +132,11 @@ TEST_P(DecodeCodec, every_frame_of_the_file_arrives_in_order) {
     }
     EXPECT_EQ(frames[i].image.width, 320U);
   }
+  const std::size_t frame_bytes = 320 * 240 * 3;
+  const auto reference = testing::reference_raw(media(GetParam()), "bgr24", 30);
+  ASSERT_EQ(reference.size(), 30 * frame_bytes);
+  EXPECT_TRUE(same_as_reference(frames.front().bytes, reference, 0, frame_bytes)) << "first frame differs from ffmpeg's";
+  EXPECT_TRUE(same_as_reference(frames.back().bytes, reference, 29, frame_bytes)) << "last frame differs from ffmpeg's";
   ASSERT_TRUE(rig.decoder.wait(*id, 20s));
   EXPECT_EQ(rig.decoder.status(*id)->state, StreamState::eof) << rig.decoder.status(*id)->message;
 }

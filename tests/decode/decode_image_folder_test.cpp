@@ -45,6 +45,23 @@ TEST(DecodeImageFolder, pictures_arrive_in_name_order_and_bad_ones_are_counted_a
   EXPECT_NE(status->last_error->message().find("a4_empty.jpg"), std::string::npos) << status->last_error->message();
 }
 
+TEST(DecodeImageFolder, each_picture_equals_ffmpegs_own_decode_of_that_file) {
+  auto rig = make_rig("imagepixels");
+  auto id = rig.decoder.add_stream(media("images"));
+  ASSERT_TRUE(id);
+  auto got = collect(rig.consumer, {*id}, 60s, 5);
+  ASSERT_TRUE(got.complete);
+  const auto& frames = got.frames[*id];
+  ASSERT_EQ(frames.size(), 5U);
+  // PNG and BMP are RGB; JPEG is full-range YUV, converted as ffmpeg converts it.
+  const char* files[] = {"a0.png", "a1.jpg", "a2.bmp", "b0.png", "b1.jpg"};
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    const auto reference = testing::reference_raw(media("images") + "/" + files[i], "bgr24", 1);
+    EXPECT_EQ(frames[i].bytes.size(), reference.size()) << files[i];
+    EXPECT_TRUE(frames[i].bytes == reference) << files[i] << " differs from ffmpeg's decode of it";
+  }
+}
+
 TEST(DecodeImageFolder, a_glob_selects_pictures_and_a_size_scales_them_all) {
   auto rig = make_rig("glob");
   StreamOptions options;

@@ -105,6 +105,12 @@ std::string media(const std::string& name) {
     encode(path, "320x240", 30, "-c:v libvpx-vp9 -deadline realtime -cpu-used 8 -b:v 500k", ".webm");
   } else if (name == "mjpeg.avi") {
     encode(path, "320x240", 30, "-c:v mjpeg -q:v 3", ".avi");
+  } else if (name == "faststart.mp4") {
+    encode(path, "640x480", 150, "-c:v libx264 -pix_fmt yuv420p -preset veryfast -g 25 -movflags +faststart", ".mp4");
+  } else if (name == "cut_in_half.mp4") {
+    auto bytes = read_all(media("faststart.mp4"));
+    bytes.resize(bytes.size() / 2);
+    write_atomically(path, bytes);
   } else if (name == "truncated.mp4") {
     auto bytes = read_all(media("long.mp4"));
     bytes.resize(bytes.size() * 4 / 10);

@@ -17,7 +17,9 @@ const std::string& media_dir();
 
 /// The path of a named test file, generated if missing:
 ///   h264.mp4 (320x240, 25 fps, 50 frames), hevc.mkv, mpeg4.avi, vp9.webm, mjpeg.avi (30 frames),
-///   long.mp4 (640x480, 150 frames), truncated.mp4 (first 40% of long.mp4), corrupt.mp4
+///   long.mp4 (640x480, 150 frames), truncated.mp4 (first 40% of long.mp4, whose index is at
+///   its end, so it cannot be opened), faststart.mp4 (long.mp4 with its index first),
+///   cut_in_half.mp4 (first half of faststart.mp4: it opens, then ends early), corrupt.mp4
 ///   (long.mp4 with garbage over its middle), text.mp4 (a text file), images/ (a folder: 5 good
 ///   pictures of sizes 64x48, 80x60, 96x72, 112x84, 128x96 as PNG, JPEG, BMP, PNG, JPEG, plus
 ///   broken.png and empty.jpg placed between them by name).

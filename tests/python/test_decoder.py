@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 import shutil
 import subprocess
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -102,6 +105,127 @@ def test_loop_and_frame_skip(name, media):
         assert dec.status(skipped)["skipped"] == 20
 
 
+def test_loop_none_restarts_the_file_until_remove_stream_whose_marker_then_arrives(name, media):
+    with framebus.MultiDecoder(name, slots=8, groups=["g"], linger=5) as dec, \
+            framebus.Consumer(name, group="g") as rx:
+        stream = dec.add_stream(str(media / "b.avi"), loop=None)  # 30 frames a pass
+        frames = []
+        deadline = time.monotonic() + 60
+        while len(frames) < 100 and time.monotonic() < deadline:
+            msg = rx.receive(1.0)
+            if msg is None:
+                continue
+            assert not msg.end_of_stream, "a stream that loops forever never ends by itself"
+            frames.append((msg.frame_id, msg.pts))
+            msg.release()
+        assert len(frames) == 100, "frames 90..99 come from the fourth pass"
+        status = dec.status(stream)
+        assert status["state"] == "running" and status["passes"] >= 4, status
+        # remove_stream waits for the stream's thread, whose marker needs room: read meanwhile.
+        remover = threading.Thread(target=dec.remove_stream, args=(stream,))
+        remover.start()
+        while True:
+            msg = rx.receive(30.0)
+            assert msg is not None, "the removed stream's marker never came"
+            if msg.end_of_stream:
+                marker = msg.frame_id
+                break
+            frames.append((msg.frame_id, msg.pts))
+            msg.release()
+        remover.join(30)
+        assert not remover.is_alive()
+        assert [f for f, _ in frames] == list(range(len(frames))), "ids keep counting across passes"
+        assert all(b > a for (_, a), (_, b) in zip(frames, frames[1:])), "pts keep increasing across passes"
+        assert marker == len(frames), "the marker counts the ids the stream used"
+        with pytest.raises(framebus.NotFound):
+            dec.status(stream)
+        with pytest.raises(FileNotFoundError):
+            dec.remove_stream(stream)
+        assert dec.statuses() == []
+
+
+def test_wait_is_false_while_a_paced_stream_runs_and_true_once_it_has_ended(name, media):
+    with framebus.MultiDecoder(name, slots=8, groups=["g"], linger=5) as dec, \
+            framebus.Consumer(name, group="g") as rx:
+        start = time.monotonic()
+        stream = dec.add_stream(str(media / "a.mp4"), max_fps=20)  # 40 frames: 39 gaps of 50 ms
+        assert dec.wait(0.2) is False
+        assert dec.wait(0.1, stream=stream) is False
+        got = drain(rx, 1)
+        took = time.monotonic() - start
+        assert dec.wait(10) is True
+        assert dec.wait(10, stream=stream) is True
+        assert [f for f, _, _ in got[stream]] == list(range(40))
+        assert took >= 1.9, "max_fps=20 spaces 40 frames over 1.95 s"
+        assert dec.status(stream)["state"] == "eof"
+
+
+def test_threads_and_frame_skip_from_python_keep_ffmpegs_pixels(name, media):
+    reference = np.fromfile(media / "a.bgr", np.uint8).reshape(-1, 240, 320, 3)
+    with framebus.MultiDecoder(name, slots=8, groups=["g"], linger=5) as dec, \
+            framebus.Consumer(name, group="g") as rx:
+        single = dec.add_stream(str(media / "a.mp4"), threads=1)
+        skipping = dec.add_stream(str(media / "a.mp4"), threads=3, frame_skip=3)
+        with pytest.raises(framebus.InvalidArgument, match="threads"):
+            dec.add_stream(str(media / "a.mp4"), threads=-1)
+        got = drain(rx, 2)
+        assert [f for f, _, _ in got[single]] == list(range(40))
+        assert [f for f, _, _ in got[skipping]] == list(range(10)), "one frame in four, ids contiguous"
+        assert [p for _, p, _ in got[skipping]] == [i * 4 * 40_000 for i in range(10)]
+        for i in range(3):
+            np.testing.assert_array_equal(got[single][i][2], reference[i])
+            np.testing.assert_array_equal(got[skipping][i][2], reference[i * 4])
+        status = dec.status(skipping)
+        assert (status["decoded"], status["skipped"], status["published"]) == (40, 30, 10)
+
+
+def test_stop_ends_every_stream_as_stopped_and_close_ends_the_channel(name, media):
+    dec = framebus.MultiDecoder(name, slots=8, groups=["g"], linger=5)
+    rx = framebus.Consumer(name, group="g")
+    video = dec.add_stream(str(media / "a.mp4"), loop=None, max_fps=50)
+    pictures = dec.add_stream(str(media / "pictures"), loop=0)  # 0 loops forever too
+    seen = {video: 0, pictures: 0}
+    deadline = time.monotonic() + 60
+    while (seen[video] < 3 or seen[pictures] < 7) and time.monotonic() < deadline:
+        msg = rx.receive(1.0)
+        if msg is not None:
+            assert not msg.end_of_stream
+            seen[msg.stream] += 1
+            msg.release()
+    assert seen[pictures] >= 7, "3 good pictures a pass: a third pass began"
+    statuses = dec.statuses()
+    assert [s["id"] for s in statuses] == [video, pictures]
+    # A looping stream reopens its source at every pass: "opening" for a moment, never finished.
+    assert {s["state"] for s in statuses} <= {"opening", "running"} and not any(s["finished"] for s in statuses)
+    assert statuses[1]["decode_errors"] >= 2 and statuses[1]["source"] == str(media / "pictures")
+    # stop() joins the streams, whose markers need room: read meanwhile.
+    stopper = threading.Thread(target=dec.stop)
+    stopper.start()
+    ended = set()
+    while len(ended) < 2:
+        msg = rx.receive(30.0)
+        assert msg is not None, "a stopped stream's marker never came"
+        if msg.end_of_stream:
+            ended.add(msg.stream)
+        msg.release()
+    stopper.join(30)
+    assert not stopper.is_alive()
+    assert [(s["state"], s["finished"]) for s in dec.statuses()] == [("stopped", True)] * 2
+    assert dec.wait(5) is True
+    dec.close()
+    with pytest.raises(framebus.EndOfChannel):
+        rx.receive(5.0)
+    with pytest.raises(framebus.Closed):
+        dec.status(video)
+    # Calls that release the GIL look the decoder up first, with the GIL held, to raise Closed.
+    for call in (lambda: dec.add_stream(str(media / "a.mp4")), lambda: dec.remove_stream(video), dec.stop,
+                 lambda: dec.wait(1.0), dec.statuses):
+        with pytest.raises(framebus.Closed):
+            call()
+    dec.close()  # again: nothing left to do
+    rx.close()
+
+
 def test_a_stream_given_a_channel_publishes_into_it_and_that_channel_ends_at_close(name, media):
     own = f"{name}.own"
     with framebus.MultiDecoder(name, slots=8, groups=["g"], linger=5) as dec:
@@ -141,5 +265,9 @@ def test_the_decode_command_feeds_a_consumer_and_exits_when_the_files_end(name, 
     assert rx.end_reason == "closed"
     assert proc.returncode == 1, "a stream ended in error"
     assert "eof" in out and "missing.mp4" in out and "No such file" in out
-    assert "[0]" in err, "live status lines"
+    # Live status lines: stream, state, fps, frames, drops, skips, errors, source.
+    line = re.compile(r"\[0\] (opening|running|eof) +\d+\.\d fps +\d+ frames +\d+ dropped +\d+ skipped +\d+ errors  "
+                      + re.escape(str(media / "a.mp4")))
+    assert line.search(err), err
+    assert re.search(r"\[1\] error .* No such file", err), err
     rx.close()
