@@ -348,6 +348,9 @@ int ChannelRun::run() {
       }
     }
     if (decoder_report_) decoder_report_->read(session_.stats());
+    // A stop asked while receiving is acted on before exits are judged: a child that ended from
+    // the same signal (SIGTERM to the process group) is neither an error nor restarted.
+    if (stop_.load()) request_stop(detail::monotonic_ns());
     reap_children();
     if (now >= next_sample_ns_) {
       sample_channels();
