@@ -20,6 +20,7 @@ Only onnx.helper and numpy are used (Debian's python3-onnx and python3-numpy).
 
     scripts/make-model --out resnet18.onnx --labels labels.txt
     scripts/make-model --out tiny.onnx --labels tiny.txt --width 8 --classes 10 --input-size 64
+    scripts/make-model --out zoo-style.onnx --input-name data --batch-dim N --opset 7   # as resnet50-v1-7.onnx
 """
 
 from __future__ import annotations
@@ -194,12 +195,13 @@ def calibration_images(rng: np.random.RandomState, size: int) -> np.ndarray:
     return (images - MEAN[None, :, None, None]) / STD[None, :, None, None]
 
 
-def build(classes: int, width: int, input_size: int, seed: int):
+def build(classes: int, width: int, input_size: int, seed: int, input_name: str = "input", batch_dim: str = "batch",
+          opset: int = OPSET):
     rng = np.random.RandomState(seed)
     b = Builder(rng)
     xv = calibration_images(rng, input_size)
 
-    x, xv = b.conv("input", xv, width, 7, 2, 3, "conv1")
+    x, xv = b.conv(input_name, xv, width, 7, 2, 3, "conv1")
     x, xv = b.batch_norm(x, xv, "bn1")
     x, xv = b.relu(x, xv)
     pooled = b.name("maxpool")
@@ -227,14 +229,20 @@ def build(classes: int, width: int, input_size: int, seed: int):
     b.add_init("fc.bias", fc_b)
     b.nodes.append(helper.make_node("Gemm", [flat, "fc.weight", "fc.bias"], ["logits"], name="fc", transB=1))
 
+    inputs = [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, [batch_dim, 3, input_size, input_size])]
+    ir_version = 7  # what onnx 1.12 writes for opset 11-13; OpenCV 4.6 reads it
+    if opset != OPSET:
+        ir_version = helper.find_min_ir_version_for([helper.make_opsetid("", opset)])
+    if ir_version < 4:
+        # IR 3 (opset 7 and 8, as in the model zoo's older files) lists every weight as an input too.
+        inputs += [helper.make_tensor_value_info(t.name, t.data_type, t.dims) for t in b.initializers]
     graph = helper.make_graph(
-        b.nodes, f"resnet18_w{width}_c{classes}_s{input_size}",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, input_size, input_size])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", classes])],
+        b.nodes, f"resnet18_w{width}_c{classes}_s{input_size}", inputs,
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch_dim, classes])],
         b.initializers)
     model = helper.make_model(graph, producer_name="framebus make_model", producer_version="1",
-                              opset_imports=[helper.make_opsetid("", OPSET)])
-    model.ir_version = 7  # what onnx 1.12 writes for opset 11-13; OpenCV 4.6 reads it
+                              opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = ir_version
     model.doc_string = (f"ResNet-18 architecture, base width {width}, {classes} classes, input {input_size}x"
                         f"{input_size}, seed {seed}: fixed pseudo-random weights (not trained).")
     checker.check_model(model)
@@ -279,11 +287,19 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--width", type=int, default=64, help="base channel width (default 64 = ResNet-18)")
     parser.add_argument("--input-size", type=int, default=224, help="input height and width (default 224)")
     parser.add_argument("--seed", type=int, default=18, help="seed of the weights (default 18)")
+    # Other exporters' conventions, e.g. the model zoo's resnet50-v1-7.onnx: --input-name data
+    # --batch-dim N --opset 7. The weights and the predictions stay the same.
+    parser.add_argument("--input-name", default="input", help="name of the graph input (default input)")
+    parser.add_argument("--batch-dim", default="batch", help="symbolic name of the batch dimension (default batch)")
+    parser.add_argument("--opset", type=int, default=OPSET, choices=range(7, 14), metavar="7..13",
+                        help=f"ONNX operator set (default {OPSET}); 7 and 8 also list the weights as inputs (IR 3)")
     args = parser.parse_args(argv)
     if args.classes < 1 or args.width < 1 or args.input_size < 32 or args.seed < 0:
         parser.error("--classes and --width must be >= 1, --input-size >= 32, --seed >= 0")
+    if not args.input_name or not args.batch_dim or args.input_name == "logits":
+        parser.error("--input-name and --batch-dim must be non-empty, and the input cannot be named logits")
 
-    model = build(args.classes, args.width, args.input_size, args.seed)
+    model = build(args.classes, args.width, args.input_size, args.seed, args.input_name, args.batch_dim, args.opset)
     write_atomically(args.out, model.SerializeToString())
     if args.labels:
         write_atomically(args.labels, "".join(f"{name}\n" for name in labels(args.classes, args.seed)).encode())

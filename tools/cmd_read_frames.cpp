@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -22,6 +23,9 @@
 
 namespace framebus::cli {
 namespace {
+
+// The rate MultiDecoder gives image folders by default.
+constexpr double kPictureFps = 25.0;
 
 namespace fs = std::filesystem;
 
@@ -72,6 +76,7 @@ std::vector<std::string> image_files(const std::string& dir) {
 
 int read_frames(const ReaderArgs& a) {
   std::uint64_t index = 0;
+  std::int64_t last_pts_us = -1;
   int status = kExitOk;
   for (std::uint32_t pass = 0; pass < std::max(1U, a.loop); ++pass) {
     std::error_code ec;
@@ -82,7 +87,8 @@ int read_frames(const ReaderArgs& a) {
           std::cerr << "framebus read-frames: cannot decode image '" << file << "'\n";
           continue;
         }
-        if (!send_frame(a, image, index, static_cast<std::int64_t>(index))) return kExitFailure;
+        // Pictures are timed as MultiDecoder times them: 25 per second, on across passes.
+        if (!send_frame(a, image, index, std::llround(static_cast<double>(index) * 1e6 / kPictureFps))) return kExitFailure;
         ++index;
       }
       continue;
@@ -93,9 +99,16 @@ int read_frames(const ReaderArgs& a) {
       status = kExitFailure;
       break;
     }
+    const double fps = capture.get(cv::CAP_PROP_FPS);
+    const std::int64_t frame_us = fps > 0 ? std::llround(1e6 / fps) : 1;
     cv::Mat frame;
     while (capture.read(frame)) {
-      const auto pts_us = static_cast<std::int64_t>(capture.get(cv::CAP_PROP_POS_MSEC) * 1000.0);
+      auto pts_us = static_cast<std::int64_t>(capture.get(cv::CAP_PROP_POS_MSEC) * 1000.0);
+      // OpenCV's FFmpeg backend says 0 for the last frames of a file (those drained from the
+      // decoder), and each pass starts again from 0: go on from the previous frame instead, as
+      // MultiDecoder's pts do, so that pts increase along the stream.
+      if (last_pts_us >= 0 && pts_us <= last_pts_us) pts_us = last_pts_us + frame_us;
+      last_pts_us = pts_us;
       if (!send_frame(a, frame, index, pts_us)) return kExitFailure;
       ++index;
     }

@@ -47,7 +47,9 @@ struct WorkerStats {
   std::uint64_t batches = 0;
   std::uint64_t end_markers = 0;
   std::uint64_t redelivered = 0;
-  std::uint64_t errors = 0;  ///< Frames whose classification failed (published with no predictions).
+  /// Frames whose classification failed (not an image, a broken picture): each is published with
+  /// no predictions, and the rest of its batch is classified without it.
+  std::uint64_t errors = 0;
   std::int64_t busy_ns = 0;  ///< Time spent classifying.
   std::int64_t wall_ns = 0;  ///< Time from start to end.
   EndReason end = EndReason::none;  ///< Why the frames channel ended (none when stopped).

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstring>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "common/clock.hpp"
@@ -48,23 +49,47 @@ InferenceResult record_for(const Sample& sample, const WorkerOptions& options, s
   return r;
 }
 
-// Classifies the batch from the slots themselves, or from private copies when asked to. The
-// slots are held until the results are out either way: a worker killed mid-batch must leave its
-// frames to be redelivered.
-Result<std::vector<std::vector<Prediction>>> classify_batch(Classifier& classifier, Batch& batch, bool copy) {
-  if (!copy) return classifier.classify(std::span<const Sample>(batch.frames));
+// Classifies frames from the slots themselves, or from private copies when asked to. The slots
+// are held until the results are out either way: a worker killed mid-batch must leave its frames
+// to be redelivered.
+Result<std::vector<std::vector<Prediction>>> classify_frames(Classifier& classifier, std::span<Sample> frames,
+                                                             bool copy) {
+  if (!copy) return classifier.classify(std::span<const Sample>(frames));
   std::vector<CopiedFrame> copies;
-  copies.reserve(batch.frames.size());
-  for (Sample& s : batch.frames) {
+  copies.reserve(frames.size());
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    // Checked as in place, so that a frame that is no image fails naming its stream and frame.
+    auto ref = image_of(frames[i]);
+    if (!ref) return make_error(ref.error().code(), "image " + std::to_string(i) + ": " + ref.error().message());
     CopiedFrame c;
-    c.bytes.assign(s.data().begin(), s.data().end());
-    c.desc = s.kind() == PayloadKind::image ? s.image() : ImageDesc{};
+    c.bytes.assign(frames[i].data().begin(), frames[i].data().end());
+    c.desc = ref->desc;
     copies.push_back(std::move(c));
   }
   std::vector<ImageRef> refs;
   refs.reserve(copies.size());
   for (const auto& c : copies) refs.push_back(ImageRef{c.bytes.data(), c.desc});
   return classifier.classify(std::span<const ImageRef>(refs));
+}
+
+// Predictions for every frame of the batch. One frame that cannot be classified (not an image, a
+// broken picture) must not cost its batch-mates their results: when the batch fails, each frame
+// is classified alone, and only the frames that fail alone are left without predictions.
+std::vector<std::vector<Prediction>> classify_batch(Classifier& classifier, std::vector<Sample>& frames, bool copy,
+                                                    WorkerStats& stats) {
+  auto all = classify_frames(classifier, frames, copy);
+  if (all) return std::move(*all);
+  std::vector<std::vector<Prediction>> tops(frames.size());
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    auto one = classify_frames(classifier, std::span<Sample>(frames).subspan(i, 1), copy);
+    if (one) {
+      tops[i] = std::move(one->front());
+    } else {
+      stats.last_error = one.error();
+      ++stats.errors;  // published with no predictions, so that the sink does not wait for it
+    }
+  }
+  return tops;
 }
 
 }  // namespace
@@ -101,9 +126,8 @@ Result<WorkerStats> run_worker(Classifier& classifier, const WorkerOptions& opti
       records.reserve(batch->frames.size());
       for (const Sample& s : batch->frames) records.push_back(record_for(s, options, received_ns));
       const std::int64_t infer_start = detail::monotonic_ns();
-      auto predictions = classify_batch(classifier, *batch, options.copy_on_receive);
+      auto tops = classify_batch(classifier, batch->frames, options.copy_on_receive, stats);
       const std::int64_t infer_end = detail::monotonic_ns();
-      if (!predictions) stats.last_error = predictions.error();
       ++stats.batches;
       stats.busy_ns += infer_end - infer_start;
       for (std::size_t i = 0; i < records.size(); ++i) {
@@ -112,11 +136,7 @@ Result<WorkerStats> run_worker(Classifier& classifier, const WorkerOptions& opti
         r.infer_end_ns = infer_end;
         r.batch = stats.batches;
         r.batch_size = static_cast<std::uint32_t>(records.size());
-        if (predictions) {
-          r.top = std::move((*predictions)[i]);
-        } else {
-          ++stats.errors;  // published with no predictions, so that the sink does not wait for it
-        }
+        r.top = std::move(tops[i]);
         if (r.redelivered) ++stats.redelivered;
         if (auto sent = publish(*results, r); !sent) return tl::unexpected(sent.error());
       }

@@ -60,6 +60,8 @@ class Run : public ::testing::Test {
     out_ = kDir + "/" + prefix_ + ".jsonl";
     report_ = kDir + "/" + prefix_ + ".json";
     log_ = kDir + "/" + prefix_ + ".log";
+    // Files of an earlier test with the same name and pid would pass for this run's output.
+    for (const auto& f : {out_, report_, log_}) fs::remove(f);
   }
 
   std::vector<std::string> args(const std::vector<std::string>& extra,
@@ -153,23 +155,65 @@ pid_t find_worker(const std::string& frames) {
   return -1;
 }
 
-TEST_F(Run, a_worker_killed_with_sigkill_is_replaced_and_no_frame_is_lost) {
-  auto run = start({"--workers", "2", "--batch", "4", "--max-fps", "20"});
-  pid_t worker = -1;
+// Every thread of the process is stopped: SIGSTOP has taken effect.
+bool stopped(pid_t pid) {
+  std::error_code ec;
+  bool any = false;
+  for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    const std::string stat = testing::read_text(task.path().string() + "/stat");
+    const auto paren = stat.rfind(')');
+    if (paren == std::string::npos || paren + 2 >= stat.size()) return false;
+    const char state = stat[paren + 2];
+    if (state != 'T' && state != 't') return false;
+    any = true;
+  }
+  return any && !ec;
+}
+
+// Stops (SIGSTOP) the run's workers in turn until one is caught holding at least two messages of
+// the frames channel, and returns it, stopped; -1 when none is within a minute. A batch holds at most one end
+// marker, so that worker holds at least one frame, and stopped it cannot release it: a SIGKILL
+// now certainly leaves frames to be redelivered.
+pid_t freeze_a_worker_holding_frames(const std::string& frames) {
   const auto deadline = std::chrono::steady_clock::now() + 60s;
-  // Wait until results flow, so the kill lands mid-run (the paced streams last 1.5 s).
   while (std::chrono::steady_clock::now() < deadline) {
-    if (testing::read_text(out_).size() > 200 && (worker = find_worker(prefix_ + ".frames")) > 0) break;
+    auto info = inspect_channel(frames);
+    for (const auto& p : info ? info->participants : std::vector<ParticipantInfo>{}) {
+      if (p.producer || p.group != "workers" || !p.alive || ::kill(p.pid, SIGSTOP) != 0) continue;
+      while (!stopped(p.pid) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+      std::uint32_t held = 0;
+      if (auto now = inspect_channel(frames)) {
+        for (const auto& q : now->participants) {
+          if (q.pid == p.pid && !q.producer) held += q.held;
+        }
+      }
+      if (held >= 2 && stopped(p.pid)) return p.pid;
+      ::kill(p.pid, SIGCONT);
+    }
     std::this_thread::sleep_for(10ms);
   }
+  return -1;
+}
+
+TEST_F(Run, a_worker_killed_with_sigkill_while_holding_frames_is_replaced_and_its_frames_are_redelivered) {
+  // Paced streams (2 s) and batches that wait up to 200 ms to fill: workers hold frames often.
+  auto run = start({"--workers", "2", "--batch", "4", "--batch-timeout", "200", "--max-fps", "15"});
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < deadline && testing::read_text(out_).size() < 200) {
+    std::this_thread::sleep_for(10ms);
+  }
+  const pid_t worker = freeze_a_worker_holding_frames(prefix_ + ".frames");
   ASSERT_GT(worker, 0) << testing::read_text(log_);
   ASSERT_EQ(::kill(worker, SIGKILL), 0);
   ASSERT_EQ(run->wait(120s), 0) << testing::read_text(log_);
   expect_every_frame_once_in_order();
   int restarts = 0;
+  std::uint64_t again = 0;
   const auto summary = report();
   for (const auto& w : summary["workers"]) restarts += w["restarts"].get<int>();
+  for (const auto& s : summary["streams"]) again += s["redelivered"].get<std::uint64_t>() + s["duplicates"].get<std::uint64_t>();
   EXPECT_EQ(restarts, 1) << testing::read_text(log_);
+  EXPECT_GT(again, 0U) << "the frames the killed worker held came back: " << summary.dump(2);
   EXPECT_FALSE(any_channel_left());
 }
 

@@ -146,6 +146,7 @@ int run_with_queue(const RunOptions& o, Session& session, const std::atomic<bool
         if (predictions) r.top = std::move((*predictions)[i]);
         session.take(std::move(r), detail::monotonic_ns());
       }
+      session.stats().queued = static_cast<std::uint32_t>(queue.size());
       session.tick(detail::monotonic_ns(), 1, 1);
       continue;
     }
@@ -193,6 +194,8 @@ int run_with_queue(const RunOptions& o, Session& session, const std::atomic<bool
         d.message = "reader " + exit->describe();
       }
     }
+    // The display's queue depth: frames read and waiting for the consumer's next batch.
+    session.stats().queued = static_cast<std::uint32_t>(queue.size());
     session.tick(detail::monotonic_ns(), 1, 1);
   }
   for (auto& r : readers) {

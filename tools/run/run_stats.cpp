@@ -64,6 +64,9 @@ std::string result_line(const SinkEntry& e) {
   j["latency_ms"] = std::round(static_cast<double>(e.arrived_ns - e.result.published_ns) / 1e4) / 1e2;
   j["worker"] = e.result.worker;
   if (e.result.redelivered) j["redelivered"] = true;
+  // A classifier always gives at least one prediction: none means the worker could not classify
+  // the frame (its stderr says why).
+  if (e.result.top.empty()) j["failed"] = true;
   return j.dump();
 }
 

@@ -54,7 +54,8 @@ struct RunStats {
 void print_summary(std::ostream& out, const RunStats& stats, const ResultSink& sink);
 /// The same as JSON (--report).
 nlohmann::ordered_json report_json(const RunStats& stats, const ResultSink& sink);
-/// One JSON line per emitted frame (--out).
+/// One JSON line per emitted frame (--out): stream, frame, pts_us, top, latency_ms, worker, and
+/// redelivered / failed when true; a gap is stream, frame and gap (docs/pipeline.md).
 std::string result_line(const SinkEntry& entry);
 /// The live display: a few lines, redrawn in place on a terminal.
 std::vector<std::string> progress_lines(const RunStats& stats, const ResultSink& sink, std::int64_t now_ns,

@@ -41,11 +41,16 @@ std::optional<ChildProcess> spawn_self(const std::vector<std::string>& args, boo
   if (capture_stdout) posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
+  // Ctrl-C at a terminal signals the whole foreground process group, children included. The
+  // supervisor alone acts on it (decoder first, then the workers drain): a child starts with
+  // SIGINT blocked, so a terminal's SIGINT stays pending in it and is never delivered. The
+  // supervisor stops its children with SIGTERM and SIGKILL.
+  sigset_t interrupt_only;
+  sigemptyset(&interrupt_only);
+  sigaddset(&interrupt_only, SIGINT);
   sigset_t all;
   sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigmask(&attr, &interrupt_only);
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid = -1;

@@ -16,7 +16,9 @@ struct ChildProcess {
 };
 
 /// Starts `/proc/self/exe args...`. With capture_stdout, the child's stdout is a pipe whose
-/// non-blocking read end is out_fd. The child gets the default signal dispositions and mask.
+/// non-blocking read end is out_fd. The child gets the default signal dispositions, and a mask
+/// that blocks SIGINT only: a terminal's Ctrl-C, sent to the whole process group, is for the
+/// supervisor, which stops its children in order.
 std::optional<ChildProcess> spawn_self(const std::vector<std::string>& args, bool capture_stdout);
 
 /// How a child ended: exit status, or the signal that killed it.

@@ -99,6 +99,7 @@ class ChannelRun {
   void request_stop(std::int64_t now_ns);
   void remove_channels();
   std::uint32_t workers_running() const;
+  std::uint32_t threads_per_process() const { return topology_ == Topology::threads ? o_.workers : 1; }
 
   const RunOptions& o_;
   Topology topology_;
@@ -197,9 +198,13 @@ bool ChannelRun::spawn_worker(WorkerSlot& w, double open_wait) {
     return false;
   }
   w.pid = child->pid;
-  auto& tally = session_.stats().workers[w.id];
-  tally.pid = static_cast<std::uint32_t>(child->pid);
-  tally.running = true;
+  // One tally per worker thread of the process (ids w.id, w.id + 1, ...), so that the summary
+  // lists every worker, also one that got no frame; restarts are counted on the first.
+  for (std::uint32_t i = 0; i < threads_per_process(); ++i) {
+    auto& tally = session_.stats().workers[w.id + i];
+    tally.pid = static_cast<std::uint32_t>(child->pid);
+    tally.running = true;
+  }
   return true;
 }
 
@@ -231,9 +236,8 @@ void ChannelRun::start_workers() {
 
 std::uint32_t ChannelRun::workers_running() const {
   std::uint32_t n = 0;
-  const std::uint32_t per_process = topology_ == Topology::threads ? o_.workers : 1;
   for (const auto& w : workers_) {
-    if (w.pid > 0) n += per_process;
+    if (w.pid > 0) n += threads_per_process();
   }
   return n;
 }
@@ -257,9 +261,12 @@ void ChannelRun::reap_children() {
     auto exit = poll_exit(w.pid);
     if (!exit) continue;
     w.pid = -1;
+    for (std::uint32_t i = 0; i < threads_per_process(); ++i) {
+      auto& thread = session_.stats().workers[w.id + i];
+      thread.running = false;
+      thread.last_exit = exit->describe();
+    }
     auto& tally = session_.stats().workers[w.id];
-    tally.running = false;
-    tally.last_exit = exit->describe();
     if (exit->ok() || stopping_) continue;  // a worker that ended is not started again
     // A crashed worker is replaced while its channel still has work (its held frames are
     // redelivered to whichever worker of the group takes them next).
@@ -341,6 +348,9 @@ int ChannelRun::run() {
       }
     }
     if (decoder_report_) decoder_report_->read(session_.stats());
+    // A stop asked while receiving is acted on before exits are judged: a child that ended from
+    // the same signal (SIGTERM to the process group) is neither an error nor restarted.
+    if (stop_.load()) request_stop(detail::monotonic_ns());
     reap_children();
     if (now >= next_sample_ns_) {
       sample_channels();
