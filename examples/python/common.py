@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import multiprocessing.context
 import os
 import re
 import signal
@@ -17,6 +18,7 @@ import statistics
 import sys
 import threading
 import time
+from multiprocessing import forkserver, resource_tracker
 from typing import Callable, Iterable, Optional, TextIO
 
 import framebus
@@ -247,12 +249,26 @@ def ignore_interrupts() -> None:
 
 
 @contextlib.contextmanager
-def starting_children():
+def starting_children(context: Optional[multiprocessing.context.BaseContext] = None):
     """Processes started in this block begin with SIGINT blocked (the mask survives fork and
     exec), so that a Ctrl-C while a child is still importing does not end it with a traceback
-    before ignore_interrupts() runs there. Here, a Ctrl-C meanwhile is only deferred."""
+    before ignore_interrupts() runs there. Here, a Ctrl-C meanwhile is only deferred.
+
+    multiprocessing's resource tracker unblocks SIGINT in this process once it has started
+    itself (the first spawn or forkserver start does that), which would undo the block for the
+    very children it is meant for: it is started first, outside the block. forkserver children are
+    forked by the server with its own mask and handlers, so the server is started inside the
+    block with SIGINT ignored, which its children inherit (blocked signals stay pending, so
+    nothing is lost here meanwhile)."""
+    resource_tracker.ensure_running()
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
+        if context is not None and context.get_start_method() == "forkserver":
+            handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                forkserver.ensure_running()
+            finally:
+                signal.signal(signal.SIGINT, handler)
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)

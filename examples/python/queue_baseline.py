@@ -104,7 +104,7 @@ def main() -> None:
     errors: list[str] = []
     interrupted = False
     try:
-        with common.starting_children():
+        with common.starting_children(context):
             for reader in readers:
                 reader.start()
         while not reorder.all_finished():

@@ -112,7 +112,7 @@ def run(args, slots: int, attach: Callable[[framebus.MultiDecoder], list[framebu
 
         def start_worker(i: int) -> multiprocessing.Process:
             process = context.Process(target=worker, args=(handles[i], results, args, i), name=f"worker-{i}")
-            with common.starting_children():
+            with common.starting_children(context):
                 process.start()
             return process
 

@@ -106,7 +106,7 @@ def main() -> None:
     errors: list[str] = []
     interrupted = False
     try:
-        with common.starting_children():
+        with common.starting_children(context):
             decoder.start()
         for i in range(args.workers):
             # One consumer and one classifier per thread; the threads share the group's frames.

@@ -199,6 +199,42 @@ def results_so_far(tmp_path) -> int:
     return len(path.read_text().splitlines()) if path.exists() else 0
 
 
+# A fresh interpreter (the resource tracker not started yet, as in an example's own process) starts
+# one child inside starting_children(); the child reports whether a SIGINT would reach it.
+SIGINT_PROBE = """
+import multiprocessing, signal, sys
+sys.path.insert(0, sys.argv[2])
+import common
+
+def report(conn):
+    blocked = signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    conn.send(blocked or signal.getsignal(signal.SIGINT) == signal.SIG_IGN)
+
+if __name__ == "__main__":
+    context = multiprocessing.get_context(sys.argv[1])
+    receiver, sender = context.Pipe(duplex=False)
+    with common.starting_children(context):
+        child = context.Process(target=report, args=(sender,))
+        child.start()
+    parent_unblocked = signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    protected = receiver.recv()
+    child.join()
+    print(f"child protected={protected} parent unblocked={parent_unblocked}")
+"""
+
+
+@pytest.mark.parametrize("method", ["spawn", "fork", "forkserver"])
+def test_children_start_deaf_to_a_ctrl_c_under_every_start_method(tmp_path, method):
+    # Else a Ctrl-C while a child still imports its modules ends it with a traceback before it can
+    # ignore SIGINT itself (the main process decides how a Ctrl-C ends the children).
+    probe = tmp_path / "probe.py"
+    probe.write_text(SIGINT_PROBE)
+    proc = subprocess.run([sys.executable, str(probe), method, str(EXAMPLES)], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "child protected=True parent unblocked=True" in proc.stdout, proc.stdout + proc.stderr
+
+
 @pytest.mark.parametrize("script", ALL_EXAMPLES)
 def test_ctrl_c_stops_every_process_and_leaves_no_channel(media, model, tmp_path, processes, script):
     # A session of its own, so that SIGINT goes to the whole process group, as a terminal sends it.
