@@ -33,6 +33,10 @@ void RunSummary::add(const TrialResult& trial) {
   repairs += trial.repairs;
   for (const Violation& v : trial.violations) violations[static_cast<std::size_t>(v.kind)] += 1;
   max_recovery_ms = std::max(max_recovery_ms, trial.max_recovery_ms);
+  for (std::size_t i = 0; i < max_recovery_by_phase.size(); ++i) {
+    max_recovery_by_phase[i] = std::max(max_recovery_by_phase[i], trial.max_recovery_by_phase[i]);
+  }
+  recovery_checks += trial.recovery_checks;
   seconds += trial.seconds;
   if (!trial.violations.empty()) failed.push_back(trial);
 }
@@ -65,8 +69,12 @@ void print_text(std::ostream& out, const RunSummary& run) {
   out << "violations:";
   for (const ViolationKind k : kKinds) out << " " << to_string(k) << " " << run.violations[static_cast<std::size_t>(k)];
   out << "\n";
-  out << "max recovery latency: " << fixed(run.max_recovery_ms, 1) << " ms (bound 1000 ms); lock take-overs: "
-      << run.repairs << "\n";
+  out << "max recovery latency: " << fixed(run.max_recovery_ms, 1) << " ms (bound 1000 ms) over " << run.recovery_checks
+      << " survivor checks; by phase:";
+  for (std::size_t i = 0; i < run.max_recovery_by_phase.size(); ++i) {
+    out << (i ? ", " : " ") << to_string(static_cast<Phase>(i)) << " " << fixed(run.max_recovery_by_phase[i], 1);
+  }
+  out << " ms; lock take-overs: " << run.repairs << "\n";
   for (const TrialResult& t : run.failed) {
     out << "FAILED trial seed " << t.seed << " (" << t.plan << ")\n";
     for (const Violation& v : t.violations) out << "  " << to_string(v.kind) << ": " << v.what << "\n";
@@ -94,6 +102,12 @@ void print_json(std::ostream& out, const RunSummary& run) {
   j["losses"] = run.violations[static_cast<std::size_t>(ViolationKind::loss)];
   j["leaks"] = run.violations[static_cast<std::size_t>(ViolationKind::leak)];
   j["max_recovery_ms"] = run.max_recovery_ms;
+  nlohmann::ordered_json by_phase;
+  for (std::size_t i = 0; i < run.max_recovery_by_phase.size(); ++i) {
+    by_phase[std::string(to_string(static_cast<Phase>(i)))] = run.max_recovery_by_phase[i];
+  }
+  j["max_recovery_ms_by_phase"] = by_phase;
+  j["recovery_checks"] = run.recovery_checks;
   j["lock_takeovers"] = run.repairs;
   nlohmann::ordered_json failed = nlohmann::ordered_json::array();
   for (const TrialResult& t : run.failed) {
