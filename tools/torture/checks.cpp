@@ -40,7 +40,10 @@ class Checker {
     r_.redelivered = l_.flagged_receipts;
     if (!fs_.complete) return;  // an aborted trial has its hang; its counts prove nothing more
     if (fs_.have_info) {
-      for (const GroupInfo& g : fs_.info.groups) r_.dropped += g.dropped;
+      for (const GroupInfo& g : fs_.info.groups) {
+        r_.dropped += g.dropped;
+        r_.dropped_by_policy.at(static_cast<std::size_t>(g.policy)) += g.dropped;
+      }
     }
     check_receipts();
     check_redeliveries();

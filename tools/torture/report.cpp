@@ -30,6 +30,7 @@ void RunSummary::add(const TrialResult& trial) {
   delivered += trial.delivered;
   redelivered += trial.redelivered;
   dropped += trial.dropped;
+  for (std::size_t i = 0; i < dropped_by_policy.size(); ++i) dropped_by_policy[i] += trial.dropped_by_policy[i];
   repairs += trial.repairs;
   for (const Violation& v : trial.violations) violations[static_cast<std::size_t>(v.kind)] += 1;
   max_recovery_ms = std::max(max_recovery_ms, trial.max_recovery_ms);
@@ -65,7 +66,11 @@ void print_text(std::ostream& out, const RunSummary& run) {
   }
   out << "); " << run.kills_skipped << " planned kills found their victim already done or not blocked\n";
   out << "messages: " << run.published << " published, " << run.delivered << " delivered, " << run.redelivered
-      << " redelivered, " << run.dropped << " dropped by policy\n";
+      << " redelivered, " << run.dropped << " dropped by policy (";
+  for (std::size_t i = 0; i < run.dropped_by_policy.size(); ++i) {
+    out << (i ? ", " : "") << to_string(static_cast<Policy>(i)) << " " << run.dropped_by_policy[i];
+  }
+  out << ")\n";
   out << "violations:";
   for (const ViolationKind k : kKinds) out << " " << to_string(k) << " " << run.violations[static_cast<std::size_t>(k)];
   out << "\n";
@@ -95,6 +100,11 @@ void print_json(std::ostream& out, const RunSummary& run) {
   j["kills_skipped"] = run.kills_skipped;
   j["messages"] = {{"published", run.published}, {"delivered", run.delivered}, {"redelivered", run.redelivered},
                    {"dropped", run.dropped}};
+  nlohmann::ordered_json by_policy;
+  for (std::size_t i = 0; i < run.dropped_by_policy.size(); ++i) {
+    by_policy[std::string(to_string(static_cast<Policy>(i)))] = run.dropped_by_policy[i];
+  }
+  j["messages"]["dropped_by_policy"] = by_policy;
   nlohmann::ordered_json v;
   for (const ViolationKind k : kKinds) v[std::string(to_string(k))] = run.violations[static_cast<std::size_t>(k)];
   j["violations"] = v;

@@ -18,6 +18,7 @@ struct RunSummary {
   std::uint64_t delivered = 0;
   std::uint64_t redelivered = 0;
   std::uint64_t dropped = 0;
+  std::array<std::uint64_t, 3> dropped_by_policy{};
   std::uint64_t repairs = 0;
   std::array<std::uint64_t, 6> violations{};  ///< by ViolationKind
   double max_recovery_ms = 0;

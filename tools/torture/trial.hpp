@@ -87,6 +87,7 @@ struct TrialResult {
   std::uint64_t delivered = 0;        ///< receipts, all groups
   std::uint64_t redelivered = 0;      ///< receipts flagged redelivered
   std::uint64_t dropped = 0;          ///< the groups' drop counters, summed
+  std::array<std::uint64_t, 3> dropped_by_policy{};  ///< the same, by the group's Policy
   std::uint32_t repairs = 0;          ///< lock take-overs from dead owners
   double max_recovery_ms = 0;         ///< longest wait past a death (see driver.cpp)
   std::array<double, kPhaseCount> max_recovery_by_phase{};  ///< the same, by the phase of the kill
