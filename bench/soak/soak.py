@@ -13,6 +13,11 @@ open file descriptors (entries of /proc/PID/fd). Then it stops the run with SIGI
     by at most --rss-bound MiB, per process. The RSS checked is VmRSS less RssShmem: the channels'
     shared slots count in VmRSS as each process first touches them (the supervisor maps the
     frames channel for a moment each second to read its queue depth), which is not growth;
+  - after the warm-up, the least-squares slope of that RSS is at most --slope-bound MiB per minute,
+    per process. By default 0.5 MiB/min for runs of 5 minutes or more; a shorter run has too few
+    minutes for a line fitted through allocator noise to mean that much, so its bound is the slope
+    that would add --rss-bound over the samples after the warm-up (about 5 MiB/min for 60 s), and
+    never less than 0.5;
   - after the warm-up, the open fds do not grow: the lowest count of the last third equals that
     of the first third, and the highest of the last third is no higher than any seen before it
     (a file or channel opened for a moment, such as the decoder reopening a looping file or the
@@ -54,6 +59,9 @@ def parse_args():
     p.add_argument("--interval", type=float, default=1.0, help="seconds between samples")
     p.add_argument("--warmup", type=float, default=0.2, help="fraction of the samples left out of the checks")
     p.add_argument("--rss-bound", type=float, default=4.0, help="MiB an RSS may grow from the first to the last third")
+    p.add_argument("--slope-bound", type=float, default=None,
+                   help="MiB/min the RSS slope after the warm-up may reach (default: 0.5 for runs of 5 min or more, "
+                        "else what adds --rss-bound over the samples after the warm-up, at least 0.5)")
     p.add_argument("--stop-timeout", type=float, default=30.0, help="seconds the run has to exit after SIGINT")
     p.add_argument("--out", default=None, help="directory for samples.csv, soak.json and the run's logs (default: a temporary one)")
     p.add_argument("--plot", default=None, help="write a PNG of RSS and fds over time to this file")
@@ -155,6 +163,19 @@ def own(p):
     return p[1] - p[2]
 
 
+LONG_RUN_S = 300          # runs at least this long get the fixed slope bound
+LONG_RUN_SLOPE = 0.5      # MiB/min
+
+
+def slope_bound(args, window_s):
+    """The RSS slope (MiB/min) a process may show over `window_s` seconds of samples after the warm-up."""
+    if args.slope_bound is not None:
+        return args.slope_bound
+    if args.seconds >= LONG_RUN_S or window_s <= 0:
+        return LONG_RUN_SLOPE
+    return max(LONG_RUN_SLOPE, args.rss_bound / (window_s / 60))
+
+
 def analyse(series, t_warm, args):
     """Per process: the checks on its samples after the warm-up. series: label -> [(t, rss, shm, fds)]."""
     rows, failures = [], []
@@ -169,7 +190,7 @@ def analyse(series, t_warm, args):
         rss_first = statistics.mean(own(p) for p in first) / 1024
         rss_last = statistics.mean(own(p) for p in last) / 1024
         growth = rss_last - rss_first
-        # Least-squares slope over the kept samples, for the report (MiB per minute).
+        # Least-squares slope over the kept samples (MiB per minute).
         ts = [p[0] for p in kept]
         rs = [own(p) / 1024 for p in kept]
         slope = 0.0
@@ -179,18 +200,26 @@ def analyse(series, t_warm, args):
         fds_first = (min(p[3] for p in first), max(p[3] for p in first))
         fds_last = (min(p[3] for p in last), max(p[3] for p in last))
         fds_peak_before = max(p[3] for p in points[: n - third])
+        bound = slope_bound(args, max(ts) - min(ts))
+        failed = []
+        if growth > args.rss_bound:
+            failed.append("rss growth")
+            failures.append(f"{label}: RSS grew {growth:.2f} MiB from the first to the last third (bound {args.rss_bound} MiB)")
+        if slope > bound:
+            failed.append("rss slope")
+            failures.append(f"{label}: RSS rose {slope:.3f} MiB/min after the warm-up (least squares; bound {bound:.2f} MiB/min)")
+        if fds_last[0] != fds_first[0] or fds_last[1] > fds_peak_before:
+            failed.append("fds")
+            failures.append(f"{label}: open fds grew: {fds_first[0]}..{fds_first[1]} in the first third, "
+                            f"{fds_last[0]}..{fds_last[1]} in the last (highest before it: {fds_peak_before})")
         row = {
             "process": label, "samples": n, "rss_first_third_mib": rss_first,
             "rss_last_third_mib": rss_last, "rss_growth_mib": growth, "rss_slope_mib_per_min": slope,
             "vmrss_max_mib": max(p[1] for p in points) / 1024, "shm_max_mib": max(p[2] for p in points) / 1024,
             "fds_first_third": fds_first, "fds_last_third": fds_last,
+            "rss_slope_bound_mib_per_min": bound, "failed_checks": failed, "passed": not failed,
         }
         rows.append(row)
-        if growth > args.rss_bound:
-            failures.append(f"{label}: RSS grew {growth:.2f} MiB from the first to the last third (bound {args.rss_bound} MiB)")
-        if fds_last[0] != fds_first[0] or fds_last[1] > fds_peak_before:
-            failures.append(f"{label}: open fds grew: {fds_first[0]}..{fds_first[1]} in the first third, "
-                            f"{fds_last[0]}..{fds_last[1]} in the last (highest before it: {fds_peak_before})")
     return rows, failures
 
 
@@ -316,7 +345,7 @@ def soak(args, framebus, out, videos, model, labels):
         failures.append("no results in the last third of the run")
     results_per_s = total / elapsed if elapsed > 0 else 0.0
 
-    print_table(rows, t_warm)
+    print_table(rows, t_warm, args)
     print(f"\nresults: {total} frames classified in {elapsed:.0f} s ({results_per_s:.1f}/s), "
           f"{len(next(iter(series.values()), []))} samples per process, exit status {status}, "
           f"/dev/shm: {'clean' if not left else left}")
@@ -329,6 +358,7 @@ def soak(args, framebus, out, videos, model, labels):
     verdict = {
         "command": cmd, "seconds": args.seconds, "elapsed_s": elapsed, "exit_status": status,
         "results": total, "results_per_s": results_per_s, "rss_bound_mib": args.rss_bound, "warmup_s": t_warm,
+        "slope_bound_mib_per_min": args.slope_bound,
         "processes": rows, "failures": failures, "passed": not failures,
         "samples": {label: [{"t": t, "vmrss_kib": r, "rss_shmem_kib": sh, "fds": fd} for t, r, sh, fd in pts]
                     for label, pts in series.items()},
@@ -344,14 +374,17 @@ def soak(args, framebus, out, videos, model, labels):
     return 0 if not failures else 1
 
 
-def print_table(rows, t_warm):
-    print(f"\nafter the warm-up ({t_warm:.0f} s); RSS less shared memory, MiB; fds as lowest..highest")
+def print_table(rows, t_warm, args):
+    bounds = sorted({round(r["rss_slope_bound_mib_per_min"], 2) for r in rows})
+    print(f"\nafter the warm-up ({t_warm:.0f} s); RSS less shared memory, MiB; fds as lowest..highest; "
+          f"bounds: growth {args.rss_bound} MiB, slope {', '.join(f'{b:.2f}' for b in bounds)} MiB/min")
     print(f"{'process':<10} {'samples':>7} {'1st third':>10} {'last third':>10} {'growth':>8} {'slope/min':>10} "
-          f"{'VmRSS max':>10} {'shm max':>8} {'fds 1st':>8} {'fds last':>8}")
+          f"{'VmRSS max':>10} {'shm max':>8} {'fds 1st':>8} {'fds last':>8}  verdict")
     for r in rows:
+        verdict = "PASS" if r["passed"] else "FAIL (" + ", ".join(r["failed_checks"]) + ")"
         print(f"{r['process']:<10} {r['samples']:>7} {r['rss_first_third_mib']:>10.1f} {r['rss_last_third_mib']:>10.1f} "
               f"{r['rss_growth_mib']:>+8.2f} {r['rss_slope_mib_per_min']:>+10.3f} {r['vmrss_max_mib']:>10.1f} "
-              f"{r['shm_max_mib']:>8.1f} {'%d..%d' % r['fds_first_third']:>8} {'%d..%d' % r['fds_last_third']:>8}")
+              f"{r['shm_max_mib']:>8.1f} {'%d..%d' % r['fds_first_third']:>8} {'%d..%d' % r['fds_last_third']:>8}  {verdict}")
 
 
 if __name__ == "__main__":

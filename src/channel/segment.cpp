@@ -1,11 +1,14 @@
 #include "channel/segment.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <new>
 #include <random>
@@ -33,6 +36,27 @@ Error system_error(std::string_view what, std::string_view path, int err) {
 void copy_group_name(GroupCtl& group, std::string_view name) noexcept {
   std::memset(group.name, 0, sizeof group.name);
   std::memcpy(group.name, name.data(), std::min(name.size(), sizeof group.name - 1));
+}
+
+// A creator killed between creating its temporary object and publishing it leaves that object
+// in /dev/shm ("framebus.NAME.creating-PID-RANDOM"). The next creation of the same name removes
+// those whose creator is gone, as it replaces a channel left by dead processes; `framebus gc` does
+// it for every name. A pid reused since keeps its file until then.
+void remove_abandoned_creations(std::string_view name) {
+  const std::string prefix = std::string(kShmPrefix) + std::string(name) + ".creating-";
+  DIR* dir = ::opendir(std::string(kShmDir).c_str());
+  if (dir == nullptr) return;
+  while (const dirent* e = ::readdir(dir)) {
+    const std::string_view file(e->d_name);
+    if (file.substr(0, prefix.size()) != prefix) continue;
+    const std::string_view rest = file.substr(prefix.size());
+    pid_t pid = 0;
+    const auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), pid);
+    if (ec != std::errc{} || pid <= 0 || end == rest.data() + rest.size() || *end != '-') continue;
+    if (::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    ::unlinkat(::dirfd(dir), e->d_name, 0);
+  }
+  ::closedir(dir);
 }
 
 }  // namespace
@@ -230,6 +254,7 @@ Result<Segment> Segment::create(std::string_view name, Geometry geometry, std::u
   if (auto ok = validate_name(name); !ok) return tl::unexpected(ok.error());
   const std::string path = channel_path(name);
   const LayoutPlan plan = plan_layout(geometry.slot_count, geometry.slot_size);
+  remove_abandoned_creations(name);
 
   std::random_device rd;
   const std::string tmp = path + ".creating-" + std::to_string(::getpid()) + "-" + std::to_string(rd());

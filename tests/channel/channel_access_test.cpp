@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <string_view>
 
 #include "framebus/framebus.hpp"
 #include "support/channel_helpers.hpp"
@@ -28,6 +30,21 @@ unsigned mode_of(const std::string& name) {
   EXPECT_EQ(::stat(channel_path(name).c_str(), &st), 0);
   return st.st_mode & 0777;
 }
+
+// Switching uid needs root. Outside CI a developer's run skips these tests; CI (CI=true) runs as
+// root, so there a missing privilege fails the test rather than skipping it unnoticed.
+bool running_in_ci() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && std::string_view(ci) == "true";
+}
+
+#define FRAMEBUS_NEED_ROOT()                                                                       \
+  do {                                                                                             \
+    if (::geteuid() != 0) {                                                                        \
+      if (running_in_ci()) FAIL() << "needs root to switch to a second uid; CI=true runs as root"; \
+      GTEST_SKIP() << "needs root to switch to a second uid";                                      \
+    }                                                                                              \
+  } while (false)
 
 // Runs `body` in a child that has dropped to another uid (and optionally kept a group).
 int as_other_user(const std::function<int()>& body, gid_t gid = kOtherGid) {
@@ -69,7 +86,7 @@ TEST(Access, a_mode_without_owner_read_write_is_rejected) {
 }
 
 TEST(Access, another_user_cannot_open_a_default_channel) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch to a second uid";
+  FRAMEBUS_NEED_ROOT();
   const auto name = unique_name("otheruid");
   auto tx = Producer::create(name, testing::small_channel());
   ASSERT_TRUE(tx);
@@ -96,7 +113,7 @@ int raw_open_errno(const std::string& name, int flags) {
 }
 
 TEST(Access, another_user_can_neither_map_inspect_nor_remove_a_default_channel) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch to a second uid";
+  FRAMEBUS_NEED_ROOT();
   const auto name = unique_name("otheruidraw");
   auto tx = Producer::create(name, testing::small_channel());
   ASSERT_TRUE(tx);
@@ -123,7 +140,7 @@ TEST(Access, another_user_can_neither_map_inspect_nor_remove_a_default_channel) 
 }
 
 TEST(Access, a_group_mode_admits_members_of_the_group) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch to a second uid";
+  FRAMEBUS_NEED_ROOT();
   const auto name = unique_name("groupmode");
   auto opts = testing::small_channel();
   opts.mode = 0660;

@@ -1,4 +1,5 @@
 // Crashes lose nothing and hang nothing: real processes, real SIGKILL, no simulated death.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -190,6 +191,35 @@ TEST(Crash, a_channel_left_behind_by_dead_processes_is_reclaimed_when_created_ag
   EXPECT_TRUE(closing.get());
   ASSERT_EQ(got.size(), 1U) << "nothing of the dead run leaks into the new one";
   EXPECT_EQ(got[0].frame, 1U);
+}
+
+TEST(Crash, a_creation_left_unfinished_by_a_killed_creator_is_removed_when_the_channel_is_created) {
+  const auto name = unique_name("unfinished");
+  const std::string unfinished_prefix = channel_path(name) + ".creating-";
+  // What a creator killed inside Producer::create leaves: its temporary object, named after its pid.
+  Pipe made;
+  Child creator([&] {
+    const std::string tmp = unfinished_prefix + std::to_string(::getpid()) + "-1";
+    const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return 2;
+    made.send(tmp);
+    pause();
+    return 3;
+  });
+  const auto abandoned = made.receive();
+  ASSERT_TRUE(abandoned);
+  creator.kill9();
+  // One whose creator still runs (this process) is someone's creation in progress.
+  const std::string in_progress = unfinished_prefix + std::to_string(::getpid()) + "-2";
+  const int fd = ::open(in_progress.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+
+  auto tx = Producer::create(name, testing::small_channel());
+  ASSERT_TRUE(tx) << tx.error().message();
+  EXPECT_NE(::access(abandoned->c_str(), F_OK), 0) << "the dead creator's object is gone";
+  EXPECT_EQ(::access(in_progress.c_str(), F_OK), 0) << "a live creator's object is left alone";
+  ::unlink(in_progress.c_str());
 }
 
 TEST(Crash, a_process_killed_while_holding_the_channel_lock_does_not_hang_the_others) {

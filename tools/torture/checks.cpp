@@ -1,13 +1,31 @@
 #include "checks.hpp"
 
 #include <algorithm>
+#include <map>
+#include <utility>
+#include <vector>
 
 namespace framebus::torture {
 
 namespace {
 
+std::uint32_t stream_of(std::uint64_t key) { return static_cast<std::uint32_t>(key >> 40); }
+
 std::string message_name(std::uint64_t key) {
-  return "stream " + std::to_string(key >> 40) + " message " + std::to_string(key & ((1ULL << 40) - 1));
+  return "stream " + std::to_string(stream_of(key)) + " message " + std::to_string(key & ((1ULL << 40) - 1));
+}
+
+// How many of a set of messages belong to each stream.
+std::map<std::uint32_t, std::uint64_t> per_stream(const std::set<std::uint64_t>& keys) {
+  std::map<std::uint32_t, std::uint64_t> n;
+  for (const std::uint64_t key : keys) n[stream_of(key)] += 1;
+  return n;
+}
+
+// The value at `key`, 0 when absent.
+std::uint64_t at(const std::map<std::uint32_t, std::uint64_t>& m, std::uint32_t key) {
+  const auto it = m.find(key);
+  return it == m.end() ? 0 : it->second;
 }
 
 class Checker {
@@ -22,9 +40,13 @@ class Checker {
     r_.redelivered = l_.flagged_receipts;
     if (!fs_.complete) return;  // an aborted trial has its hang; its counts prove nothing more
     if (fs_.have_info) {
-      for (const GroupInfo& g : fs_.info.groups) r_.dropped += g.dropped;
+      for (const GroupInfo& g : fs_.info.groups) {
+        r_.dropped += g.dropped;
+        r_.dropped_by_policy.at(static_cast<std::size_t>(g.policy)) += g.dropped;
+      }
     }
     check_receipts();
+    check_redeliveries();
     const std::uint32_t eos = check_end_of_stream_markers();
     check_accounting(eos);
     check_leaks();
@@ -41,6 +63,9 @@ class Checker {
         if (l_.abandoned.count(key) != 0) {
           add(ViolationKind::corruption, "group " + group_name(g) + " received " + message_name(key) +
                                              ", sent into a channel whose participants all died before it was reclaimed");
+        } else if (l_.unsent.count(key) != 0) {
+          add(ViolationKind::corruption, "group " + group_name(g) + " received " + message_name(key) +
+                                             ", whose producer was killed before publishing it");
         } else if (l_.discarded.count(key) != 0) {
           add(ViolationKind::corruption, "group " + group_name(g) + " received " + message_name(key) +
                                              ", whose loan the policies had discarded");
@@ -81,9 +106,65 @@ class Checker {
     return static_cast<std::uint32_t>(seen.size());
   }
 
-  // Per group: received + dropped = published. The channel's own counters say how many data
-  // messages really entered it (a producer killed between loan and publish may or may not have
-  // published); the group's drop counter must account for every one the group did not receive.
+  // A receipt flagged redelivered needs a death behind it: a consumer of the same group that had
+  // taken that very message (reported it received and not released it) and was killed before the
+  // flagged receipt. Each such death stands for one redelivery of each message it held. A consumer
+  // killed in open ran unpaused until the kill, so it may have taken one message or marker that it
+  // had not reported yet: each of those deaths may stand for one more flagged receipt in its group.
+  void check_redeliveries() {
+    for (std::uint32_t g = 0; g < l_.data.size(); ++g) {
+      std::vector<const ConsumerDeath*> deaths;
+      std::vector<std::int64_t> spare;  // consumers of the group killed in open, when
+      for (const auto& [incarnation, d] : l_.consumer_deaths) {
+        if (d.group != g) continue;
+        deaths.push_back(&d);
+        if (d.in_open) spare.push_back(d.signalled_ns);
+      }
+      std::vector<std::pair<std::int64_t, std::string>> unexplained;
+      for (const auto& [key, rc] : l_.data[g]) {
+        if (rc.redeliveries.empty()) continue;
+        std::vector<std::int64_t> holders;  // deaths of consumers that held it
+        for (const ConsumerDeath* d : deaths) {
+          if (d->held.count(key) != 0) holders.push_back(d->signalled_ns);
+        }
+        std::vector<std::int64_t> again;
+        for (const Receipts::Redelivery& r : rc.redeliveries) again.push_back(r.ns);
+        std::sort(holders.begin(), holders.end());
+        std::sort(again.begin(), again.end());
+        // The i-th redelivery in time needs the i-th death of a holder before it.
+        std::size_t next = 0;
+        for (const std::int64_t ns : again) {
+          if (next < holders.size() && holders[next] < ns) {
+            ++next;
+          } else {
+            unexplained.emplace_back(ns, message_name(key));
+          }
+        }
+      }
+      for (const auto& [stream, rc] : l_.eos[g]) {
+        for (const Receipts::Redelivery& r : rc.redeliveries) unexplained.emplace_back(r.ns, "end-of-stream " + std::to_string(stream));
+      }
+      std::sort(spare.begin(), spare.end());
+      std::sort(unexplained.begin(), unexplained.end());
+      std::size_t next = 0;
+      for (const auto& [ns, what] : unexplained) {
+        if (next < spare.size() && spare[next] < ns) {
+          ++next;
+          continue;
+        }
+        add(ViolationKind::duplicate, "group " + group_name(g) + " received " + what +
+                                          " flagged redelivered, but no consumer of the group that had taken it died before");
+      }
+    }
+  }
+
+  // What each group's counters must say, given what its consumers reported and what the channel
+  // counts as entered (published or discarded data messages):
+  //   received + dropped - lost = entered, for the group and for each stream;
+  // where `received` counts distinct messages the group received and `lost` those it received and
+  // then lost again: the last consumer to take the message was killed holding it, and nobody took
+  // it after it went back to the queue, so only drop_oldest can have dropped it. A block group
+  // drops nothing of its own: only messages the whole channel discarded (see below).
   void check_accounting(std::uint32_t eos) {
     if (!fs_.have_info) return;
     const std::uint64_t known = l_.confirmed.size() + l_.discarded.size();
@@ -95,7 +176,16 @@ class Checker {
                                    std::to_string(known) + " were confirmed and " + std::to_string(l_.uncertain.size()) +
                                    " uncertain");
     }
-    for (std::size_t g = 0; g < l_.data.size(); ++g) {
+    // What entered per stream: confirmed for sure, uncertain maybe (a producer killed inside publish()).
+    std::map<std::uint32_t, std::uint64_t> known_by_stream = per_stream(l_.confirmed);
+    for (const auto& [stream, n] : per_stream(l_.discarded)) known_by_stream[stream] += n;
+    const std::map<std::uint32_t, std::uint64_t> uncertain_by_stream = per_stream(l_.uncertain);
+    std::set<std::uint32_t> streams;
+    for (const ParticipantPlan& p : plan_.participants) {
+      if (p.producer) streams.insert(p.stream);
+    }
+
+    for (std::uint32_t g = 0; g < l_.data.size(); ++g) {
       const GroupInfo* info = nullptr;
       for (const GroupInfo& gi : fs_.info.groups) {
         if (gi.name == group_name(g)) info = &gi;
@@ -104,30 +194,102 @@ class Checker {
         add(ViolationKind::loss, "group " + group_name(g) + " is missing from the channel");
         continue;
       }
+      const std::string who = "group " + group_name(g) + " (" + std::string(to_string(info->policy)) + ")";
       const std::uint64_t received = l_.data[g].size();
-      // A message whose last receiver was killed went back to the queue; drop_oldest may have
-      // dropped it there, counting a drop for a message the group did see.
-      std::uint64_t requeued = 0;
-      for (const auto& [key, rc] : l_.data[g]) requeued += l_.killed.count(rc.last_receiver) != 0 ? 1 : 0;
-      const std::uint64_t missing = entered > received ? entered - received : 0;
+      std::map<std::uint32_t, std::uint64_t> received_by_stream;
+      // Lost again after a death; "open": the holder was killed in open, and may have released it
+      // unreported (then it is not lost). Those are the only tolerance below.
+      std::map<std::uint32_t, std::uint64_t> lost, lost_open;
+      for (const auto& [key, rc] : l_.data[g]) {
+        received_by_stream[stream_of(key)] += 1;
+        const auto death = l_.consumer_deaths.find(rc.last_receiver);
+        if (death == l_.consumer_deaths.end() || death->second.held.count(key) == 0) continue;
+        (death->second.in_open ? lost_open : lost)[stream_of(key)] += 1;
+        if (info->policy != Policy::drop_oldest && !death->second.in_open) {
+          add(ViolationKind::loss, who + ": " + message_name(key) +
+                                       " went back to the group when its consumer died, and nobody received it again");
+        }
+      }
+      std::uint64_t lost_total = 0, lost_open_total = 0;
+      for (const auto& [stream, n] : lost) lost_total += n;
+      for (const auto& [stream, n] : lost_open) lost_open_total += n;
+
       if (received > entered) {
-        add(ViolationKind::corruption, "group " + group_name(g) + " received " + std::to_string(received) +
+        add(ViolationKind::corruption, who + " received " + std::to_string(received) +
                                            " distinct messages, more than the " + std::to_string(entered) + " published");
       }
-      if (info->dropped < missing) {
-        add(ViolationKind::loss, "group " + group_name(g) + " (" + std::string(to_string(info->policy)) + ") lost " +
-                                     std::to_string(missing - info->dropped) + " messages: " + std::to_string(missing) +
-                                     " not received, " + std::to_string(info->dropped) + " counted as dropped");
-      } else if (info->dropped > missing + requeued) {
-        add(ViolationKind::loss, "group " + group_name(g) + " counts " + std::to_string(info->dropped) + " drops but only " +
-                                     std::to_string(missing) + " messages are missing");
+      const std::uint64_t dropped = info->dropped;
+      if (info->policy == Policy::block) {
+        // Design (docs/design.md, back-pressure): a producer that finds no free slot waits while a
+        // busy slot is pending for a block group; when none is (the block groups have taken
+        // everything and drop groups fill the channel), the new message is discarded for every
+        // group, the block groups included. So a block group's drops are exactly the channel's
+        // discards, never a message it was given.
+        if (dropped != fs_.discarded) {
+          add(ViolationKind::loss, who + " counts " + std::to_string(dropped) + " drops; a block group drops only what the channel discarded (" +
+                                       std::to_string(fs_.discarded) + ")");
+        }
       }
+      // received + dropped - lost = entered, lost in [lost_total, lost_total + lost_open_total].
+      if (received + dropped < entered + lost_total || received + dropped > entered + lost_total + lost_open_total) {
+        add(ViolationKind::loss, who + " counts " + std::to_string(dropped) + " drops: " + std::to_string(entered) +
+                                     " messages entered the channel, the group received " + std::to_string(received) + " (" +
+                                     std::to_string(lost_total) + " of them lost again after their consumer died" +
+                                     (lost_open_total != 0 ? ", " + std::to_string(lost_open_total) + " maybe" : std::string()) + ")");
+      }
+      // The same per stream: what entered is exact unless a producer of the stream was killed
+      // inside publish() (uncertain), then a range.
+      std::uint64_t by_stream_sum = 0;
+      std::map<std::uint32_t, std::uint64_t> dropped_by_stream;
+      for (const StreamDrops& d : info->drops_by_stream) {
+        dropped_by_stream[d.stream] += d.dropped;
+        by_stream_sum += d.dropped;
+        if (streams.count(d.stream) == 0) {
+          add(ViolationKind::corruption, who + " counts " + std::to_string(d.dropped) + " drops of stream " +
+                                             std::to_string(d.stream) + ", which carries no data");
+        }
+      }
+      if (by_stream_sum != dropped) {
+        add(ViolationKind::loss, who + " counts " + std::to_string(dropped) + " drops, but " + std::to_string(by_stream_sum) +
+                                     " by stream");
+      }
+      for (const std::uint32_t stream : streams) {
+        // entered_s = received_s + dropped_s - lost_s, lost_s in [lost, lost + lost_open].
+        const std::uint64_t got = at(received_by_stream, stream) + at(dropped_by_stream, stream);
+        const std::uint64_t hi = got - std::min(got, at(lost, stream));
+        const std::uint64_t lo = hi - std::min(hi, at(lost_open, stream));
+        const std::uint64_t known_s = at(known_by_stream, stream);
+        const std::uint64_t max_s = known_s + at(uncertain_by_stream, stream);
+        if (hi < known_s || lo > max_s) {
+          add(ViolationKind::loss, who + ", stream " + std::to_string(stream) + ": received " +
+                                       std::to_string(at(received_by_stream, stream)) + ", dropped " +
+                                       std::to_string(at(dropped_by_stream, stream)) + ", lost again " +
+                                       std::to_string(at(lost, stream)) + ", but " + std::to_string(known_s) + " entered" +
+                                       (max_s != known_s ? " (up to " + std::to_string(max_s) + ")" : std::string()));
+        }
+      }
+
+      // Every take is reported, but a consumer killed in open may have taken one message or
+      // marker unreported.
       std::uint64_t logged = 0;
       for (const auto& [key, rc] : l_.data[g]) logged += rc.plain + rc.flagged;
       for (const auto& [stream, rc] : l_.eos[g]) logged += rc.plain + rc.flagged;
-      if (info->delivered < logged) {
-        add(ViolationKind::corruption, "group " + group_name(g) + " counts " + std::to_string(info->delivered) +
-                                           " deliveries, fewer than the " + std::to_string(logged) + " its consumers logged");
+      std::uint64_t held_at_death = 0, open_deaths = 0;
+      for (const auto& [incarnation, d] : l_.consumer_deaths) {
+        if (d.group != g) continue;
+        held_at_death += d.held.size();
+        open_deaths += d.in_open ? 1 : 0;
+      }
+      if (info->delivered < logged || info->delivered > logged + open_deaths) {
+        add(ViolationKind::corruption, who + " counts " + std::to_string(info->delivered) + " deliveries, but its consumers reported " +
+                                           std::to_string(logged) +
+                                           (open_deaths != 0 ? " (and " + std::to_string(open_deaths) + " were killed in open)" : std::string()));
+      }
+      // Each sample a killed consumer held went back once (give or take one per consumer killed in open).
+      if (info->redelivered + open_deaths < held_at_death || info->redelivered > held_at_death + open_deaths) {
+        add(ViolationKind::corruption, who + " counts " + std::to_string(info->redelivered) +
+                                           " redelivered samples, but its killed consumers held " + std::to_string(held_at_death) +
+                                           (open_deaths != 0 ? " (and " + std::to_string(open_deaths) + " were killed in open)" : std::string()));
       }
     }
   }

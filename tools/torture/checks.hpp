@@ -1,7 +1,8 @@
 #pragma once
 // Judges a finished trial: every published message reached every group exactly once (or again,
-// flagged, after its consumer died) unless a drop policy dropped it and the drop counters say so;
-// every payload arrived intact; no slot and no /dev/shm entry was left behind.
+// flagged, and only after a consumer of the group that had taken it died) unless a drop policy
+// dropped it and the group's counters say exactly so; every payload arrived intact; no slot and
+// no /dev/shm entry was left behind.
 
 #include "driver.hpp"
 

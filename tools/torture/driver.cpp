@@ -8,15 +8,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
-#include <ctime>
 #include <fstream>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "channel/layout.hpp"
+#include "channel/liveness.hpp"
 #include "channel/segment.hpp"
 #include "participant.hpp"
 #include "wire.hpp"
@@ -32,13 +34,7 @@ constexpr int kFinishTimeoutMs = 60'000;
 // rest lets it report how long the hang was).
 constexpr int kRecoveryWatchMs = 5'000;
 
-std::int64_t now_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
-double ms_since(std::int64_t t0) { return static_cast<double>(now_ns() - t0) / 1e6; }
+constexpr std::int64_t kNsPerMs = 1'000'000;
 
 // The state letter of /proc/PID/stat ('S' sleeping, 'T' stopped, ...).
 char proc_state(pid_t pid) {
@@ -55,6 +51,7 @@ T watch(const T& word) {
 }
 
 std::uint64_t parse_u64(std::string_view text) { return std::stoull(std::string(text)); }
+std::int64_t parse_i64(std::string_view text) { return std::stoll(std::string(text)); }
 
 // One participant across its incarnations (each restart is a new process).
 struct Proc {
@@ -75,7 +72,43 @@ struct Proc {
   std::uint64_t next_seq = 0;
   std::optional<std::uint64_t> pending_w;
   std::optional<std::uint32_t> pending_v;
-  std::int64_t last_publish_ns = 0;
+  std::set<std::uint64_t> holding;  // consumer: messages reported received ("R") and not released ("L")
+  // Producer, all incarnations: when it published, ended its stream or closed, in order; and when
+  // it closed ("F": it had nothing left to send and every group had taken its messages).
+  std::vector<std::int64_t> progress_ns;
+  std::optional<std::int64_t> closed_ns;
+};
+
+// A kill as the driver did it.
+struct Kill {
+  std::int64_t signalled_ns = 0;  // SIGKILL sent
+  std::int64_t dead_ns = 0;       // waitpid() returned: the 1 s bound counts from here
+  bool held_lock = false;         // the channel lock word named the victim after its death
+};
+
+// One receipt, for the recovery watches: which producer's message, who took it, when.
+struct Receipt {
+  std::uint32_t producer;    // participant index of the producer (its stream), or UINT32_MAX
+  std::uint32_t receiver;    // consumer incarnation
+  std::int64_t ns;
+};
+
+// What had been logged just before a kill: records read by then were written before it.
+struct Before {
+  std::uint32_t repairs = 0;
+  std::uint64_t redelivered = 0;       // the victim's group (consumers)
+  std::vector<std::size_t> receipts;   // per group: length of its receipt log
+};
+
+// One thing that survivors of a death wait for, and when they got it (see docs/reliability.md,
+// "Recovery after each kill"). `met` returns the time it happened, once it has: the time a
+// survivor wrote in its record, or for shared state the time the driver saw it.
+struct Watch {
+  std::string what;
+  Phase phase;
+  std::int64_t dead_ns;
+  std::function<std::optional<std::int64_t>()> met;
+  std::optional<std::int64_t> at;
 };
 
 class Trial {
@@ -86,7 +119,7 @@ class Trial {
     out_.result.plan = describe(plan);
     out_.ledger.data.resize(plan.groups.size());
     out_.ledger.eos.resize(plan.groups.size());
-    flagged_.resize(plan.groups.size());
+    receipt_log_.resize(plan.groups.size());
     for (std::uint32_t i = 0; i < plan.participants.size(); ++i) {
       Proc p;
       p.index = i;
@@ -114,7 +147,7 @@ class Trial {
       if (!wait_for([&] { return creator.paused || !creator.alive; }, kOpenTimeoutMs) || !creator.paused) {
         return hang("participant #0 never reached open");
       }
-      release_and_kill(creator, Phase::open);
+      (void)release_and_kill(creator, Phase::open);  // nobody else has joined: no survivor waits
       // The kill may land after the channel was created and messages sent: nobody else had
       // joined, so the restarted creator reclaims that channel (every participant is dead) and
       // those messages go with it, by design. They must never be received.
@@ -149,6 +182,9 @@ class Trial {
       out_.result.kills_skipped += 1;
       return true;
     }
+    // Everyone restarted so far is in the channel again: the survivors of this death are the
+    // participants themselves, not processes still starting.
+    if (!wait_for([&] { return all_alive_opened(); }, kOpenTimeoutMs)) return hang("a restarted participant never opened the channel");
     send(v, "arm " + std::string(to_string(k.phase)) + " " + std::to_string(k.after));
     const bool reached = wait_for(
         [&] { return v.paused || v.finished || !v.alive || (!v.producer && v.at_end && producers_done()); },
@@ -159,59 +195,126 @@ class Trial {
       return true;
     }
     const Phase phase = v.paused_phase;
-    // What survivors wait for after this death, snapshotted before it.
     const bool last_producer = v.producer && !other_producer_running(v);
-    const bool others_active = someone_else_active(v);
     const std::uint32_t group = v.producer ? 0 : plan_.participants[v.index].group;
-    const std::uint64_t redelivered_before = watch(seg_.group(group).redelivered);
-    const std::uint32_t repairs_before = seg_.header().repairs.load();
+    const Before before = snapshot(group);
+    const std::uint32_t incarnation = v.incarnation;
 
-    std::int64_t killed_at = 0;
+    Kill kill;
     switch (phase) {
       case Phase::publish:
       case Phase::end_stream:
-      case Phase::open: killed_at = release_and_kill(v, phase); break;
-      case Phase::blocked: killed_at = kill_blocked(v); break;
-      case Phase::loan:
+      case Phase::open: kill = release_and_kill(v, phase); break;
+      case Phase::blocked: kill = kill_blocked(v); break;
+      case Phase::loan: kill = kill_now(v, phase, true, true); break;
       case Phase::hold:
-      case Phase::lock: killed_at = kill_now(v, phase); break;
+      case Phase::lock: kill = kill_now(v, phase); break;
     }
-
-    const std::uint64_t flagged_before = flagged_.empty() ? 0 : flagged_[group];
-    if (!last_producer) restart(v, k.kill_restart_in_open);
-    if (phase == Phase::hold) {
-      // The samples it held go back to its group: that is what its group mates wait for...
-      if (!recovered("consumer #" + std::to_string(v.index) + " killed holding samples: its samples were not requeued",
-                     killed_at, [&] { return watch(seg_.group(group).redelivered) > redelivered_before; })) {
-        return false;
-      }
-      // ...and a consumer of the group then receives them, flagged (unless drop_oldest may drop them).
-      if (plan_.groups[group].policy != Policy::drop_oldest &&
-          !recovered("consumer #" + std::to_string(v.index) + " killed holding samples: nobody received them again",
-                     killed_at, [&] { return flagged_[group] > flagged_before; })) {
-        return false;
-      }
-    }
-    if (phase == Phase::lock && others_active) {
-      if (!recovered("participant #" + std::to_string(v.index) + " killed holding the lock: nobody took it over",
-                     killed_at, [&] { return seg_.header().repairs.load() > repairs_before; })) {
-        return false;
-      }
-    }
+    const std::string who = (v.producer ? "producer #" : "consumer #") + std::to_string(v.index) + " killed in " +
+                            std::string(to_string(phase));
+    watch_survivors(v, phase, kill, before, who);
+    if (!v.producer) watch_held_samples(group, phase, kill, before, incarnation, who);
     if (last_producer) {
-      // The last producer died: every consumer must learn it (end of channel) once drained.
-      if (!recovered("last producer #" + std::to_string(v.index) + " killed: consumers did not see the end of the channel",
-                     killed_at, [&] { return consumers_at_end(); })) {
-        return false;
-      }
-      restart(v, k.kill_restart_in_open);
+      // Every consumer learns that the channel has ended (once drained); the victim comes back after.
+      add_watch(who + " (the last producer): consumers did not see the end of the channel", phase, kill.dead_ns,
+                [this]() -> std::optional<std::int64_t> {
+                  if (consumers_at_end()) return now_ns();
+                  return std::nullopt;
+                });
+      if (!settle()) return false;
     }
-    return true;
+    restart(v, k.kill_restart_in_open);
+    return settle();
+  }
+
+  // What the survivors of `v` wait for, whatever the phase: the lock if it died holding it; every
+  // other producer still sending makes progress; every group keeps receiving from those producers.
+  void watch_survivors(const Proc& v, Phase phase, const Kill& kill, const Before& before, const std::string& who) {
+    if (kill.held_lock || phase == Phase::lock) {
+      add_watch(who + " holding the channel lock: nobody took it over", phase, kill.dead_ns,
+                [this, repairs = before.repairs]() -> std::optional<std::int64_t> {
+                  if (seg_.header().repairs.load() > repairs) return now_ns();
+                  return std::nullopt;
+                });
+    }
+    std::vector<std::uint32_t> others;
+    for (const Proc& p : procs_) {
+      if (&p != &v && p.producer && p.alive && !p.finished) others.push_back(p.index);
+    }
+    for (const std::uint32_t i : others) {
+      add_watch(who + ": producer #" + std::to_string(i) + " published, ended its stream or closed no more", phase,
+                kill.dead_ns, [this, i, kill]() { return progress_after(i, kill); });
+    }
+    if (others.empty()) return;
+    const std::uint32_t victim = v.incarnation;
+    for (std::uint32_t g = 0; g < plan_.groups.size(); ++g) {
+      add_watch(who + ": group " + plan_.groups[g].name + " received nothing more from the other producers", phase,
+                kill.dead_ns,
+                [this, g, others, victim, kill, next = before.receipts[g],
+                 first = std::optional<std::int64_t>()]() mutable -> std::optional<std::int64_t> {
+                  const std::vector<Receipt>& log = receipt_log_[g];
+                  for (; next < log.size(); ++next) {
+                    const Receipt& r = log[next];
+                    if (r.ns < kill.signalled_ns || r.receiver == victim) continue;
+                    if (std::find(others.begin(), others.end(), r.producer) == others.end()) continue;
+                    if (!first || r.ns < *first) first = r.ns;
+                  }
+                  if (first) return first;
+                  // Producers that closed had nothing left for anyone: every group took all of it.
+                  std::int64_t closed = kill.dead_ns;
+                  for (const std::uint32_t i : others) {
+                    if (!procs_[i].closed_ns) return std::nullopt;
+                    closed = std::max(closed, *procs_[i].closed_ns);
+                  }
+                  return closed;
+                });
+    }
+  }
+
+  // A consumer killed at a pause (hold, lock) holding samples: its group gets every one of them
+  // back (the group's redelivered counter rises by as many) and, unless the group drops oldest
+  // (which may drop them there), a consumer receives each of them again, flagged. Not watched after
+  // a kill in open, where what it held is known only give or take one (the final checks cover it).
+  void watch_held_samples(std::uint32_t group, Phase phase, const Kill& kill, const Before& before,
+                          std::uint32_t incarnation, const std::string& who) {
+    const std::set<std::uint64_t> held = out_.ledger.consumer_deaths[incarnation].held;
+    if (held.empty()) return;
+    add_watch(who + ": its group did not get back the " + std::to_string(held.size()) + " samples it held", phase,
+              kill.dead_ns, [this, group, target = before.redelivered + held.size()]() -> std::optional<std::int64_t> {
+                if (watch(seg_.group(group).redelivered) >= target) return now_ns();
+                return std::nullopt;
+              });
+    if (plan_.groups[group].policy == Policy::drop_oldest) return;
+    add_watch(who + ": nobody received the samples it held again", phase, kill.dead_ns,
+              [this, group, held, kill, incarnation]() -> std::optional<std::int64_t> {
+                std::int64_t last = kill.dead_ns;
+                for (const std::uint64_t key : held) {
+                  const auto found = out_.ledger.data[group].find(key);
+                  if (found == out_.ledger.data[group].end()) return std::nullopt;
+                  const auto& again = found->second.redeliveries;
+                  const auto it = std::find_if(again.begin(), again.end(), [&](const Receipts::Redelivery& r) {
+                    return r.ns >= kill.signalled_ns && r.receiver != incarnation;
+                  });
+                  if (it == again.end()) return std::nullopt;
+                  last = std::max(last, it->ns);
+                }
+                return last;
+              });
+  }
+
+  // When producer `i` did something after the kill: published, ended its stream or closed. A
+  // producer that had closed before has nothing to wait for.
+  std::optional<std::int64_t> progress_after(std::uint32_t i, const Kill& kill) const {
+    const Proc& p = procs_[i];
+    const auto it = std::lower_bound(p.progress_ns.begin(), p.progress_ns.end(), kill.signalled_ns);
+    if (it != p.progress_ns.end()) return *it;
+    if (p.closed_ns) return kill.dead_ns;
+    return std::nullopt;
   }
 
   // The victim asked to pause before its next loan: stop every consumer of a block group, let the
   // victim run until it sleeps in loan() on the full channel, and kill it there.
-  std::int64_t kill_blocked(Proc& v) {
+  Kill kill_blocked(Proc& v) {
     std::uint32_t block_group = 0;
     while (block_group < plan_.groups.size() && plan_.groups[block_group].policy != Policy::block) ++block_group;
     for (Proc& p : procs_) {
@@ -230,7 +333,8 @@ class Trial {
                  proc_state(v.pid) == 'S';
         },
         3000);
-    const std::int64_t killed_at = kill_now(v, Phase::blocked, verified);
+    // Asleep in loan() with no free slot: the message it announced was certainly not published.
+    const Kill kill = kill_now(v, Phase::blocked, verified, verified);
     if (!verified) out_.result.kills_skipped += 1;
     for (Proc& p : procs_) {
       if (p.stopped) {
@@ -238,13 +342,20 @@ class Trial {
         p.stopped = false;
       }
     }
-    return killed_at;
+    return kill;
   }
 
+  // Starts the victim again; first lets it into open and kills it there if the plan says so (the
+  // survivors are watched after that death too).
   void restart(Proc& v, bool kill_in_open) {
     if (kill_in_open) {
       spawn(v, true);
-      if (wait_for([&] { return v.paused || !v.alive; }, kOpenTimeoutMs) && v.paused) release_and_kill(v, Phase::open);
+      if (wait_for([&] { return v.paused || !v.alive; }, kOpenTimeoutMs) && v.paused) {
+        const Before before = snapshot(v.producer ? 0 : plan_.participants[v.index].group);
+        const Kill kill = release_and_kill(v, Phase::open);
+        watch_survivors(v, Phase::open, kill, before,
+                        (v.producer ? "producer #" : "consumer #") + std::to_string(v.index) + " killed in open");
+      }
       if (v.alive) kill_now(v, Phase::open, false);
     }
     spawn(v, false);
@@ -347,18 +458,33 @@ class Trial {
     p.status.emplace(st[0]);
     p.alive = true;
     p.opened = p.finished = p.at_end = p.paused = p.stopped = false;
+    p.holding.clear();
   }
 
-  // SIGKILL, reap, and read what it wrote before dying. Returns the time of the kill.
-  std::int64_t kill_now(Proc& p, Phase phase, bool count = true) {
+  // SIGKILL, reap, and read what it wrote before dying. `unpublished`: the victim is known to be
+  // paused before publish() (or asleep in loan()), so the message it was sending never entered.
+  Kill kill_now(Proc& p, Phase phase, bool count = true, bool unpublished = false) {
+    Kill kill;
+    kill.signalled_ns = now_ns();
     ::kill(p.pid, SIGKILL);
-    const std::int64_t at = now_ns();
     int status = 0;
     while (::waitpid(p.pid, &status, 0) < 0 && errno == EINTR) {
     }
+    kill.dead_ns = now_ns();
+    kill.held_lock = lock_owned_by(p.pid);
     drain(p);
-    out_.ledger.killed.insert(p.incarnation);
-    if (p.pending_w) out_.ledger.uncertain.insert(message_key(plan_.participants[p.index].stream, *p.pending_w));
+    if (!p.producer) {
+      ConsumerDeath& death = out_.ledger.consumer_deaths[p.incarnation];
+      death.group = plan_.participants[p.index].group;
+      death.signalled_ns = kill.signalled_ns;
+      death.in_open = phase == Phase::open;
+      death.held = std::move(p.holding);
+      p.holding.clear();
+    }
+    if (p.pending_w) {
+      (unpublished ? out_.ledger.unsent : out_.ledger.uncertain)
+          .insert(message_key(plan_.participants[p.index].stream, *p.pending_w));
+    }
     if (p.pending_v) out_.ledger.eos_uncertain.insert(*p.pending_v);
     p.pending_w.reset();
     p.pending_v.reset();
@@ -366,12 +492,12 @@ class Trial {
     if (p.control_fd >= 0) ::close(p.control_fd);
     p.control_fd = -1;
     if (count) out_.result.kills[static_cast<std::size_t>(phase)] += 1;
-    return at;
+    return kill;
   }
 
   // Lets a paused participant go into the call it announced and kills it at once: the kill lands
   // before, inside or just after that call.
-  std::int64_t release_and_kill(Proc& p, Phase phase) {
+  Kill release_and_kill(Proc& p, Phase phase) {
     send(p, "go");
     return kill_now(p, phase);
   }
@@ -465,7 +591,7 @@ class Trial {
           const std::uint64_t key = message_key(me.stream, parse_u64(f.at(1)));
           (f.at(2) == "1" ? l.discarded : l.confirmed).insert(key);
           p.pending_w.reset();
-          p.last_publish_ns = now_ns();
+          p.progress_ns.push_back(parse_i64(f.at(3)));
           out_.result.published += 1;
           break;
         }
@@ -473,21 +599,31 @@ class Trial {
         case 'Q':
           l.eos_confirmed.insert(static_cast<std::uint32_t>(parse_u64(f.at(1))));
           p.pending_v.reset();
+          p.progress_ns.push_back(parse_i64(f.at(2)));
           break;
         case 'F':
           p.finished = true;
           p.next_seq = me.messages;
+          p.progress_ns.push_back(parse_i64(f.at(1)));
+          p.closed_ns = p.progress_ns.back();
           break;
         case 'R': {
           const auto stream = static_cast<std::uint32_t>(parse_u64(f.at(1)));
           const std::uint64_t seq = parse_u64(f.at(2));
           const bool flagged = f.at(3) == "1";
-          Receipts& r = l.data[me.group][message_key(stream, seq)];
+          const std::int64_t ns = parse_i64(f.at(5));
+          const std::uint64_t key = message_key(stream, seq);
+          Receipts& r = l.data[me.group][key];
           (flagged ? r.flagged : r.plain) += 1;
-          r.last_receiver = p.incarnation;
+          if (flagged) r.redeliveries.push_back({ns, p.incarnation});
+          if (ns >= r.last_ns) {
+            r.last_receiver = p.incarnation;
+            r.last_ns = ns;
+          }
+          p.holding.insert(key);
+          receipt_log_[me.group].push_back({producer_of(stream), p.incarnation, ns});
           l.receipts += 1;
           l.flagged_receipts += flagged ? 1 : 0;
-          flagged_[me.group] += flagged ? 1 : 0;
           if (f.at(4) != "1") {
             l.bad_checksums.push_back("group " + plan_.groups[me.group].name + " got stream " + std::to_string(stream) +
                                       " message " + std::to_string(seq) + " with a bad stamp or checksum");
@@ -495,12 +631,22 @@ class Trial {
           break;
         }
         case 'E': {
-          Receipts& r = l.eos[me.group][static_cast<std::uint32_t>(parse_u64(f.at(1)))];
-          (f.at(2) == "1" ? r.flagged : r.plain) += 1;
-          flagged_[me.group] += f.at(2) == "1" ? 1 : 0;
-          r.last_receiver = p.incarnation;
+          const auto stream = static_cast<std::uint32_t>(parse_u64(f.at(1)));
+          const bool flagged = f.at(2) == "1";
+          const std::int64_t ns = parse_i64(f.at(3));
+          Receipts& r = l.eos[me.group][stream];
+          (flagged ? r.flagged : r.plain) += 1;
+          if (flagged) r.redeliveries.push_back({ns, p.incarnation});
+          if (ns >= r.last_ns) {
+            r.last_receiver = p.incarnation;
+            r.last_ns = ns;
+          }
+          receipt_log_[me.group].push_back({producer_of(stream / 1000), p.incarnation, ns});
           break;
         }
+        case 'L':
+          p.holding.erase(message_key(static_cast<std::uint32_t>(parse_u64(f.at(1))), parse_u64(f.at(2))));
+          break;
         case 'T':
           l.torn.push_back("stream " + std::string(f.at(1)) + " message " + std::string(f.at(2)) +
                            " changed while consumer #" + std::to_string(p.index) + " held it");
@@ -523,32 +669,89 @@ class Trial {
   // ----------------------------------------------------------------------------------------
   // Conditions
 
+  // Pumps the status pipes until pred() holds or the timeout passes. Every pending recovery watch
+  // is looked at on each turn, so the time it is seen met is never late by another wait.
   template <typename Pred>
   bool wait_for(Pred pred, int timeout_ms) {
-    const std::int64_t deadline = now_ns() + std::int64_t{timeout_ms} * 1'000'000;
+    const std::int64_t deadline = now_ns() + std::int64_t{timeout_ms} * kNsPerMs;
     for (;;) {
+      observe();
       if (pred()) return true;
       if (now_ns() >= deadline) return false;
       pump(1);
     }
   }
 
-  // Waits for a recovery after a kill; records its latency, and a hang past the bound.
-  template <typename Pred>
-  bool recovered(const std::string& what, std::int64_t killed_at, Pred pred) {
-    const int left = kRecoveryWatchMs - static_cast<int>(ms_since(killed_at));
-    const bool ok = wait_for(pred, std::max(left, 0)) || pred();
-    const double ms = ms_since(killed_at);
-    if (ok && ms > out_.result.max_recovery_ms) out_.result.max_recovery_ms = ms;
-    if (!ok) out_.result.max_recovery_ms = std::max(out_.result.max_recovery_ms, ms);
-    if (!ok || ms > kRecoveryBoundMs) {
-      out_.result.violations.push_back(
-          {ViolationKind::hang, what + (ok ? " within 1 s (took " : " (waited ") + std::to_string(static_cast<int>(ms)) + " ms)"});
-      return ok;
+  // ----------------------------------------------------------------------------------------
+  // Recovery watches
+
+  template <typename Met>
+  void add_watch(std::string what, Phase phase, std::int64_t dead_ns, Met met) {
+    watches_.push_back({std::move(what), phase, dead_ns, std::function<std::optional<std::int64_t>()>(std::move(met)), {}});
+  }
+
+  void observe() {
+    for (Watch& w : watches_) {
+      if (!w.at) w.at = w.met();
+    }
+  }
+
+  // Waits until every watch is met (or watched long enough to say how long the hang was), records
+  // each latency from the death, and a hang for each one met later than the bound or never.
+  // False when one was never met: the trial cannot go on meaningfully.
+  bool settle() {
+    std::int64_t until = 0;
+    for (const Watch& w : watches_) until = std::max(until, w.dead_ns + kRecoveryWatchMs * kNsPerMs);
+    const auto all_met = [&] {
+      return std::all_of(watches_.begin(), watches_.end(), [](const Watch& w) { return w.at.has_value(); });
+    };
+    (void)wait_for([&] { return all_met() || now_ns() >= until; }, kRecoveryWatchMs + 1000);
+    bool ok = true;
+    TrialResult& r = out_.result;
+    for (const Watch& w : watches_) {
+      const double ms = static_cast<double>(std::max<std::int64_t>(0, w.at.value_or(now_ns()) - w.dead_ns)) / 1e6;
+      double& by_phase = r.max_recovery_by_phase[static_cast<std::size_t>(w.phase)];
+      r.max_recovery_ms = std::max(r.max_recovery_ms, ms);
+      by_phase = std::max(by_phase, ms);
+      r.recovery_checks += 1;
+      if (!w.at || ms > kRecoveryBoundMs) {
+        r.violations.push_back({ViolationKind::hang, w.what + (w.at ? " within 1 s (took " : " (waited ") +
+                                                         std::to_string(static_cast<int>(ms)) + " ms)"});
+      }
+      ok = ok && w.at.has_value();
+    }
+    watches_.clear();
+    return ok;
+  }
+
+  Before snapshot(std::uint32_t group) const {
+    Before b;
+    b.repairs = seg_.header().repairs.load();
+    b.redelivered = watch(seg_.group(group).redelivered);
+    for (const std::vector<Receipt>& log : receipt_log_) b.receipts.push_back(log.size());
+    return b;
+  }
+
+  // Whether the lock word names the participant entry of process `pid` (checked after its death).
+  bool lock_owned_by(pid_t pid) const {
+    if (!seg_.valid()) return false;
+    const std::uint32_t owner = seg_.header().lock.load() & detail::kLockOwnerMask;
+    if (owner < 1 || owner > detail::kMaxParticipants) return false;
+    return detail::identity_pid(seg_.participant(owner - 1).identity.load()) == pid;
+  }
+
+  // The participant index of the producer of a stream (data streams are 1-based indices).
+  std::uint32_t producer_of(std::uint32_t stream) const {
+    return stream >= 1 && stream <= plan_.participants.size() && plan_.participants[stream - 1].producer ? stream - 1
+                                                                                                         : UINT32_MAX;
+  }
+
+  bool all_alive_opened() const {
+    for (const Proc& p : procs_) {
+      if (p.alive && !p.opened) return false;
     }
     return true;
   }
-
   bool all_opened() const {
     for (const Proc& p : procs_) {
       if (!p.opened) return false;
@@ -576,12 +779,6 @@ class Trial {
   bool other_producer_running(const Proc& v) const {
     for (const Proc& p : procs_) {
       if (&p != &v && p.producer && p.alive && !p.finished) return true;
-    }
-    return false;
-  }
-  bool someone_else_active(const Proc& v) const {
-    for (const Proc& p : procs_) {
-      if (&p != &v && p.alive && !p.finished && !p.at_end) return true;
     }
     return false;
   }
@@ -626,7 +823,8 @@ class Trial {
   std::string name_;
   std::vector<Proc> procs_;
   std::uint32_t incarnations_ = 0;
-  std::vector<std::uint64_t> flagged_;  // receipts flagged redelivered, per group
+  std::vector<std::vector<Receipt>> receipt_log_;  // per group, in the order the driver read them
+  std::vector<Watch> watches_;
   detail::Segment seg_;
   DriverOutput out_;
   bool finished_ = false;

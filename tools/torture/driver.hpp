@@ -1,14 +1,16 @@
 #pragma once
 // Runs one trial: starts the participants as real processes, kills them with SIGKILL where the
-// plan says, restarts them, measures how long the survivors wait past each death, and collects
-// what every process reported. The checks (checks.hpp) then judge the result.
+// plan says, restarts them, measures after each death how long the survivors wait for what the
+// victim held (docs/reliability.md, "Recovery after each kill"), and collects what every process
+// reported. The checks (checks.hpp) then judge the result.
 
 #include "plan.hpp"
 #include "trial.hpp"
 
 namespace framebus::torture {
 
-/// Deaths must be noticed within this bound; a longer wait is a hang.
+/// Survivors must get what a dead participant held within this bound, counted from the moment
+/// waitpid() reaped the victim; a longer wait is a hang.
 inline constexpr double kRecoveryBoundMs = 1000.0;
 
 struct DriverOutput {

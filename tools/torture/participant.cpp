@@ -152,10 +152,10 @@ class ProducerRole : public Role {
       }
       report("V " + std::to_string(spec_.eos_stream));
       if (auto ok = tx->end_stream(spec_.eos_stream); !ok) fail("end_stream: " + ok.error().message());
-      report("Q " + std::to_string(spec_.eos_stream));
+      report("Q " + std::to_string(spec_.eos_stream) + " " + std::to_string(now_ns()));
       if (auto ok = tx->close(); !ok) fail("close: " + ok.error().message());
     }
-    report("F");
+    report("F " + std::to_string(now_ns()));
     ::_exit(0);
   }
 
@@ -177,7 +177,7 @@ class ProducerRole : public Role {
     if (due(Phase::loan)) pause_at(Phase::loan);
     if (due(Phase::publish)) pause_at(Phase::publish);
     if (auto ok = tx.publish(std::move(*loan), meta); !ok) fail("publish: " + ok.error().message());
-    report("P " + std::to_string(seq) + (discarded ? " 1" : " 0"));
+    report("P " + std::to_string(seq) + (discarded ? " 1 " : " 0 ") + std::to_string(now_ns()));
   }
 };
 
@@ -220,9 +220,10 @@ class ConsumerRole : public Role {
   };
 
   void handle(Sample sample) {
+    const std::int64_t received_ns = now_ns();
     const int redelivered = sample.redelivered() ? 1 : 0;
     if (sample.is_end_of_stream()) {
-      report("E " + std::to_string(sample.stream()) + " " + std::to_string(redelivered));
+      report("E " + std::to_string(sample.stream()) + " " + std::to_string(redelivered) + " " + std::to_string(received_ns));
       return;
     }
     Stamp stamp{};
@@ -232,7 +233,7 @@ class ConsumerRole : public Role {
     ok = ok && stamp.magic == kStampMagic && stamp.stream == sample.stream() && stamp.seq == sample.frame() &&
          stamp.size == sample.size() && checksum(sample.data()) == stamp.crc;
     report("R " + std::to_string(sample.stream()) + " " + std::to_string(sample.frame()) + " " +
-           std::to_string(redelivered) + (ok ? " 1" : " 0"));
+           std::to_string(redelivered) + (ok ? " 1 " : " 0 ") + std::to_string(received_ns));
     held_.push_back({std::move(sample), stamp});
     pause_for_us(me_.work_us);
     count_message();
@@ -242,13 +243,16 @@ class ConsumerRole : public Role {
   }
 
   // Checks the payload once more before giving it back: a slot reused while we still held it
-  // would show here.
+  // would show here. Says so after the release, so that what the driver counts as held when it
+  // kills us at a pause is exactly what the channel hands back to the group.
   void release_front() {
     Held& h = held_.front();
     if (h.stamp.magic == kStampMagic && checksum(h.sample.data()) != h.stamp.crc) {
       report("T " + std::to_string(h.stamp.stream) + " " + std::to_string(h.stamp.seq));
     }
+    const std::string released = "L " + std::to_string(h.sample.stream()) + " " + std::to_string(h.sample.frame());
     held_.pop_front();
+    report(released);
   }
 
   void release_all() {

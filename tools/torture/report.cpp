@@ -30,9 +30,14 @@ void RunSummary::add(const TrialResult& trial) {
   delivered += trial.delivered;
   redelivered += trial.redelivered;
   dropped += trial.dropped;
+  for (std::size_t i = 0; i < dropped_by_policy.size(); ++i) dropped_by_policy[i] += trial.dropped_by_policy[i];
   repairs += trial.repairs;
   for (const Violation& v : trial.violations) violations[static_cast<std::size_t>(v.kind)] += 1;
   max_recovery_ms = std::max(max_recovery_ms, trial.max_recovery_ms);
+  for (std::size_t i = 0; i < max_recovery_by_phase.size(); ++i) {
+    max_recovery_by_phase[i] = std::max(max_recovery_by_phase[i], trial.max_recovery_by_phase[i]);
+  }
+  recovery_checks += trial.recovery_checks;
   seconds += trial.seconds;
   if (!trial.violations.empty()) failed.push_back(trial);
 }
@@ -61,12 +66,20 @@ void print_text(std::ostream& out, const RunSummary& run) {
   }
   out << "); " << run.kills_skipped << " planned kills found their victim already done or not blocked\n";
   out << "messages: " << run.published << " published, " << run.delivered << " delivered, " << run.redelivered
-      << " redelivered, " << run.dropped << " dropped by policy\n";
+      << " redelivered, " << run.dropped << " dropped by policy (";
+  for (std::size_t i = 0; i < run.dropped_by_policy.size(); ++i) {
+    out << (i ? ", " : "") << to_string(static_cast<Policy>(i)) << " " << run.dropped_by_policy[i];
+  }
+  out << ")\n";
   out << "violations:";
   for (const ViolationKind k : kKinds) out << " " << to_string(k) << " " << run.violations[static_cast<std::size_t>(k)];
   out << "\n";
-  out << "max recovery latency: " << fixed(run.max_recovery_ms, 1) << " ms (bound 1000 ms); lock take-overs: "
-      << run.repairs << "\n";
+  out << "max recovery latency: " << fixed(run.max_recovery_ms, 1) << " ms (bound 1000 ms) over " << run.recovery_checks
+      << " survivor checks; by phase:";
+  for (std::size_t i = 0; i < run.max_recovery_by_phase.size(); ++i) {
+    out << (i ? ", " : " ") << to_string(static_cast<Phase>(i)) << " " << fixed(run.max_recovery_by_phase[i], 1);
+  }
+  out << " ms; lock take-overs: " << run.repairs << "\n";
   for (const TrialResult& t : run.failed) {
     out << "FAILED trial seed " << t.seed << " (" << t.plan << ")\n";
     for (const Violation& v : t.violations) out << "  " << to_string(v.kind) << ": " << v.what << "\n";
@@ -87,6 +100,11 @@ void print_json(std::ostream& out, const RunSummary& run) {
   j["kills_skipped"] = run.kills_skipped;
   j["messages"] = {{"published", run.published}, {"delivered", run.delivered}, {"redelivered", run.redelivered},
                    {"dropped", run.dropped}};
+  nlohmann::ordered_json by_policy;
+  for (std::size_t i = 0; i < run.dropped_by_policy.size(); ++i) {
+    by_policy[std::string(to_string(static_cast<Policy>(i)))] = run.dropped_by_policy[i];
+  }
+  j["messages"]["dropped_by_policy"] = by_policy;
   nlohmann::ordered_json v;
   for (const ViolationKind k : kKinds) v[std::string(to_string(k))] = run.violations[static_cast<std::size_t>(k)];
   j["violations"] = v;
@@ -94,6 +112,12 @@ void print_json(std::ostream& out, const RunSummary& run) {
   j["losses"] = run.violations[static_cast<std::size_t>(ViolationKind::loss)];
   j["leaks"] = run.violations[static_cast<std::size_t>(ViolationKind::leak)];
   j["max_recovery_ms"] = run.max_recovery_ms;
+  nlohmann::ordered_json by_phase;
+  for (std::size_t i = 0; i < run.max_recovery_by_phase.size(); ++i) {
+    by_phase[std::string(to_string(static_cast<Phase>(i)))] = run.max_recovery_by_phase[i];
+  }
+  j["max_recovery_ms_by_phase"] = by_phase;
+  j["recovery_checks"] = run.recovery_checks;
   j["lock_takeovers"] = run.repairs;
   nlohmann::ordered_json failed = nlohmann::ordered_json::array();
   for (const TrialResult& t : run.failed) {

@@ -18,9 +18,12 @@ struct RunSummary {
   std::uint64_t delivered = 0;
   std::uint64_t redelivered = 0;
   std::uint64_t dropped = 0;
+  std::array<std::uint64_t, 3> dropped_by_policy{};
   std::uint64_t repairs = 0;
   std::array<std::uint64_t, 6> violations{};  ///< by ViolationKind
   double max_recovery_ms = 0;
+  std::array<double, kPhaseCount> max_recovery_by_phase{};
+  std::uint64_t recovery_checks = 0;
   double seconds = 0;
   std::vector<TrialResult> failed;  ///< trials with at least one violation
 

@@ -20,6 +20,24 @@ struct Receipts {
   std::uint32_t plain = 0;      ///< received without the redelivered flag
   std::uint32_t flagged = 0;    ///< received flagged redelivered
   std::uint32_t last_receiver = 0;  ///< incarnation that received it last
+  std::int64_t last_ns = 0;         ///< when that was (now_ns())
+  struct Redelivery {
+    std::int64_t ns;          ///< when it was received flagged (now_ns())
+    std::uint32_t receiver;   ///< by which consumer incarnation
+  };
+  std::vector<Redelivery> redeliveries;  ///< each flagged receipt, in the order the driver read them
+};
+
+/// A consumer process the driver killed, and what it held then. Consumers report every receipt
+/// ("R") before they can be paused and every release ("L") right after it, so for a consumer
+/// killed at a pause `held` is exactly what the channel gives back to its group, flagged.
+struct ConsumerDeath {
+  std::uint32_t group = 0;
+  std::int64_t signalled_ns = 0;  ///< SIGKILL sent: nothing it held can reach another consumer before
+  /// Killed right after being let go into Consumer::open: it ran unpaused, so it may have taken one
+  /// message (or marker) it had not reported yet, or released one without reporting it.
+  bool in_open = false;
+  std::set<std::uint64_t> held;   ///< data messages reported received and not released
 };
 
 /// Everything the participants reported, per message and per group.
@@ -27,12 +45,13 @@ struct Ledger {
   std::set<std::uint64_t> confirmed;  ///< publish() returned (discarded ones excluded)
   std::set<std::uint64_t> discarded;  ///< publish() returned for a loan the policies had dropped
   std::set<std::uint64_t> uncertain;  ///< the producer died between "W" and "P": maybe published
+  std::set<std::uint64_t> unsent;     ///< loaned, never published: killed paused with the loan or asleep in loan()
   std::set<std::uint64_t> abandoned;  ///< sent into a channel that was reclaimed after all its participants died
   std::set<std::uint32_t> eos_confirmed;
   std::set<std::uint32_t> eos_uncertain;
   std::vector<std::map<std::uint64_t, Receipts>> data;  ///< per group
   std::vector<std::map<std::uint32_t, Receipts>> eos;   ///< per group
-  std::set<std::uint32_t> killed;     ///< incarnations killed
+  std::map<std::uint32_t, ConsumerDeath> consumer_deaths;  ///< by incarnation
   std::uint64_t receipts = 0;
   std::uint64_t flagged_receipts = 0;
   std::vector<std::string> bad_checksums;
@@ -68,8 +87,11 @@ struct TrialResult {
   std::uint64_t delivered = 0;        ///< receipts, all groups
   std::uint64_t redelivered = 0;      ///< receipts flagged redelivered
   std::uint64_t dropped = 0;          ///< the groups' drop counters, summed
+  std::array<std::uint64_t, 3> dropped_by_policy{};  ///< the same, by the group's Policy
   std::uint32_t repairs = 0;          ///< lock take-overs from dead owners
   double max_recovery_ms = 0;         ///< longest wait past a death (see driver.cpp)
+  std::array<double, kPhaseCount> max_recovery_by_phase{};  ///< the same, by the phase of the kill
+  std::uint32_t recovery_checks = 0;  ///< waits measured (each survivor criterion after each kill)
   double seconds = 0;
   std::vector<Violation> violations;
 

@@ -6,8 +6,15 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 namespace framebus::torture {
+
+std::int64_t now_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
 
 void write_line(int fd, std::string_view line) noexcept {
   char buf[512];

@@ -7,15 +7,18 @@
 //   O                        opened the channel
 //   A PHASE                  paused at PHASE, waiting for a token
 //   W SEQ                    producer: about to loan message SEQ
-//   P SEQ DISCARDED          producer: publish() returned for SEQ (DISCARDED 1: policies dropped it)
+//   P SEQ DISCARDED NS       producer: publish() returned for SEQ (DISCARDED 1: policies dropped it)
 //   V EOS                    producer: about to call end_stream(EOS)
-//   Q EOS                    producer: end_stream(EOS) returned
-//   F                        producer: closed, about to exit
-//   R STREAM SEQ REDELIVERED OK   consumer: received a message, checksum OK (1) or not (0)
-//   E EOS REDELIVERED        consumer: received an end-of-stream marker
+//   Q EOS NS                 producer: end_stream(EOS) returned
+//   F NS                     producer: closed, about to exit
+//   R STREAM SEQ REDELIVERED OK NS   consumer: received a message, checksum OK (1) or not (0)
+//   E EOS REDELIVERED NS     consumer: received an end-of-stream marker
+//   L STREAM SEQ             consumer: released a message it had received
 //   T STREAM SEQ             consumer: a held message changed under it (torn)
 //   X REASON                 consumer: end of channel; waits for a token
 //   Z TEXT                   an error; the participant exits with status 3
+// NS is when it happened (now_ns(): CLOCK_MONOTONIC, one clock for every process of the host), so
+// that the driver can tell what a survivor did after a death, however late it reads the pipe.
 // Driver -> participant (its control pipe): "arm PHASE AFTER", "go", "quit".
 
 #include <cstddef>
@@ -27,6 +30,9 @@
 #include <vector>
 
 namespace framebus::torture {
+
+/// CLOCK_MONOTONIC in nanoseconds: comparable between the processes of one host.
+std::int64_t now_ns() noexcept;
 
 /// Writes one line with a single write() (retried on EINTR only).
 void write_line(int fd, std::string_view line) noexcept;
