@@ -14,10 +14,10 @@ open file descriptors (entries of /proc/PID/fd). Then it stops the run with SIGI
     shared slots count in VmRSS as each process first touches them (the supervisor maps the
     frames channel for a moment each second to read its queue depth), which is not growth;
   - after the warm-up, the least-squares slope of that RSS is at most --slope-bound MiB per minute,
-    per process. By default 0.5 MiB/min for runs of 5 minutes or more; a shorter run has too few
+    per process. By default 0.1 MiB/min for runs of 5 minutes or more; a shorter run has too few
     minutes for a line fitted through allocator noise to mean that much, so its bound is the slope
     that would add --rss-bound over the samples after the warm-up (about 5 MiB/min for 60 s), and
-    never less than 0.5;
+    never less than 0.1;
   - after the warm-up, the open fds do not grow: the lowest count of the last third equals that
     of the first third, and the highest of the last third is no higher than any seen before it
     (a file or channel opened for a moment, such as the decoder reopening a looping file or the
@@ -164,7 +164,7 @@ def own(p):
 
 
 LONG_RUN_S = 300          # runs at least this long get the fixed slope bound
-LONG_RUN_SLOPE = 0.5      # MiB/min
+LONG_RUN_SLOPE = 0.1      # MiB/min: 6 MiB an hour
 
 
 def slope_bound(args, window_s):

@@ -163,6 +163,29 @@ TEST_F(RunStatsTest, the_report_has_per_stream_latency_fps_and_drops_and_per_wor
   EXPECT_DOUBLE_EQ(worker["busy_percent"].get<double>(), 10.0) << "400 ms of inference in 4 s";
 }
 
+TEST_F(RunStatsTest, a_restarted_worker_whose_batch_counter_starts_again_counts_new_batches) {
+  // Worker 1 classifies batches 1 and 2 as pid 100, is killed, and its replacement (pid 200)
+  // numbers its batches from 1 again: four batches, each 100 ms of inference counted once.
+  RunStats stats = stats_;
+  stats.workers.clear();
+  const std::pair<std::uint32_t, std::uint64_t> batches[] = {{100, 1}, {100, 2}, {200, 1}, {200, 2}};
+  std::uint64_t n = 0;
+  for (const auto& [pid, batch] : batches) {
+    for (int i = 0; i < 3; ++i) {
+      InferenceResult r = frame(0, n++, 0);
+      r.worker_pid = pid;
+      r.batch = batch;
+      r.infer_start_ns = static_cast<std::int64_t>(n) * kSecond;
+      r.infer_end_ns = r.infer_start_ns + 100 * kMs;
+      stats.count(r);
+    }
+  }
+  const WorkerTally& w = stats.workers.at(1);
+  EXPECT_EQ(w.frames, 12U);
+  EXPECT_EQ(w.batches, 4U);
+  EXPECT_EQ(w.busy_ns, 400 * kMs);
+}
+
 TEST_F(RunStatsTest, the_summary_has_a_stream_table_and_a_worker_table) {
   stats_.end_ns = 3 * kSecond;
   std::ostringstream out;

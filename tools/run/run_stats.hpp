@@ -4,7 +4,6 @@
 
 #include <cstdint>
 #include <map>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,7 +27,11 @@ struct DecoderStream {
 
 struct WorkerTally {
   std::uint64_t frames = 0;
-  std::set<std::pair<std::uint32_t, std::uint64_t>> batches;  // (pid, batch)
+  std::uint64_t batches = 0;
+  // The batch the last record came from, as (worker pid, the worker's batch counter): a worker
+  // publishes a batch's records one after the other, so a new pair is a new batch. Only the last
+  // is kept, so that a run of weeks does not grow with every batch.
+  std::pair<std::uint32_t, std::uint64_t> last_batch{0, 0};
   std::int64_t busy_ns = 0;
   std::uint32_t restarts = 0;
   std::uint32_t pid = 0;
