@@ -60,8 +60,8 @@ def parse_args():
     p.add_argument("--warmup", type=float, default=0.2, help="fraction of the samples left out of the checks")
     p.add_argument("--rss-bound", type=float, default=4.0, help="MiB an RSS may grow from the first to the last third")
     p.add_argument("--slope-bound", type=float, default=None,
-                   help="MiB/min the RSS slope after the warm-up may reach (default: 0.5 for runs of 5 min or more, "
-                        "else what adds --rss-bound over the samples after the warm-up, at least 0.5)")
+                   help="MiB/min the RSS slope after the warm-up may reach (default: 0.1 for runs of 5 min or more, "
+                        "else what adds --rss-bound over the samples after the warm-up, at least 0.1)")
     p.add_argument("--stop-timeout", type=float, default=30.0, help="seconds the run has to exit after SIGINT")
     p.add_argument("--out", default=None, help="directory for samples.csv, soak.json and the run's logs (default: a temporary one)")
     p.add_argument("--plot", default=None, help="write a PNG of RSS and fds over time to this file")
