@@ -82,3 +82,33 @@ def test_a_sender_killed_with_sigkill_ends_the_receiver_and_leaves_nothing_behin
     assert ends == ["producer_died"], "the receiver learns that the sender died, and ends"
     assert receiver.returncode == 0
     assert not pathlib.Path(f"/dev/shm/framebus.{sail.channel_name(pipe)}").exists()
+
+
+def test_every_pipe_path_maps_to_a_name_the_channel_layer_accepts():
+    # The mapping is the only text sail.py parses; the channel layer's own check judges it, so the
+    # two cannot drift apart. Seeded, so a failure replays.
+    import random
+
+    rng = random.Random(20261130)
+    alphabet = "abcXYZ019._-/ \\:*?\"<>|\n\t\x00éß漢😀"
+    paths = ["/", "//", ".", "..", "/..", "../../etc/passwd", "/tmp/pipe", "x" * 500, "/" + "é" * 300]
+    paths += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 260))) for _ in range(2000)]
+    for path in paths:
+        name = sail.channel_name(path)
+        assert name.startswith("sail.") and len(name) <= 200, (path, name)
+        try:
+            framebus.inspect(name)
+        except framebus.NotFound:
+            pass  # a valid name that nobody created: what every mapped name must be here
+        except framebus.InvalidName as error:
+            raise AssertionError(f"{path!r} maps to {name!r}, which the channel layer refuses: {error}")
+
+
+def test_an_empty_or_non_text_pipe_path_is_refused_by_name():
+    for bad in ("", None, 3, b"/tmp/pipe"):
+        try:
+            sail.channel_name(bad)
+        except framebus.InvalidArgument as error:
+            assert "pipe_path" in str(error)
+        else:
+            raise AssertionError(f"{bad!r} was accepted")
