@@ -440,6 +440,8 @@ def test_the_live_display_shows_per_stream_fps_frames_done_and_drops_and_the_que
     assert int(heads[-1][0]) <= sum(FRAMES.values())
     streams = re.findall(r"\[(\d)\] +(\w+) +([\d.]+) fps +(\d+) done +(\d+) decoded +(\d+) drops +(\S+)", proc.stderr)
     assert {int(s[0]) for s in streams} == {0, 1, 2}, proc.stderr
+    # Every stream line names its source, also one drawn before the decoder's first report.
+    assert len(streams) == len(re.findall(r"^ *\[\d\] ", proc.stderr, re.M)), proc.stderr
     for stream, _, fps, done, decoded, drops, source in streams:
         assert int(done) <= FRAMES[pathlib.Path(source).name] and int(drops) == 0 and float(fps) >= 0
     assert "frames done" not in proc.stdout, "the display goes to stderr, never into the results"

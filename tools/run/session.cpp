@@ -25,6 +25,9 @@ Session::Session(const RunOptions& options, std::unique_ptr<std::ofstream> file)
       sink_(SinkOptions{std::chrono::duration_cast<Duration>(std::chrono::duration<double>(options.gap_timeout))},
             [this](const SinkEntry& e) { write(e); }) {
   stats_.topology = options.topology;
+  // Stream i is the i-th --source in every topology: the display and the summary name it from
+  // the start, before the decoder's first report (a short run can end before that comes).
+  for (std::uint32_t i = 0; i < options.sources.size(); ++i) stats_.decoder[i].source = options.sources[i];
   tty_ = ::isatty(STDERR_FILENO) != 0;
 }
 

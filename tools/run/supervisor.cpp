@@ -68,7 +68,7 @@ class DecoderReport {
     if (j.is_discarded() || !j.contains("streams")) return;
     for (const auto& s : j["streams"]) {
       auto& d = stats.decoder[s.value("id", 0U)];
-      d.source = s.value("source", "");
+      if (auto source = s.value("source", std::string()); !source.empty()) d.source = source;
       d.state = s.value("state", "");
       d.message = s.value("message", "");
       d.native_fps = s.value("native_fps", 0.0);
