@@ -614,12 +614,7 @@ class Trial {
           const std::int64_t ns = parse_i64(f.at(5));
           const std::uint64_t key = message_key(stream, seq);
           Receipts& r = l.data[me.group][key];
-          (flagged ? r.flagged : r.plain) += 1;
-          if (flagged) r.redeliveries.push_back({ns, p.incarnation});
-          if (ns >= r.last_ns) {
-            r.last_receiver = p.incarnation;
-            r.last_ns = ns;
-          }
+          r.add(flagged, ns, p.incarnation);
           p.holding.insert(key);
           receipt_log_[me.group].push_back({producer_of(stream), p.incarnation, ns});
           l.receipts += 1;
@@ -635,12 +630,7 @@ class Trial {
           const bool flagged = f.at(2) == "1";
           const std::int64_t ns = parse_i64(f.at(3));
           Receipts& r = l.eos[me.group][stream];
-          (flagged ? r.flagged : r.plain) += 1;
-          if (flagged) r.redeliveries.push_back({ns, p.incarnation});
-          if (ns >= r.last_ns) {
-            r.last_receiver = p.incarnation;
-            r.last_ns = ns;
-          }
+          r.add(flagged, ns, p.incarnation);
           receipt_log_[me.group].push_back({producer_of(stream / 1000), p.incarnation, ns});
           break;
         }

@@ -26,6 +26,16 @@ struct Receipts {
     std::uint32_t receiver;   ///< by which consumer incarnation
   };
   std::vector<Redelivery> redeliveries;  ///< each flagged receipt, in the order the driver read them
+
+  /// Counts one receipt by consumer incarnation `receiver` at `ns`.
+  void add(bool is_flagged, std::int64_t ns, std::uint32_t receiver) {
+    (is_flagged ? flagged : plain) += 1;
+    if (is_flagged) redeliveries.push_back({ns, receiver});
+    if (ns >= last_ns) {
+      last_receiver = receiver;
+      last_ns = ns;
+    }
+  }
 };
 
 /// A consumer process the driver killed, and what it held then. Consumers report every receipt
