@@ -1,5 +1,6 @@
 // framebus rm NAME... [--json]: unlinks channels. Processes that have a channel mapped keep
-// working; new opens no longer find it.
+// working; new opens no longer find it. framebus rm NAME --group G removes one group of a channel
+// instead (its queue is released), for a group nobody reads any more that blocks the producer.
 
 #include <iostream>
 #include <memory>
@@ -17,6 +18,7 @@ namespace {
 
 struct RmOptions {
   std::vector<std::string> names;
+  std::string group;
   bool json = false;
 };
 
@@ -25,11 +27,22 @@ int run_rm(const RmOptions& options) {
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
   // Every name is tried, also after a failure, so one typo does not leave the rest in place.
   for (const auto& name : options.names) {
-    auto removed = remove_channel(name);
-    nlohmann::ordered_json result = {{"name", name}, {"removed", removed.has_value()}};
-    if (removed) {
-      if (!options.json) std::cout << "removed " << name << '\n';
+    Result<void> removed;
+    nlohmann::ordered_json result = {{"name", name}, {"removed", false}};
+    if (options.group.empty()) {
+      removed = remove_channel(name);
+      if (removed && !options.json) std::cout << "removed " << name << '\n';
+    } else if (auto released = remove_group(name, options.group); released) {
+      result["group"] = options.group;
+      result["released"] = *released;
+      if (!options.json) {
+        std::cout << "removed group " << options.group << " of " << name << " (" << *released << " messages released)\n";
+      }
     } else {
+      removed = tl::unexpected(released.error());
+    }
+    result["removed"] = removed.has_value();
+    if (!removed) {
       std::cerr << "framebus rm: " << name << ": " << removed.error().message() << " ("
                 << to_string(removed.error().code()) << ")\n";
       result["error"] = error_to_json(removed.error());
@@ -47,6 +60,8 @@ void add_rm_command(CLI::App& app, int& status) {
   auto options = std::make_shared<RmOptions>();
   CLI::App* cmd = app.add_subcommand("rm", "Remove channels by name.");
   cmd->add_option("names", options->names, "Channels to remove")->required();
+  cmd->add_option("--group", options->group,
+                 "Remove this consumer group of each channel (and release its queue) instead of the channel");
   cmd->add_flag("--json", options->json,
                 "Print a JSON array of {name, removed, error?} (errors also go to stderr)");
   cmd->callback([options, &status] { status = run_rm(*options); });

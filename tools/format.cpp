@@ -112,6 +112,16 @@ void print_channel(std::ostream& out, const ChannelInfo& channel) {
       << channel.slot_count << "  lobby " << channel.lobby << "  end " << channel.end_reason
       << "  stale " << (channel.stale ? "YES (all participants dead; `framebus gc` removes it)" : "no")
       << '\n';
+  if (channel.discarded != 0 || channel.reclaimed != 0 || channel.groups_removed != 0) {
+    out << "  discarded " << channel.discarded << "  reclaimed from a dead run " << channel.reclaimed
+        << "  groups removed " << channel.groups_removed << " (" << channel.group_released
+        << " messages released)\n";
+  }
+  if (channel.lock_holder_pid != 0 && channel.lock_held_ms >= 100) {
+    // A lock is held for microseconds: one held this long belongs to a stopped or stuck process.
+    out << "  LOCK held by pid " << channel.lock_holder_pid << " for " << channel.lock_held_ms
+        << " ms (stopped? `kill -CONT " << channel.lock_holder_pid << "`)\n";
+  }
 
   if (channel.participants.empty()) {
     out << "  participants: none\n";
@@ -132,16 +142,35 @@ void print_channel(std::ostream& out, const ChannelInfo& channel) {
   } else {
     using A = Table::Align;
     Table table({"GROUP", "POLICY", "MEMBERS", "QUEUED", "HELD", "DELIVERED", "DROPPED",
-                 "REDELIVERED", "DROPS BY STREAM"},
+                 "REDELIVERED", "DEAD", "DROPS BY STREAM"},
                 {A::left, A::left, A::right, A::right, A::right, A::right, A::right, A::right,
-                 A::left});
+                 A::right, A::left});
     for (const auto& g : channel.groups) {
-      table.add_row({shown(g.name), std::string(to_string(g.policy)), std::to_string(g.members),
+      std::string name = shown(g.name);
+      if (g.blocking) name += " (BLOCKING)";
+      table.add_row({name, std::string(to_string(g.policy)), std::to_string(g.members),
                      std::to_string(g.queued), std::to_string(g.held), std::to_string(g.delivered),
                      std::to_string(g.dropped), std::to_string(g.redelivered),
-                     format_stream_drops(g.drops_by_stream)});
+                     std::to_string(g.dead_letters), format_stream_drops(g.drops_by_stream)});
     }
     table.print(out, "  ");
+    for (const auto& g : channel.groups) {
+      if (g.blocking) {
+        out << "  group " << shown(g.name) << " blocks the producer: no slot is free and " << g.pending
+            << " wait for it" << (g.members == 0 ? " with no member to read them (`framebus rm " + channel.name +
+                                                        " --group " + g.name + "` removes it)"
+                                                  : "")
+            << '\n';
+      }
+      if (g.orphaned_ms > 0) {
+        out << "  group " << shown(g.name) << ": its members died " << g.orphaned_ms
+            << " ms ago; it is removed unless one joins within the grace\n";
+      }
+      for (const auto& d : g.recent_dead_letters) {
+        out << "  group " << shown(g.name) << " dead letter: stream " << d.stream << " frame " << d.frame << " ("
+            << d.deliveries << " deliveries, each consumer died)\n";
+      }
+    }
   }
 }
 
@@ -160,6 +189,10 @@ nlohmann::ordered_json channel_to_json(const ChannelInfo& channel) {
   for (const auto& g : channel.groups) {
     nlohmann::ordered_json drops = nlohmann::ordered_json::array();
     for (const auto& d : g.drops_by_stream) drops.push_back({{"stream", d.stream}, {"dropped", d.dropped}});
+    nlohmann::ordered_json dead = nlohmann::ordered_json::array();
+    for (const auto& d : g.recent_dead_letters) {
+      dead.push_back({{"stream", d.stream}, {"frame", d.frame}, {"deliveries", d.deliveries}});
+    }
     groups.push_back({
         {"name", g.name},
         {"policy", std::string(to_string(g.policy))},
@@ -170,6 +203,14 @@ nlohmann::ordered_json channel_to_json(const ChannelInfo& channel) {
         {"dropped", g.dropped},
         {"redelivered", g.redelivered},
         {"drops_by_stream", std::move(drops)},
+        {"declared", g.declared},
+        {"max_deliveries", g.max_deliveries},
+        {"expired", g.expired},
+        {"dead_letters", g.dead_letters},
+        {"recent_dead_letters", std::move(dead)},
+        {"pending", g.pending},
+        {"blocking", g.blocking},
+        {"orphaned_ms", g.orphaned_ms},
     });
   }
   return {
@@ -186,6 +227,13 @@ nlohmann::ordered_json channel_to_json(const ChannelInfo& channel) {
       {"lobby", channel.lobby},
       {"end_reason", channel.end_reason},
       {"stale", channel.stale},
+      {"discarded", channel.discarded},
+      {"reclaimed", channel.reclaimed},
+      {"groups_removed", channel.groups_removed},
+      {"group_released", channel.group_released},
+      {"lock_holder_pid", channel.lock_holder_pid == 0 ? nlohmann::ordered_json(nullptr)
+                                                       : nlohmann::ordered_json(channel.lock_holder_pid)},
+      {"lock_held_ms", channel.lock_held_ms},
       {"participants", std::move(participants)},
       {"groups", std::move(groups)},
   };

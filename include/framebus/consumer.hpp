@@ -105,6 +105,10 @@ class Consumer {
   Result<Received> try_receive() { return receive(Duration::zero()); }
   /// Stops receiving. Outstanding Samples stay valid; the registration ends with the last one.
   void close() noexcept;
+  /// Thread-safe: wakes a receive() that waits in another thread and makes it, and every later
+  /// receive(), fail with ErrorCode::closed. The handle must still be closed or destroyed by one
+  /// thread, once no other thread uses it.
+  void cancel() noexcept;
 
   [[nodiscard]] const std::string& name() const noexcept;
   [[nodiscard]] const std::string& group() const noexcept;

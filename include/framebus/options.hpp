@@ -30,6 +30,9 @@ Result<std::uint64_t> parse_size(std::string_view text);
 struct GroupSpec {
   std::string name;
   std::optional<Policy> policy{};  ///< Defaults to ProducerOptions::policy.
+  /// Deliveries of one message to this group before it is given up as a dead letter: each
+  /// delivery but the last ended with its consumer's death. 0 means no limit.
+  std::uint32_t max_deliveries = 3;
 };
 
 /// A wait bound. `forever` never expires.
@@ -49,8 +52,14 @@ struct ProducerOptions {
   std::vector<GroupSpec> groups{};
   /// How long a `block` loan or send may wait for room; then it fails with ErrorCode::timeout.
   Duration block_timeout = forever;
-  /// How long close() waits for the groups to take this producer's queued messages; 0 discards.
+  /// How long close() waits for groups that have no live member to take this producer's queued
+  /// messages (a group with a live member keeps them: close() never waits for it); then the rest
+  /// is discarded, counted per group (`expired`) and reported by close(). 0 discards at once.
   Duration linger = std::chrono::seconds(10);
+  /// How long a group that was not declared waits for a new member after its last member died,
+  /// before it is removed with its queue (so a restarted worker still gets the redelivered
+  /// messages). Set when the channel is created.
+  Duration group_grace = std::chrono::seconds(5);
 };
 
 struct ConsumerOptions {
@@ -58,8 +67,11 @@ struct ConsumerOptions {
   std::string group = "default";
   /// Policy of the group if this consumer creates it.
   std::optional<Policy> policy{};
-  /// How long open() waits for a channel that does not exist yet; 0 fails at once.
+  /// How long open() waits for a channel that does not exist yet, or whose producers are all
+  /// dead (a channel left by a killed run: a new run's producer replaces it); 0 fails at once.
   Duration wait = Duration::zero();
+  /// max_deliveries of the group if this consumer creates it (see GroupSpec).
+  std::uint32_t max_deliveries = 3;
 };
 
 }  // namespace framebus

@@ -6,6 +6,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "framebus/error.hpp"
@@ -48,6 +49,17 @@ class Loan {
   std::size_t size_ = 0;
 };
 
+/// What Producer::close() could not deliver: messages that no one could take before the linger
+/// ran out (queued for groups without a live member, or for the lobby), discarded and counted.
+struct CloseReport {
+  struct Group {
+    std::string name;  ///< "" for messages published before any group had joined
+    std::uint64_t discarded = 0;
+  };
+  std::uint64_t discarded = 0;  ///< Sum over `groups`.
+  std::vector<Group> groups;
+};
+
 /// Publishes messages into a channel. Thread-compatible: one thread at a time per Producer.
 /// Not usable in a forked child (each process opens its own handle).
 class Producer {
@@ -72,9 +84,16 @@ class Producer {
   /// The marker's frame number is `frame_count`: the number of frames the stream numbered
   /// (0 .. frame_count-1), so that a reader can tell which frames it never saw (dropped ones).
   Result<void> end_stream(std::uint32_t stream, std::uint64_t frame_count = 0);
-  /// Retires this producer: waits up to `linger` for its messages to be taken, then leaves.
-  /// When the last producer has closed, consumers see end of channel once drained.
-  Result<void> close();
+  /// Retires this producer. Its queued messages stay deliverable to every group that has a live
+  /// member (close() does not wait for those); for groups without one, it waits up to `linger`
+  /// and then discards what is left, counted per group and returned. When the last producer has
+  /// closed, consumers see end of channel once drained.
+  Result<CloseReport> close();
+  /// Thread-safe: wakes every call of this handle that waits (loan, send, end_stream waiting for
+  /// room; close's linger) and makes it, and every later waiting call, fail with
+  /// ErrorCode::closed. The handle must still be closed or destroyed by one thread, once no other
+  /// thread uses it.
+  void cancel() noexcept;
 
   [[nodiscard]] const std::string& name() const noexcept;
   [[nodiscard]] bool is_open() const noexcept { return core_ != nullptr; }

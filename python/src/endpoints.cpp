@@ -133,12 +133,15 @@ class PyProducer {
     unwrap(std::move(r));
   }
 
-  void close() {
-    Result<void> r = [&] {
+  // (group, messages) that the linger discarded; "" names messages no group had joined for.
+  std::vector<std::pair<std::string, std::uint64_t>> close() {
+    Result<CloseReport> r = [&] {
       py::gil_scoped_release nogil;
       return producer_.close();
     }();
-    unwrap(std::move(r));
+    std::vector<std::pair<std::string, std::uint64_t>> out;
+    for (const CloseReport::Group& g : unwrap(std::move(r)).groups) out.emplace_back(g.name, g.discarded);
+    return out;
   }
 
   [[nodiscard]] const Producer& producer() const { return producer_; }

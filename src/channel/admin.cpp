@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "channel/channel_internal.hpp"
 #include "channel/layout.hpp"
 #include "channel/liveness.hpp"
 #include "channel/segment.hpp"
@@ -47,6 +48,15 @@ ChannelInfo describe(const detail::Segment& seg) {
   info.published = h.published;
   info.free_slots = std::min(h.free_count, seg.slot_count());
   info.lobby = std::min(h.lobby_count, seg.slot_count());
+  info.discarded = h.discarded;
+  info.reclaimed = h.reclaimed;
+  info.groups_removed = h.groups_removed;
+  info.group_released = h.group_released;
+  if (const std::uint32_t word = h.lock.load(std::memory_order_acquire); (word & kLockOwnerMask) != 0) {
+    const std::uint32_t owner = word & kLockOwnerMask;
+    if (owner <= kMaxParticipants) info.lock_holder_pid = identity_pid(seg.participant(owner - 1).identity.load());
+    info.lock_held_ms = std::max<std::int64_t>(0, (coarse_ns() - h.lock_since_ns.load()) / 1'000'000);
+  }
   const std::uint32_t reason = h.end_reason;
   info.end_reason = reason <= 2 ? std::string(to_string(static_cast<EndReason>(reason))) : "unknown";
   struct stat st{};
@@ -74,6 +84,14 @@ ChannelInfo describe(const detail::Segment& seg) {
     info.participants.push_back(std::move(pi));
   }
   info.stale = !any_alive;
+  std::uint32_t pending[kMaxGroups] = {};
+  for (std::uint32_t i = 0; i < seg.slot_count(); ++i) {
+    const SlotCtl& s = seg.slot(i);
+    if (s.state != kSlotPublished) continue;
+    for (std::uint32_t gi = 0; gi < kMaxGroups; ++gi) pending[gi] += (s.pending >> gi) & 1U;
+  }
+  const bool full = read_once(h.free_count) == 0;
+  const std::int64_t now = monotonic_ns();
   for (std::uint32_t gi = 0; gi < kMaxGroups; ++gi) {
     const GroupCtl& g = seg.group(gi);
     if (g.active == 0) continue;
@@ -86,6 +104,20 @@ ChannelInfo describe(const detail::Segment& seg) {
     gr.delivered = g.delivered;
     gr.dropped = g.dropped;
     gr.redelivered = g.redelivered;
+    gr.declared = g.declared != 0;
+    gr.max_deliveries = g.max_deliveries;
+    gr.expired = g.expired;
+    gr.dead_letters = g.dead_letters;
+    const std::uint64_t kept = std::min<std::uint64_t>(g.dead_letters, kDeadLetterEntries);
+    for (std::uint64_t k = g.dead_letters - kept; k < g.dead_letters; ++k) {
+      const DeadLetterCtl& d = g.dead[k % kDeadLetterEntries];
+      gr.recent_dead_letters.push_back({d.stream, d.frame, d.deliveries});
+    }
+    gr.pending = pending[gi];
+    gr.blocking = full && gr.policy == Policy::block && gr.pending > 0;
+    if (const std::int64_t since = read_once(g.orphaned_ns); since != 0 && g.members == 0) {
+      gr.orphaned_ms = std::max<std::int64_t>(0, (now - since) / 1'000'000);
+    }
     for (const StreamDropCtl& d : g.drops) {
       if (d.used != 0) gr.drops_by_stream.push_back({d.stream, d.dropped});
     }
@@ -141,6 +173,11 @@ std::vector<ChannelInfo> list_channels() {
     }
   }
   return out;
+}
+
+Result<std::uint64_t> remove_group(std::string_view name, std::string_view group) {
+  if (auto ok = validate_name(name); !ok) return tl::unexpected(ok.error());
+  return detail::Channel::remove_group(name, group);
 }
 
 Result<void> remove_channel(std::string_view name) {

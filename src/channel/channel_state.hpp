@@ -3,16 +3,22 @@
 // Consumer are thin handles over this class.
 //
 // Concurrency contract: all shared state is changed under the channel lock, a futex word holding
-// the owner's participant id. A waiter that sleeps on the lock checks every kLockCheckNs whether
-// the owner is still alive; if it died, the waiter takes the lock over and runs repair(), which
-// recovers the dead process's slots and rebuilds the derived structures from the slot table.
+// the owner's participant id. A waiter that sleeps on the lock checks every kLivenessCheckNs
+// whether the owner is still alive; if it died, the waiter takes the lock over and runs repair(),
+// which recovers the dead process's slots and rebuilds the derived structures from the slot table.
+// A live owner that does not let go (stopped by SIGSTOP or a debugger) cannot be taken over, but
+// every wait that has a deadline gives up at it. The code is split by concern: channel_lock.cpp,
+// channel_join.cpp (membership), channel_groups.cpp (group lifetime, dead letters) and
+// channel_state.cpp (slots, publish, take, recovery).
 // Sleeping for messages or room uses separate futex words, bumped only when someone sleeps, so an
 // uncontended publish or receive makes no system call.
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "channel/layout.hpp"
@@ -41,12 +47,21 @@ struct Taken {
   bool redelivered = false;
 };
 
+/// Messages a closing producer discarded because its linger ran out, per group.
+struct LingerDiscards {
+  std::vector<std::pair<std::string, std::uint64_t>> by_group;  // "" = no group had joined yet
+  std::uint64_t total = 0;
+};
+
 class Channel {
  public:
   /// Creates or joins `name` as a producer (reclaiming it first if every participant is dead).
   static Result<Channel> join_producer(std::string_view name, const ProducerOptions& options);
-  /// Joins `name` as a consumer of options.group, waiting up to options.wait for it to appear.
+  /// Joins `name` as a consumer of options.group, waiting up to options.wait for it to appear,
+  /// or for a live producer when the channel was left by dead ones.
   static Result<Channel> join_consumer(std::string_view name, const ConsumerOptions& options);
+  /// Removes group `group` of channel `name` with its queue (framebus rm --group).
+  static Result<std::uint64_t> remove_group(std::string_view name, std::string_view group);
 
   Channel() = default;
   Channel(Channel&&) noexcept = default;
@@ -65,8 +80,9 @@ class Channel {
   void give_back(std::uint32_t slot) noexcept;
   /// Counts a message that no group received because the policies dropped it.
   void count_discarded(std::uint32_t stream) noexcept;
-  /// Waits until no message of this producer is queued, at most `linger`; then discards the rest.
-  Result<void> linger(Duration linger);
+  /// Waits, at most `linger`, until no message of this producer is queued for a group without a
+  /// live member (or for the lobby); then discards those, counted per group and returned.
+  Result<LingerDiscards> linger(Duration linger);
   /// Stops being a producer: the channel ends for consumers when no producer remains.
   void retire_producer() noexcept;
 
@@ -77,6 +93,11 @@ class Channel {
 
   /// Leaves the channel: returns loans, releases held slots, removes the channel if last.
   void leave() noexcept;
+
+  /// Thread-safe: wakes every wait of this handle and makes it, and every later wait, fail with
+  /// ErrorCode::closed. The one way to interrupt a handle's waits from another thread.
+  void cancel() noexcept;
+  [[nodiscard]] bool cancelled() const noexcept;
 
   /// True if this handle may be used by the calling process (not an inherited copy after fork).
   [[nodiscard]] bool usable() const noexcept;
@@ -90,34 +111,65 @@ class Channel {
   class Wakes;
 
  private:
-  Result<void> lock();
+  // Lock (channel_lock.cpp).
+  /// Takes the channel lock, giving up at `deadline` (ErrorCode::timeout naming the holder) or
+  /// when cancelled (ErrorCode::closed). A dead holder's lock is taken over and repaired.
+  Result<void> lock(const Deadline& deadline);
+  /// For paths that must finish (release, leave): waits however long a live holder keeps it.
+  void lock_always() noexcept;
+  Result<void> lock_impl(const Deadline& deadline, bool interruptible);
   void unlock(Wakes& wakes) noexcept;
   void unlock() noexcept;
+  [[nodiscard]] Error lock_timeout_error(std::uint32_t word, const char* doing) const;
+  Result<void> sleep_unlocked(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& sleepers,
+                              const Deadline& deadline, Wakes& wakes, const char* doing);
 
-  Result<void> claim_entry(bool entry_zero_precclaimed);
+  // Membership (channel_join.cpp).
+  Result<void> claim_entry(bool entry_zero_preclaimed);
   void release_entry() noexcept;
+  [[nodiscard]] std::uint32_t other_claimed_entries() const noexcept;
+  /// Under the lock: other registered producers and consumers (entries that have a role).
+  [[nodiscard]] std::uint32_t other_members() const noexcept;
+  /// Under the lock, right after joining: recovers what the dead process whose entry this
+  /// process inherited (the table was full) left behind.
+  void recover_inherited(Wakes& wakes);
+  [[nodiscard]] std::uint64_t leftover_messages() const noexcept;
+
+  // Groups (channel_groups.cpp).
+  Result<std::uint32_t> find_or_create_group(std::string_view group, Policy policy, std::uint32_t max_deliveries,
+                                             bool declared, Wakes& wakes);
+  /// Removes group `g`: its messages are released (counted), its slot freed for a new group.
+  std::uint64_t remove_group_at(std::uint32_t g, Wakes& wakes);
+  /// A consumer of group `g` let go of `slot` without finishing it (it died): the message goes
+  /// back to the group in publish order, flagged, or to the dead letters past max_deliveries.
+  void return_to_group(std::uint32_t slot, std::uint32_t g, Wakes& wakes);
+  /// Removes groups that were not declared and whose members all died longer than the grace ago.
+  void expire_orphaned_groups(Wakes& wakes);
+
+  // Death and repair (channel_state.cpp).
   /// Under the lock: recovers every registered participant whose process is gone.
   bool reap(Wakes& wakes);
   /// Under the lock, after taking it over from a dead owner: reap + rebuild derived state.
   void repair(Wakes& wakes);
-  void rebuild_derived();
-  /// Takes the lock and recovers dead participants.
-  void reap_now();
+  void rebuild_derived(Wakes& wakes);
+  /// Takes the lock (if it can before `deadline`) and recovers dead participants.
+  void reap_now(const Deadline& deadline);
   /// reap_now(), at most every kBusyReapIntervalNs.
-  void maybe_reap();
-  Result<void> sleep_unlocked(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& sleepers,
-                              const Deadline& deadline, Wakes& wakes, const char* doing);
-  [[nodiscard]] std::uint32_t other_claimed_entries() const noexcept;
-  /// Under the lock: other registered producers and consumers (entries that have a role).
-  [[nodiscard]] std::uint32_t other_members() const noexcept;
-  Result<std::uint32_t> find_or_create_group(std::string_view group, Policy policy, Wakes& wakes);
+  void maybe_reap(const Deadline& deadline);
+  void recover_participant(std::uint32_t index, std::uint64_t identity, Wakes& wakes);
+  /// Recovers what participant `index` (dead) held; its entry is not touched.
+  void recover_state_of(std::uint32_t index, Wakes& wakes);
 
+  // Slots (channel_state.cpp).
   Result<std::uint32_t> try_take_free();
   bool evict_oldest_droppable(Wakes& wakes);
+  bool evict_for_block_group(Wakes& wakes);
+  /// Gives up `slot` for group `g` (its consumers died taking it max_deliveries times).
+  void dead_letter(std::uint32_t slot, std::uint32_t g, Wakes& wakes);
+  [[nodiscard]] bool block_group_waits() const noexcept;
   [[nodiscard]] bool room_is_coming() const noexcept;
   void count_drop(GroupCtl& group, std::uint32_t stream) noexcept;
   void free_slot(std::uint32_t slot, Wakes& wakes) noexcept;
-  void recover_participant(std::uint32_t index, Wakes& wakes);
 
   Result<void> check_live() const;
   [[nodiscard]] Error corrupt(const std::string& what) const;
@@ -129,6 +181,9 @@ class Channel {
   std::string group_name_;
   std::uint64_t fork_generation_ = 0;
   std::int64_t last_reap_ns_ = 0;
+  bool inherited_ = false;  // our entry was a dead process's (the table was full): recover it
+  // Set by cancel() from any thread; heap-allocated so that the Channel stays movable.
+  std::unique_ptr<std::atomic<bool>> cancelled_ = std::make_unique<std::atomic<bool>>(false);
 };
 
 }  // namespace framebus::detail

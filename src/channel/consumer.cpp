@@ -134,6 +134,10 @@ Result<Consumer> Consumer::open(std::string_view name, const ConsumerOptions& op
   return Consumer(std::make_shared<detail::ConsumerCore>(std::move(*channel)));
 }
 
+void Consumer::cancel() noexcept {
+  if (core_) core_->channel.cancel();
+}
+
 Result<Received> Consumer::receive(Duration timeout) {
   if (!core_) return make_error(ErrorCode::closed, "the consumer is closed");
   detail::Channel& ch = core_->channel;

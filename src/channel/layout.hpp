@@ -67,11 +67,15 @@ struct alignas(64) Header {
   std::uint32_t creator_uid;
   std::uint32_t mode;
   std::int64_t created_ns;
+  std::int64_t group_grace_ns;  // how long a group whose members all died waits for a new one
 
   // Synchronisation.
   alignas(64) std::atomic<std::uint32_t> lock;
   std::atomic<std::uint32_t> state;
   std::atomic<std::uint32_t> repairs;  // times the lock was taken over from a dead owner
+  // When the current owner took the lock (coarse monotonic clock): `framebus ls` shows how long a
+  // participant has held it, so a stopped process (SIGSTOP, a debugger) inside it is visible.
+  std::atomic<std::int64_t> lock_since_ns;
 
   // Under the lock.
   alignas(64) std::uint32_t free_count;
@@ -85,6 +89,10 @@ struct alignas(64) Header {
   std::uint64_t next_seq;
   std::uint64_t published;
   std::uint64_t discarded;  // messages no group received (drop policies with no room)
+  std::uint64_t reclaimed;  // messages left by dead processes in the channel this one replaced
+  std::uint32_t groups_removed;    // groups removed when their last member left, or by remove_group
+  std::uint32_t reserved0;
+  std::uint64_t group_released;    // messages that removed groups never took
 
   // Producers waiting for a free slot, and closing producers waiting for their messages to be taken.
   alignas(64) std::atomic<std::uint32_t> space_wake;
@@ -106,9 +114,20 @@ struct StreamDropCtl {
   std::uint64_t dropped;
 };
 
+/// A message a group gave up on after max_deliveries deliveries that each killed their consumer.
+struct DeadLetterCtl {
+  std::uint32_t stream;
+  std::uint32_t deliveries;
+  std::uint64_t frame;
+};
+inline constexpr std::uint32_t kDeadLetterEntries = 16;  // the most recent ones are kept
+
 struct alignas(64) GroupCtl {
   std::uint32_t active;
   std::uint32_t policy;
+  std::uint32_t declared;        // declared at creation: persists without members
+  std::uint32_t max_deliveries;  // 0 = unlimited
+  std::int64_t orphaned_ns;      // when its last member died (0: it has members, or left normally)
   char name[48];
   std::uint32_t queue_head;
   std::uint32_t queue_count;
@@ -118,7 +137,10 @@ struct alignas(64) GroupCtl {
   std::uint64_t dropped;
   std::uint64_t redelivered;
   std::uint64_t other_stream_drops;  // streams that did not fit into `drops`
+  std::uint64_t expired;             // dropped because a closing producer's linger ran out
+  std::uint64_t dead_letters;        // given up after max_deliveries (the last ones in `dead`)
   StreamDropCtl drops[kStreamDropEntries];
+  DeadLetterCtl dead[kDeadLetterEntries];
   alignas(64) std::atomic<std::uint32_t> wake;
   std::atomic<std::uint32_t> waiters;
 };
@@ -132,7 +154,9 @@ struct alignas(64) SlotCtl {
   std::uint32_t stream;
   std::uint32_t flags;
   std::uint64_t seq;         // publish order
+  std::uint64_t frame;       // the message's frame number, kept here for dead-letter records
   std::uint16_t holder[kMaxGroups];  // per group: consumer holding it, kNobody if queued
+  std::uint8_t deliveries[kMaxGroups];  // per group: times taken (a death each time but the last)
 };
 
 // Per-slot message description, written by the producer before publishing, read-only to consumers.

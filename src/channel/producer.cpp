@@ -179,13 +179,21 @@ Result<void> Producer::end_stream(std::uint32_t stream, std::uint64_t frame_coun
   return core_->channel.publish(*slot);
 }
 
-Result<void> Producer::close() {
-  if (!core_) return {};
+Result<CloseReport> Producer::close() {
+  if (!core_) return CloseReport{};
   std::shared_ptr<detail::ProducerCore> core = std::move(core_);
-  if (!core->channel.usable()) return {};  // inherited by a forked child: the parent's to close
+  if (!core->channel.usable()) return CloseReport{};  // inherited by a forked child: the parent's to close
   auto lingered = core->channel.linger(core->options.linger);
   core->channel.retire_producer();
-  return lingered;
+  if (!lingered) return tl::unexpected(lingered.error());
+  CloseReport report;
+  report.discarded = lingered->total;
+  for (auto& [group, count] : lingered->by_group) report.groups.push_back(CloseReport::Group{group, count});
+  return report;
+}
+
+void Producer::cancel() noexcept {
+  if (core_) core_->channel.cancel();
 }
 
 const std::string& Producer::name() const noexcept {

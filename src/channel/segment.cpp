@@ -164,6 +164,11 @@ void Segment::unlink_if_same() const noexcept {
   if (::stat(path_.c_str(), &st) == 0 && st.st_dev == dev_ && st.st_ino == ino_) ::unlink(path_.c_str());
 }
 
+bool Segment::replaced() const noexcept {
+  struct stat st{};
+  return ::stat(path_.c_str(), &st) != 0 || st.st_dev != dev_ || st.st_ino != ino_;
+}
+
 Result<Segment> Segment::open(std::string_view name, DataAccess access) {
   if (auto ok = validate_name(name); !ok) return tl::unexpected(ok.error());
   Segment seg;
@@ -250,7 +255,7 @@ Result<Segment> Segment::map_fd(int fd, std::string_view name, DataAccess access
 
 Result<Segment> Segment::create(std::string_view name, Geometry geometry, std::uint32_t mode,
                                 Policy default_policy, const std::vector<GroupSpec>& groups,
-                                std::uint64_t creator_identity) {
+                                std::uint64_t creator_identity, std::int64_t group_grace_ns) {
   if (auto ok = validate_name(name); !ok) return tl::unexpected(ok.error());
   const std::string path = channel_path(name);
   const LayoutPlan plan = plan_layout(geometry.slot_count, geometry.slot_size);
@@ -296,6 +301,7 @@ Result<Segment> Segment::create(std::string_view name, Geometry geometry, std::u
   h->creator_uid = ::geteuid();
   h->mode = mode & 0777;
   h->created_ns = monotonic_ns();
+  h->group_grace_ns = group_grace_ns;
   h->state.store(kChannelLive, std::memory_order_relaxed);
   h->free_count = geometry.slot_count;
   h->next_seq = 1;
@@ -311,6 +317,8 @@ Result<Segment> Segment::create(std::string_view name, Geometry geometry, std::u
       g->active = 1;
       h->active_groups |= 1U << i;
       g->policy = static_cast<std::uint32_t>(groups[i].policy.value_or(default_policy));
+      g->declared = 1;
+      g->max_deliveries = groups[i].max_deliveries;
       copy_group_name(*g, groups[i].name);
     }
   }

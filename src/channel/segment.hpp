@@ -44,7 +44,7 @@ class Segment {
   /// Returns ErrorCode::already_exists if the name is taken.
   static Result<Segment> create(std::string_view name, Geometry geometry, std::uint32_t mode,
                                 Policy default_policy, const std::vector<GroupSpec>& groups,
-                                std::uint64_t creator_identity);
+                                std::uint64_t creator_identity, std::int64_t group_grace_ns);
   /// Opens and validates an existing channel.
   static Result<Segment> open(std::string_view name, DataAccess access);
 
@@ -77,9 +77,13 @@ class Segment {
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
   [[nodiscard]] bool valid() const noexcept { return header_ != nullptr; }
+  /// False for inspection mappings (DataAccess::none): slot metadata and payloads are not mapped.
+  [[nodiscard]] bool data_mapped() const noexcept { return data_ != nullptr; }
 
   /// Removes the name if it still refers to this object (not to a newer channel of that name).
   void unlink_if_same() const noexcept;
+  /// True when the name no longer refers to this object (removed, or replaced by a newer channel).
+  [[nodiscard]] bool replaced() const noexcept;
 
  private:
   static Result<Segment> map_fd(int fd, std::string_view name, DataAccess access);

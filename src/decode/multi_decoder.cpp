@@ -120,10 +120,12 @@ class DecoderCore {
     }
     stop();
     // Every stream has left: closing the last producer of each channel ends it for consumers.
-    Result<void> result = main_.anchor.close();
+    // What a linger discards is counted per group in the channel (framebus ls), not lost silently.
+    Result<void> result;
+    if (auto closed = main_.anchor.close(); !closed) result = tl::unexpected(closed.error());
     for (auto& [name, own] : own_channels_) {
       auto closed = own.anchor.close();
-      if (!closed && result) result = closed;
+      if (!closed && result) result = tl::unexpected(closed.error());
     }
     return result;
   }

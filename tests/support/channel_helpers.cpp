@@ -41,7 +41,7 @@ std::vector<Got> drain(Consumer& consumer, std::size_t limit, Duration gap) {
   return out;
 }
 
-std::future<Result<void>> close_in_background(Producer& producer) {
+std::future<Result<CloseReport>> close_in_background(Producer& producer) {
   return std::async(std::launch::async, [&producer] { return producer.close(); });
 }
 

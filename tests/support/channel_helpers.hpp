@@ -32,7 +32,7 @@ std::vector<Got> drain(Consumer& consumer, std::size_t limit = SIZE_MAX,
 
 /// Closes `producer` on another thread: close() lingers until the consumers have taken its
 /// messages, so a test that consumes on this thread closes in the background.
-std::future<Result<void>> close_in_background(Producer& producer);
+std::future<Result<CloseReport>> close_in_background(Producer& producer);
 
 /// Serialises received messages as "s:f:r:e,..." for a pipe, and back.
 std::string encode(const std::vector<Got>& got);
