@@ -9,8 +9,8 @@
 """
 
 from ._errors import (AlreadyExists, Closed, Corrupt, EndOfChannel, Error, InvalidArgument, InvalidName,
-                      LimitReached, NotFound, PayloadTooLarge, PermissionDenied, ProducerDied, SystemFailure,
-                      Timeout, VersionMismatch)
+                      LimitReached, LingerExpired, LingerExpiredWarning, NotFound, PayloadTooLarge,
+                      PermissionDenied, ProducerDied, SystemFailure, Timeout, VersionMismatch)
 from . import _core
 from ._classifier import Classifier
 from ._decoder import MultiDecoder
@@ -23,5 +23,5 @@ __all__ = [
     "Classifier", "MultiDecoder", "Producer", "Consumer", "Message", "LoanArray", "channels", "inspect", "remove", "gc", "parse_size",
     "Error", "InvalidArgument", "InvalidName", "PayloadTooLarge", "NotFound", "AlreadyExists",
     "PermissionDenied", "Corrupt", "VersionMismatch", "Timeout", "LimitReached", "Closed", "SystemFailure",
-    "EndOfChannel", "ProducerDied",
+    "EndOfChannel", "ProducerDied", "LingerExpired", "LingerExpiredWarning",
 ]

@@ -8,12 +8,13 @@ used in a forked child.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
 from . import _core, _fork
-from ._errors import Closed, EndOfChannel, InvalidArgument
+from ._errors import Closed, EndOfChannel, InvalidArgument, LingerExpired, LingerExpiredWarning
 from ._sizes import parse_size
 
 Message = _core.Message
@@ -87,7 +88,10 @@ class _Handle:
         handle, self._core_handle = self._core_handle, None
         self._closed = True
         if handle is not None and self._generation == _fork.generation():
-            handle.close()
+            self._closed_report(handle.close())
+
+    def _closed_report(self, report: Any) -> None:
+        """What the native close() reported; producers turn discarded messages into a warning."""
 
     def __enter__(self):
         return self
@@ -110,16 +114,37 @@ class Producer(_Handle):
     ``slot_size`` bytes (an int or a string such as ``"8MiB"``). ``policy`` is what happens when a
     group has no room: ``"block"`` (wait, up to ``block_timeout`` seconds; ``None`` waits
     forever), ``"drop_oldest"`` or ``"drop_newest"``. ``groups`` declares consumer groups that
-    exist from the first message (names, ``(name, policy)`` pairs, or a dict). ``close()`` waits up
-    to ``linger`` seconds for the consumers to take this producer's messages; 0 discards them.
+    exist from the first message (names, ``(name, policy)`` pairs, or a dict). Messages stay
+    deliverable to every group that has a live member after ``close()``, which does not wait for
+    them; it waits up to ``linger`` seconds only for groups without a live member, then discards
+    what they did not take with a ``LingerExpiredWarning`` naming the count (``strict=True``:
+    raises ``LingerExpired``).
     """
 
     def __init__(self, name: str, *, slots: int = 16, slot_size: Union[int, str] = "8MiB", policy: str = "block",
                  mode: int = 0o600, groups: GroupsArg = None, block_timeout: Optional[float] = None,
-                 linger: float = 10.0) -> None:
+                 linger: float = 10.0, strict: bool = False) -> None:
         options = dict(slots=slots, slot_size=slot_size, policy=policy, mode=mode,
-                       groups=_normalise_groups(groups), block_timeout=block_timeout, linger=linger)
+                       groups=_normalise_groups(groups), block_timeout=block_timeout, linger=linger,
+                       strict=strict)
         super().__init__(name, options)
+
+    def _closed_report(self, report: Any) -> None:
+        # [(group, count), ...]: messages the linger discarded, queued for groups without a live
+        # member. Never silent: a warning, or an error under strict=True.
+        discarded = {group: count for group, count in (report or []) if count}
+        if not discarded:
+            return
+        total = sum(discarded.values())
+        where = ", ".join(f"{count} for group '{group}'" if group else f"{count} that no group had joined for"
+                          for group, count in discarded.items())
+        text = (f"closing channel '{self._name}' discarded {total} message(s) when the linger of "
+                f"{self._options['linger']} s ran out: {where} (those groups had no live member)")
+        if self._options.get("strict"):
+            error = LingerExpired(text)
+            error.discarded = discarded
+            raise error
+        warnings.warn(text, LingerExpiredWarning, stacklevel=3)
 
     def _open(self) -> None:
         o = self._options

@@ -59,6 +59,19 @@ class SystemFailure(Error, OSError):
     """A system call failed; the message carries the reason."""
 
 
+class LingerExpired(Error):
+    """``close()`` of a producer opened with ``strict=True`` discarded messages: they were queued
+    for groups without a live member (or for no group) when its linger ran out. ``discarded``
+    maps each group (``""``: no group had joined) to its count."""
+
+    discarded: dict = {}
+
+
+class LingerExpiredWarning(UserWarning):
+    """``close()`` discarded messages queued for groups without a live member when its linger ran
+    out (the message names the count per group). ``strict=True`` makes it an error."""
+
+
 class EndOfChannel(Error):
     """Every producer has left and the group's queue is drained. Iteration ends on it.
 
@@ -77,5 +90,5 @@ class ProducerDied(EndOfChannel):
 __all__ = [
     "Error", "InvalidArgument", "InvalidName", "PayloadTooLarge", "NotFound", "AlreadyExists",
     "PermissionDenied", "Corrupt", "VersionMismatch", "Timeout", "LimitReached", "Closed",
-    "SystemFailure", "EndOfChannel", "ProducerDied",
+    "SystemFailure", "EndOfChannel", "ProducerDied", "LingerExpired", "LingerExpiredWarning",
 ]

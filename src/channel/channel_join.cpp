@@ -265,7 +265,7 @@ Result<Channel> Channel::join_consumer(std::string_view name, const ConsumerOpti
   const Deadline deadline(options.wait);
   // Without a wait, taking the lock may still take a moment when it is busy; it is bounded anyway,
   // so that a participant stopped inside the lock cannot hold open() forever.
-  const Deadline lock_deadline(std::max<Duration>(options.wait, std::chrono::seconds(1)));
+  const Deadline lock_deadline(options.wait > Duration::zero() ? options.wait : Duration(std::chrono::seconds(1)));
   for (int attempt = 0;; ++attempt) {
     auto seg = Segment::open(name, Segment::DataAccess::read_only);
     if (!seg && seg.error().code() == ErrorCode::not_found) {

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -109,6 +110,7 @@ class ChannelRun {
   std::string prefix_;
   std::string frames_;
   std::vector<std::string> frame_channels_;  // the channels workers read
+  std::map<std::string, std::uint64_t> dead_letters_seen_;  // per channel: reported as failed frames
   std::string results_;
   std::vector<Producer> frames_keepalive_;
   std::optional<Producer> results_keepalive_;
@@ -289,6 +291,21 @@ void ChannelRun::sample_channels() {
     for (const auto& g : info->groups) {
       if (g.name != "workers") continue;
       queued += g.queued;
+      // A frame that killed max_deliveries workers is given up by the channel: it becomes a
+      // failed frame in the results (empty top), so the sink neither waits for it nor calls it a gap.
+      std::uint64_t& seen = dead_letters_seen_[name];
+      const std::uint64_t first_kept = g.dead_letters - g.recent_dead_letters.size();
+      for (std::uint64_t k = std::max(seen, first_kept); k < g.dead_letters; ++k) {
+        const DeadLetter& d = g.recent_dead_letters[k - first_kept];
+        InferenceResult failed;
+        failed.stream = d.stream;
+        failed.frame = d.frame;
+        failed.received_ns = failed.infer_start_ns = failed.infer_end_ns = detail::monotonic_ns();
+        session_.take(std::move(failed), detail::monotonic_ns());
+        std::cerr << "framebus run: stream " << d.stream << " frame " << d.frame << " killed " << d.deliveries
+                  << " workers in turn; it is given up (a dead letter) and reported as failed\n";
+      }
+      seen = g.dead_letters;
       for (const auto& d : g.drops_by_stream) session_.stats().channel_drops[d.stream] = d.dropped;
     }
   }
