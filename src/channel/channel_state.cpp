@@ -418,7 +418,7 @@ void Channel::count_discarded(std::uint32_t stream) noexcept {
 // a live member (declared groups nobody joined, groups whose members all died) and the lobby. A
 // group with a live member keeps the messages after the producer is gone, so close() never waits
 // for it and never discards what it is about to read.
-Result<LingerDiscards> Channel::linger(Duration linger) {
+Result<LingerDiscards> Channel::close_producer(Duration linger) {
   const Deadline deadline(linger);
   const std::uint32_t n = seg_.slot_count();
   for (;;) {
@@ -427,6 +427,10 @@ Result<LingerDiscards> Channel::linger(Duration linger) {
       if (ok.error().code() != ErrorCode::timeout) return tl::unexpected(ok.error());
       lock_always();  // the linger is over: discard, even if a stopped process makes us wait
     }
+    // A member that died since the last look leaves its group without a reader: recover it now,
+    // so that the decision below (and the retirement made with it, in this same critical
+    // section) sees who can still read.
+    reap(wakes);
     std::uint32_t unread = 0;
     const bool give_up = deadline.expired();
     std::uint32_t memberless = 0;
@@ -474,6 +478,7 @@ Result<LingerDiscards> Channel::linger(Duration linger) {
       if (s.pending == 0) free_slot(i, wakes);
     }
     if (unread == 0 || give_up) {
+      retire_locked(wakes);
       unlock(wakes);
       return discards;
     }
@@ -486,6 +491,12 @@ void Channel::retire_producer() noexcept {
   if (!usable() || role_ != kRoleProducer) return;
   Wakes wakes;
   lock_always();
+  retire_locked(wakes);
+  unlock(wakes);
+}
+
+void Channel::retire_locked(Wakes& wakes) noexcept {
+  if (role_ != kRoleProducer) return;
   Header& h = seg_.header();
   if (h.producers > 0) h.producers -= 1;
   if (h.producers == 0) {
@@ -494,7 +505,6 @@ void Channel::retire_producer() noexcept {
   }
   seg_.participant(id_ - 1u).role = kRoleNone;
   role_ = kRoleNone;
-  unlock(wakes);
 }
 
 // ---------------------------------------------------------------------------------------------

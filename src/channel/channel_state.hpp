@@ -81,8 +81,9 @@ class Channel {
   /// Counts a message that no group received because the policies dropped it.
   void count_discarded(std::uint32_t stream) noexcept;
   /// Waits, at most `linger`, until no message of this producer is queued for a group without a
-  /// live member (or for the lobby); then discards those, counted per group and returned.
-  Result<LingerDiscards> linger(Duration linger);
+  /// live member (or for the lobby); then discards those, counted per group and returned, and
+  /// retires the producer in the same critical section (so no death slips in between).
+  Result<LingerDiscards> close_producer(Duration linger);
   /// Stops being a producer: the channel ends for consumers when no producer remains.
   void retire_producer() noexcept;
 
@@ -169,6 +170,7 @@ class Channel {
   [[nodiscard]] bool block_group_waits() const noexcept;
   [[nodiscard]] bool room_is_coming() const noexcept;
   void count_drop(GroupCtl& group, std::uint32_t stream) noexcept;
+  void retire_locked(Wakes& wakes) noexcept;
   void free_slot(std::uint32_t slot, Wakes& wakes) noexcept;
 
   Result<void> check_live() const;

@@ -183,8 +183,8 @@ Result<CloseReport> Producer::close() {
   if (!core_) return CloseReport{};
   std::shared_ptr<detail::ProducerCore> core = std::move(core_);
   if (!core->channel.usable()) return CloseReport{};  // inherited by a forked child: the parent's to close
-  auto lingered = core->channel.linger(core->options.linger);
-  core->channel.retire_producer();
+  auto lingered = core->channel.close_producer(core->options.linger);
+  core->channel.retire_producer();  // when the linger failed (cancelled); no-op otherwise
   if (!lingered) return tl::unexpected(lingered.error());
   CloseReport report;
   report.discarded = lingered->total;

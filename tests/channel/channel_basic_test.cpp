@@ -344,21 +344,25 @@ TEST(Channel, close_lingers_so_a_consumer_that_comes_later_gets_every_frame) {
   EXPECT_EQ(producer.wait(), 0);
 }
 
-TEST(Channel, linger_zero_discards_untaken_messages_and_counts_them) {
+TEST(Channel, linger_zero_discards_at_once_what_only_groups_without_a_live_member_wait_for) {
   const auto name = unique_name("lingerzero");
   auto opts = testing::small_channel();
-  opts.groups = {{"g"}};
+  opts.groups = {{"g"}, {"nobody"}};
   opts.linger = 0s;
   auto tx = Producer::create(name, opts);
   auto rx = Consumer::open(name, {.group = "g"});
   ASSERT_TRUE(tx && rx);
   for (std::uint64_t f = 0; f < 3; ++f) ASSERT_TRUE(testing::send_frame(*tx, 0, f));
-  ASSERT_TRUE(tx->close()) << "returns at once: linger 0";
+  auto report = tx->close();
+  ASSERT_TRUE(report) << "returns at once: linger 0";
+  EXPECT_EQ(report->discarded, 3U);
   auto info = inspect_channel(name);
   ASSERT_TRUE(info);
-  ASSERT_EQ(info->groups.size(), 1U);
-  EXPECT_EQ(info->groups[0].dropped, 3U);
-  EXPECT_EQ(testing::drain(*rx).size(), 0U);
+  ASSERT_EQ(info->groups.size(), 2U);
+  EXPECT_EQ(info->groups[0].dropped, 0U) << "g has a live member: it keeps its messages";
+  EXPECT_EQ(info->groups[1].dropped, 3U);
+  EXPECT_EQ(info->groups[1].expired, 3U);
+  EXPECT_EQ(testing::drain(*rx).size(), 3U);
 }
 
 TEST(Channel, the_last_participant_to_leave_removes_the_shared_memory) {

@@ -165,7 +165,9 @@ TEST(Lifetime, a_consumer_started_first_after_a_killed_run_waits_for_the_new_run
     opening.send("opening");
     auto rx = Consumer::open(name, {.group = "g", .wait = 20s});
     if (!rx) return 2;
-    result.send(testing::encode(testing::drain(*rx, SIZE_MAX, 10s)) + " " + std::string(to_string(rx->end_reason())));
+    auto got = testing::drain(*rx, SIZE_MAX, 10s);
+    if (auto r = rx->receive(0s); !r) std::fprintf(stderr, "DBG rx error %s\n", r.error().message().c_str());
+    result.send(testing::encode(got) + " " + std::string(to_string(rx->end_reason())));
     return 0;
   });
   ASSERT_TRUE(opening.receive());
@@ -300,6 +302,7 @@ TEST(Lifetime, a_declared_group_without_members_persists_shows_as_blocking_and_c
   auto opts = testing::small_channel(2);
   opts.groups = {{"idle"}};
   opts.block_timeout = 200ms;
+  opts.linger = 100ms;  // the last frame waits in the lobby once the group is gone
   auto tx = Producer::create(name, opts);
   ASSERT_TRUE(tx);
   ASSERT_TRUE(testing::send_frame(*tx, 0, 0));
@@ -346,8 +349,9 @@ TEST(Lifetime, dead_entries_do_not_fill_the_participant_table) {
     dead.push_back(std::make_unique<Child>([&] {
       auto rx = Consumer::open(name, {.group = "g"});
       if (!rx) return 2;
+      Result<Received> r = Received{};
       if (take_one) {
-        auto r = rx->receive(5s);
+        r = rx->receive(5s);  // held until the kill
         if (!r || !r->has_message()) return 3;
       }
       joined.send("joined");
