@@ -458,6 +458,40 @@ TEST(CliRm, removes_the_shared_memory_object) {
   EXPECT_FALSE(shm_exists(name));
 }
 
+TEST(CliRm, group_flag_removes_a_group_that_blocks_the_producer_and_ls_says_which_one_blocks) {
+  const std::string name = unique_name("rm_group");
+  ChannelGuard guard(name);
+  auto options = small_options(2, 1024);
+  options.groups = {{"idle"}};
+  options.block_timeout = 100ms;
+  options.linger = 0s;
+  auto producer = framebus::Producer::create(name, options);
+  ASSERT_TRUE(producer) << producer.error().message();
+  const std::array<std::byte, 8> payload{};
+  ASSERT_TRUE(producer->send(payload, framebus::MessageMeta{}));
+  ASSERT_TRUE(producer->send(payload, framebus::MessageMeta{}));
+  ASSERT_FALSE(producer->send(payload, framebus::MessageMeta{})) << "the idle group blocks";
+
+  const CliResult ls = run_cli({"ls", name});
+  EXPECT_EQ(ls.exit_code, 0) << ls;
+  EXPECT_NE(ls.out.find("idle (BLOCKING)"), std::string::npos) << ls;
+  EXPECT_NE(ls.out.find("group idle blocks the producer"), std::string::npos) << ls;
+  const json listing = run_cli_json({"ls", name});
+  ASSERT_TRUE(listing.is_array() && listing.size() == 1) << listing.dump(2);
+  EXPECT_EQ(listing[0]["groups"][0]["blocking"], true) << listing.dump(2);
+  EXPECT_EQ(listing[0]["groups"][0]["pending"], 2) << listing.dump(2);
+
+  const json removed = run_cli_json({"rm", name, "--group", "idle"});
+  ASSERT_TRUE(removed.is_array() && removed.size() == 1) << removed.dump(2);
+  EXPECT_EQ(removed[0]["removed"], true) << removed.dump(2);
+  EXPECT_EQ(removed[0]["released"], 2) << removed.dump(2);
+  EXPECT_TRUE(shm_exists(name)) << "only the group went";
+  const CliResult again = run_cli({"rm", name, "--group", "idle"});
+  EXPECT_NE(again.exit_code, 0) << again;
+  EXPECT_NE(again.err.find("has no group 'idle'"), std::string::npos) << again;
+  EXPECT_TRUE(producer->send(payload, framebus::MessageMeta{})) << "the producer goes on";
+}
+
 TEST(CliRm, removes_a_channel_that_is_still_in_use) {
   const std::string name = unique_name("rm_live");
   ChannelGuard guard(name);
