@@ -25,11 +25,13 @@ def futex_wait_address(tid: int):
 
 
 def channel_ranges(channel: str):
-    path = f"/dev/shm/framebus.{channel}"
+    # By inode: the channel's creator mapped it under a temporary name, before renaming it.
+    inode = os.stat(f"/dev/shm/framebus.{channel}").st_ino
     ranges = []
     for line in pathlib.Path("/proc/self/maps").read_text().splitlines():
-        if line.endswith(path):
-            low, high = line.split()[0].split("-")
+        fields = line.split()
+        if len(fields) >= 6 and fields[5].startswith("/dev/shm/") and int(fields[4]) == inode:
+            low, high = fields[0].split("-")
             ranges.append((int(low, 16), int(high, 16)))
     return ranges
 
