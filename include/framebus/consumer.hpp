@@ -2,6 +2,7 @@
 /// @file consumer.hpp
 /// The receiving side of a channel.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -86,8 +87,14 @@ struct Received {
   explicit operator bool() const noexcept { return has_message(); }
 };
 
-/// Receives messages of one group of a channel. Thread-compatible: one thread at a time per
-/// Consumer; Samples may be released from any thread. Not usable in a forked child.
+/// Receives messages of one group of a channel. Not usable in a forked child.
+///
+/// Threads: one thread at a time per Consumer. A receive() (or iteration step) that starts while
+/// another thread is inside the same Consumer fails with ErrorCode::invalid_argument ("used from
+/// two threads at once") instead of racing. Only cancel() may be called from any thread at any
+/// time, and Samples may be copied and released from any thread; the Consumer must still be
+/// closed or destroyed by one thread once no other thread uses it (a close() that finds another
+/// thread inside cancels that call and waits for it to return before closing).
 class Consumer {
  public:
   /// Joins channel `name` as a member of options.group (created if new).
@@ -127,6 +134,7 @@ class Consumer {
   std::shared_ptr<detail::ConsumerCore> core_;
   std::optional<Error> last_error_;
   EndReason end_reason_ = EndReason::none;
+  std::atomic<bool> busy_{false};  // a thread is inside a call (see "Threads" above)
 };
 
 class Consumer::Iterator {

@@ -2,6 +2,7 @@
 /// @file producer.hpp
 /// The sending side of a channel.
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <span>
@@ -60,8 +61,15 @@ struct CloseReport {
   std::vector<Group> groups;
 };
 
-/// Publishes messages into a channel. Thread-compatible: one thread at a time per Producer.
-/// Not usable in a forked child (each process opens its own handle).
+/// Publishes messages into a channel. Not usable in a forked child (each process opens its own
+/// handle).
+///
+/// Threads: one thread at a time per Producer. A call that starts while another thread is inside
+/// the same Producer (loan, publish, send, end_stream, close) fails with
+/// ErrorCode::invalid_argument ("used from two threads at once") and leaves the handle alone,
+/// instead of racing. Only cancel() may be called from any thread at any time; the Producer must
+/// still be closed or destroyed by one thread once no other thread uses it. A Loan is used by
+/// the thread that uses its Producer.
 class Producer {
  public:
   /// Creates the channel `name`, or joins it if it exists with the same slot geometry.
@@ -104,6 +112,7 @@ class Producer {
  private:
   explicit Producer(std::shared_ptr<detail::ProducerCore> core);
   std::shared_ptr<detail::ProducerCore> core_;
+  std::atomic<bool> busy_{false};  // a thread is inside a call (see "Threads" above)
 };
 
 }  // namespace framebus

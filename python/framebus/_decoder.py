@@ -3,9 +3,10 @@ channel per stream."""
 
 from __future__ import annotations
 
+import os
 from typing import Optional, Sequence, Union
 
-from . import _core
+from . import _core, _exit
 from ._errors import Closed
 from ._sizes import parse_size
 
@@ -20,6 +21,10 @@ class MultiDecoder:
     so a reader sees it as a gap. The channel options are those of :class:`framebus.Producer`.
     ``FRAMEBUS_FFMPEG_LOG`` (``quiet`` ... ``debug``, ``trace``) in the environment sets FFmpeg's
     log level when a decoder is created.
+
+    A decoder dropped without :meth:`close` (``del``, or still open at interpreter exit, also in a
+    ``multiprocessing`` child) is closed then: its streams stop and it leaves its channels, which
+    takes at most about twice ``linger`` when no consumer takes the streams' last frames.
     """
 
     def __init__(self, channel: str, *, slots: int = 16, slot_size: Union[int, str] = "8MiB", policy: str = "block",
@@ -29,6 +34,8 @@ class MultiDecoder:
             raise Closed("this framebus was built without the decoder module (FFmpeg)")
         self._core = _core._MultiDecoder(channel, int(slots), parse_size(slot_size), int(mode), policy,
                                          list(groups or []), block_timeout, float(linger))
+        self._pid = os.getpid()
+        _exit.track(self)
 
     def add_stream(self, source: str, *, loop: Optional[int] = 1, frame_skip: int = 0, max_fps: float = 0.0,
                    realtime: bool = False, reconnect: bool = False, max_reconnects: int = 0, threads: int = 0,
@@ -80,7 +87,13 @@ class MultiDecoder:
     def close(self) -> None:
         """Stops every stream and leaves the channel (consumers then see its end). Every other
         method then raises :class:`Closed`; closing again does nothing."""
+        _exit.untrack(self)
         self._core.close()
+
+    def _close_at_exit(self) -> None:
+        # Inherited through os.fork: the decoder's threads and channels are the parent's.
+        if self._pid == os.getpid():
+            self.close()
 
     @property
     def channel(self) -> str:

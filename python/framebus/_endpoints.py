@@ -2,7 +2,11 @@
 
 Both are context managers, pickle to their name and options (so they can be passed to
 ``multiprocessing.Process`` under every start method), and reopen their own registration when
-used in a forked child.
+used in a forked child. Handles still open when a process exits normally (``multiprocessing``
+children included) are closed then, so the last participant never leaves its channel behind.
+
+A handle may be closed from any thread, also while other threads wait inside it (``receive()``,
+iteration, a blocked ``send()`` or ``loan()``): their calls raise :class:`Closed`.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from . import _core, _fork
+from . import _core, _exit, _fork
 from ._errors import Closed, EndOfChannel, InvalidArgument, LingerExpired, LingerExpiredWarning
 from ._sizes import parse_size
 
@@ -82,16 +86,28 @@ class _Handle:
     def closed(self) -> bool:
         return self._closed
 
+    def _track(self) -> None:
+        """Called by ``_open``: the new registration is closed at exit if still open then."""
+        self._generation = _fork.generation()
+        _exit.track(self)
+
     def close(self) -> None:
+        """Closes the handle; calls that other threads are waiting in raise :class:`Closed`."""
         if self._closed:
             return
         handle, self._core_handle = self._core_handle, None
         self._closed = True
+        _exit.untrack(self)
         if handle is not None and self._generation == _fork.generation():
             self._closed_report(handle.close())
 
     def _closed_report(self, report: Any) -> None:
         """What the native close() reported; producers turn discarded messages into a warning."""
+
+    def _close_at_exit(self) -> None:
+        # A handle inherited through os.fork and never used here is the parent's to close.
+        if not self._closed and self._generation == _fork.generation():
+            self.close()
 
     def __enter__(self):
         return self
@@ -150,7 +166,7 @@ class Producer(_Handle):
         o = self._options
         self._core_handle = _core._Producer(self._name, int(o["slots"]), parse_size(o["slot_size"]), int(o["mode"]),
                                             o["policy"], o["groups"], o["block_timeout"], float(o["linger"]))
-        self._generation = _fork.generation()
+        self._track()
 
     @property
     def slot_count(self) -> int:
@@ -253,11 +269,19 @@ class Consumer(_Handle):
     exactly one of them, in publish order per stream). ``wait`` is how long to wait for the
     channel to be created (seconds; ``None`` waits forever). Iterating yields messages until the
     channel ends (then ``end_reason`` is ``"closed"`` or ``"producer_died"``).
+
+    ``writable=True`` is for code that draws on frames: every received message is made private at
+    once, its ``array`` a writable copy owned by the process (one copy per message) and its slot
+    given back to the channel straight away. By default ``array`` is a read-only view of shared
+    memory; ``Message.copy()`` makes a private copy of one message.
+
+    Closing the consumer from another thread wakes a ``receive()`` or iteration waiting in it,
+    which raises :class:`Closed` (iteration too: it did not reach the end of the channel).
     """
 
     def __init__(self, name: str, *, group: str = "default", wait: Optional[float] = 0.0,
-                 policy: Optional[str] = None) -> None:
-        options = dict(group=group, wait=wait, policy=policy)
+                 policy: Optional[str] = None, writable: bool = False) -> None:
+        options = dict(group=group, wait=wait, policy=policy, writable=bool(writable))
         self._end_reason = "none"
         super().__init__(name, options)
 
@@ -265,11 +289,16 @@ class Consumer(_Handle):
         o = self._options
         wait = 1e18 if o["wait"] is None else float(o["wait"])
         self._core_handle = _core._Consumer(self._name, o["group"], o["policy"], wait)
-        self._generation = _fork.generation()
+        self._track()
 
     @property
     def group(self) -> str:
         return self._options["group"]
+
+    @property
+    def writable(self) -> bool:
+        """True when every received message is a private writable copy."""
+        return self._options["writable"]
 
     @property
     def end_reason(self) -> str:
@@ -279,15 +308,21 @@ class Consumer(_Handle):
     def receive(self, timeout: Optional[float] = None) -> Optional[Message]:
         """The group's next message, or None after ``timeout`` seconds (None: wait forever).
 
-        Raises EndOfChannel (ProducerDied when the last producer died) once the channel ended.
+        Raises EndOfChannel (ProducerDied when the last producer died) once the channel ended,
+        and Closed when the consumer is closed, also by another thread while this one waits.
         """
         try:
-            return self._h.receive(timeout)
+            message = self._h.receive(timeout)
         except EndOfChannel as end:
             self._end_reason = end.reason
             raise
+        if message is not None and self._options["writable"]:
+            message._detach()
+        return message
 
     def __iter__(self) -> Iterator[Message]:
+        """Messages until the end of the channel; raises :class:`Closed` if the consumer is closed
+        meanwhile (by another thread), since the channel's end was not reached."""
         while True:
             try:
                 message = self.receive(None)

@@ -71,7 +71,10 @@ class PyClassifier {
     std::vector<Sample> samples;     // keeps each message's slot
     std::size_t index = 0;
     for (py::handle item : images) {
-      if (py::isinstance<Message>(item)) {
+      if (py::isinstance<Message>(item) && item.cast<const Message&>().detached() != nullptr) {
+        // A private copy (Consumer(writable=True)): its array is the image.
+        refs.push_back(array_image(item.cast<Message&>().array(item), index, arrays));
+      } else if (py::isinstance<Message>(item)) {
         const Sample& s = item.cast<const Message&>().sample();
         auto ref = image_of(s);
         if (!ref) bad_image(index, ref.error().message());

@@ -1,4 +1,7 @@
 // MultiDecoder for Python. Waits release the GIL and run in short slices so that Ctrl-C works.
+// The decoder is deleted with the GIL released wherever its last reference goes (a `del`, the
+// end of a call that outlived close(), interpreter exit): deleting it joins stream threads that
+// may be waiting for room, and holding the GIL meanwhile stalled every other Python thread.
 #include "decoder.hpp"
 
 #include <pybind11/stl.h>
@@ -40,6 +43,18 @@ py::dict status_dict(const StreamStatus& s) {
   return d;
 }
 
+// Deletes a MultiDecoder (which stops and joins its stream threads) without holding the GIL.
+struct DeleteWithoutGil {
+  void operator()(MultiDecoder* decoder) const {
+    if (PyGILState_Check() != 0) {
+      py::gil_scoped_release nogil;
+      delete decoder;
+    } else {
+      delete decoder;
+    }
+  }
+};
+
 class PyMultiDecoder {
  public:
   PyMultiDecoder(const std::string& channel, std::uint32_t slots, std::uint64_t slot_size, std::uint32_t mode,
@@ -57,8 +72,11 @@ class PyMultiDecoder {
       py::gil_scoped_release nogil;
       return MultiDecoder::create(channel, o);
     }();
-    decoder_ = std::make_shared<MultiDecoder>(unwrap(std::move(d)));
+    decoder_ = std::shared_ptr<MultiDecoder>(new MultiDecoder(unwrap(std::move(d))), DeleteWithoutGil{});
   }
+  PyMultiDecoder(const PyMultiDecoder&) = delete;
+  PyMultiDecoder& operator=(const PyMultiDecoder&) = delete;
+  ~PyMultiDecoder() = default;  // the deleter above releases the GIL
 
   std::uint32_t add_stream(const std::string& source, const py::kwargs& kw) {
     StreamOptions o;

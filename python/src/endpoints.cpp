@@ -1,11 +1,23 @@
 // Producer, Loan and Consumer for Python. Every call that may wait releases the GIL, so other
 // Python threads run, and a wait checks Python's signal flags so Ctrl-C interrupts it.
+//
+// Threads: Python code may close a handle in one thread while another waits inside it (receive,
+// iteration, a blocked send). Each handle counts the threads inside its calls; close() wakes them
+// (cancel), waits with the GIL released until they have left, and only then closes the native
+// handle, so its mapping never goes from under a thread. Calls that start after close() raise
+// framebus.Closed.
 #include "endpoints.hpp"
 
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cmath>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <optional>
+#include <thread>
+#include <vector>
 
 #include "errors.hpp"
 #include "framebus/framebus.hpp"
@@ -69,6 +81,105 @@ struct PyLoan {
   Loan loan;
 };
 
+// The threads inside one handle's calls, and its closing. enter() and close() run with the GIL
+// held, leave() and the waits without it.
+class Gate {
+ public:
+  Gate() = default;
+  Gate(const Gate&) = delete;
+  Gate& operator=(const Gate&) = delete;
+
+  // False once the handle is closing: the call must not touch the native handle.
+  bool enter() {
+    const std::lock_guard lock(mutex_);
+    if (closing_) return false;
+    inside_.push_back(std::this_thread::get_id());
+    return true;
+  }
+
+  // The last thread out of a handle closed from inside one of its own calls (a signal handler
+  // that ran during a wait) closes the native handle.
+  void leave() noexcept {
+    std::function<void()> close_now;
+    {
+      const std::lock_guard lock(mutex_);
+      inside_.erase(std::find(inside_.begin(), inside_.end(), std::this_thread::get_id()));
+      if (!inside_.empty()) return;
+      left_.notify_all();
+      close_now = std::move(deferred_close_);
+      deferred_close_ = nullptr;
+    }
+    if (close_now) close_now();
+  }
+
+  [[nodiscard]] bool closing() const {
+    const std::lock_guard lock(mutex_);
+    return closing_;
+  }
+
+  // Closes once: wakes the threads inside with `cancel`, waits for them to leave, then runs
+  // `close`. Its result is returned when no thread was inside (a plain close, which lingers);
+  // a close that woke other threads' calls cancelled its own linger too, so its result is moot
+  // and an empty one is returned. Called with the GIL held; it is released while waiting and
+  // closing.
+  template <typename Close>
+  auto close(const std::function<void()>& cancel, Close close) -> decltype(close()) {
+    using Out = decltype(close());
+    bool alone = false;
+    {
+      const std::lock_guard lock(mutex_);
+      if (closing_) return Out{};
+      closing_ = true;
+      alone = inside_.empty();
+      if (!alone && std::find(inside_.begin(), inside_.end(), std::this_thread::get_id()) != inside_.end()) {
+        // This thread is itself inside a call: it cannot wait for itself. The last one out closes.
+        cancel();
+        deferred_close_ = [close] { (void)close(); };
+        return Out{};
+      }
+    }
+    py::gil_scoped_release nogil;
+    if (alone) return close();
+    cancel();
+    {
+      std::unique_lock lock(mutex_);
+      left_.wait(lock, [&] { return inside_.empty(); });
+    }
+    (void)close();
+    return Out{};
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable left_;
+  std::vector<std::thread::id> inside_;
+  bool closing_ = false;
+  std::function<void()> deferred_close_;
+};
+
+// Runs `f` on a handle inside its gate with the GIL released; raises Closed when it is closing.
+template <typename F>
+auto inside(Gate& gate, const char* what, F&& f) -> decltype(f()) {
+  if (!gate.enter()) raise(Error(ErrorCode::closed, std::string("the ") + what + " is closed"));
+  py::gil_scoped_release nogil;
+  struct Leave {
+    Gate& gate;
+    ~Leave() { gate.leave(); }
+  } leave{gate};  // destroyed before the GIL is taken back: close() may go on at once
+  return f();
+}
+
+// Like inside(), for a call that keeps the GIL (a property): no Python code runs meanwhile.
+template <typename F>
+auto peek(Gate& gate, const char* what, F&& f) -> decltype(f()) {
+  if (!gate.enter()) raise(Error(ErrorCode::closed, std::string("the ") + what + " is closed"));
+  struct Leave {
+    Gate& gate;
+    ~Leave() { gate.leave(); }
+  } leave{gate};
+  return f();
+}
+
 class PyProducer {
  public:
   PyProducer(const std::string& name, std::uint32_t slots, std::uint64_t slot_size, std::uint32_t mode,
@@ -90,64 +201,64 @@ class PyProducer {
     }();
     producer_ = unwrap(std::move(p));
   }
+  PyProducer(const PyProducer&) = delete;
+  PyProducer& operator=(const PyProducer&) = delete;
+  // Dropped without close(): the linger runs without the GIL, so other threads go on meanwhile.
+  // No thread can be inside: each call holds a reference to this object.
+  ~PyProducer() {
+    if (PyGILState_Check() != 0) {
+      py::gil_scoped_release nogil;
+      (void)producer_.close();
+    }
+  }
 
   PyLoan loan(std::size_t nbytes) {
-    Result<Loan> l = [&] {
-      py::gil_scoped_release nogil;
-      return producer_.loan(nbytes);
-    }();
-    return PyLoan{unwrap(std::move(l))};
+    return PyLoan{unwrap(inside(gate_, "producer", [&] { return producer_.loan(nbytes); }))};
   }
 
   void publish(PyLoan& loan, std::uint32_t stream, std::uint64_t frame_id, std::int64_t pts, std::uint32_t flags,
                const std::string& meta, const Description& d) {
     const MessageMeta m = make_meta(stream, frame_id, pts, flags, meta, d);
-    Result<void> r = [&] {
-      py::gil_scoped_release nogil;
-      return producer_.publish(std::move(loan.loan), m);
-    }();
-    unwrap(std::move(r));
+    unwrap(inside(gate_, "producer", [&] { return producer_.publish(std::move(loan.loan), m); }));
   }
 
   void send(const py::buffer& data, std::uint32_t stream, std::uint64_t frame_id, std::int64_t pts, std::uint32_t flags,
             const std::string& meta, const Description& d) {
+    const MessageMeta m = make_meta(stream, frame_id, pts, flags, meta, d);
     Py_buffer view{};
     if (PyObject_GetBuffer(data.ptr(), &view, PyBUF_C_CONTIGUOUS) != 0) {
       PyErr_Clear();
       raise(Error(ErrorCode::invalid_argument, "send() needs a C-contiguous buffer (use numpy.ascontiguousarray)"));
     }
-    const MessageMeta m = make_meta(stream, frame_id, pts, flags, meta, d);
-    Result<void> r = [&] {
-      py::gil_scoped_release nogil;  // the copy of a frame runs while other threads go on
+    struct Release {
+      Py_buffer& view;
+      ~Release() { PyBuffer_Release(&view); }  // also when the producer is closed (raises)
+    } release{view};
+    // The copy of a frame runs while other threads go on.
+    unwrap(inside(gate_, "producer", [&] {
       return producer_.send(std::span(static_cast<const std::byte*>(view.buf), static_cast<std::size_t>(view.len)), m);
-    }();
-    PyBuffer_Release(&view);
-    unwrap(std::move(r));
+    }));
   }
 
   void end_stream(std::uint32_t stream, std::uint64_t frame_count) {
-    Result<void> r = [&] {
-      py::gil_scoped_release nogil;
-      return producer_.end_stream(stream, frame_count);
-    }();
-    unwrap(std::move(r));
+    unwrap(inside(gate_, "producer", [&] { return producer_.end_stream(stream, frame_count); }));
   }
 
   // (group, messages) that the linger discarded; "" names messages no group had joined for.
   std::vector<std::pair<std::string, std::uint64_t>> close() {
-    Result<CloseReport> r = [&] {
-      py::gil_scoped_release nogil;
-      return producer_.close();
-    }();
+    Result<CloseReport> r = gate_.close([this] { producer_.cancel(); }, [this] { return producer_.close(); });
     std::vector<std::pair<std::string, std::uint64_t>> out;
     for (const CloseReport::Group& g : unwrap(std::move(r)).groups) out.emplace_back(g.name, g.discarded);
     return out;
   }
 
-  [[nodiscard]] const Producer& producer() const { return producer_; }
+  [[nodiscard]] bool closed() const { return gate_.closing(); }
+  std::uint32_t slot_count() { return peek(gate_, "producer", [&] { return producer_.slot_count(); }); }
+  std::uint64_t slot_size() { return peek(gate_, "producer", [&] { return producer_.slot_size(); }); }
 
  private:
   Producer producer_;
+  Gate gate_;
 };
 
 class PyConsumer {
@@ -163,27 +274,40 @@ class PyConsumer {
     }();
     consumer_ = unwrap(std::move(c));
   }
+  PyConsumer(const PyConsumer&) = delete;
+  PyConsumer& operator=(const PyConsumer&) = delete;
 
   py::object receive(std::optional<double> timeout) {
     const Duration t = seconds_to_duration(timeout);
-    Result<Received> r = [&] {
-      py::gil_scoped_release nogil;
-      return consumer_.receive(t);
-    }();
-    Received got = unwrap(std::move(r));
+    std::string name;  // for the end of channel's text, read while inside
+    Received got = unwrap(inside(gate_, "consumer", [&] {
+      Result<Received> r = consumer_.receive(t);
+      if (r && r->status == Received::Status::end_of_channel) name = consumer_.name();
+      return r;
+    }));
     switch (got.status) {
       case Received::Status::message: return py::cast(Message(std::move(got.sample)));
       case Received::Status::timeout: return py::none();
-      case Received::Status::end_of_channel: raise_end_of_channel(got.reason, consumer_.name());
+      case Received::Status::end_of_channel: raise_end_of_channel(got.reason, name);
     }
     return py::none();
   }
 
-  void close() { consumer_.close(); }
-  [[nodiscard]] const Consumer& consumer() const { return consumer_; }
+  void close() {
+    (void)gate_.close([this] { consumer_.cancel(); }, [this]() -> Result<void> {
+      consumer_.close();
+      return {};
+    });
+  }
+
+  [[nodiscard]] bool closed() const { return gate_.closing(); }
+  std::string end_reason() {
+    return peek(gate_, "consumer", [&] { return std::string(to_string(consumer_.end_reason())); });
+  }
 
  private:
   Consumer consumer_;
+  Gate gate_;
 };
 
 }  // namespace
@@ -224,17 +348,17 @@ void bind_endpoints(py::module_& m) {
            py::arg("dtype"), py::arg("shape"), py::arg("format"))
       .def("end_stream", &PyProducer::end_stream, py::arg("stream"), py::arg("frame_count") = 0)
       .def("close", &PyProducer::close)
-      .def_property_readonly("slot_count", [](const PyProducer& p) { return p.producer().slot_count(); })
-      .def_property_readonly("slot_size", [](const PyProducer& p) { return p.producer().slot_size(); })
-      .def_property_readonly("closed", [](const PyProducer& p) { return !p.producer().is_open(); });
+      .def_property_readonly("slot_count", &PyProducer::slot_count)
+      .def_property_readonly("slot_size", &PyProducer::slot_size)
+      .def_property_readonly("closed", &PyProducer::closed);
 
   py::class_<PyConsumer>(m, "_Consumer")
       .def(py::init<const std::string&, const std::string&, std::optional<std::string>, double>(), py::arg("name"),
            py::arg("group"), py::arg("policy"), py::arg("wait"))
       .def("receive", &PyConsumer::receive, py::arg("timeout"))
       .def("close", &PyConsumer::close)
-      .def_property_readonly("end_reason", [](const PyConsumer& c) { return std::string(to_string(c.consumer().end_reason())); })
-      .def_property_readonly("closed", [](const PyConsumer& c) { return !c.consumer().is_open(); });
+      .def_property_readonly("end_reason", &PyConsumer::end_reason)
+      .def_property_readonly("closed", &PyConsumer::closed);
 }
 
 }  // namespace framebus::python

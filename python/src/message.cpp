@@ -120,12 +120,14 @@ void capsule_destructor(PyObject* capsule) {
 }  // namespace
 
 const Sample& Message::sample() const {
+  if (detached_) raise(Error(ErrorCode::closed, "the message is a private copy: its slot was given back"));
   if (!sample_.valid()) raise(Error(ErrorCode::closed, "the message was released"));
   return sample_;
 }
 
 void Message::release() noexcept {
   sample_.release();
+  detached_.reset();
   array_ = py::object();
 }
 
@@ -142,7 +144,35 @@ py::object Message::array(py::handle self) {
   return array_;
 }
 
-py::capsule Message::dlpack() const {
+py::object Message::copy(py::handle self) {
+  if (released()) raise(Error(ErrorCode::closed, "the message was released"));
+  // numpy.array(copy=True, order="C") owns its memory and is writable whatever the source's flags.
+  return py::module_::import("numpy").attr("array")(array(self), py::arg("copy") = true, py::arg("order") = "C");
+}
+
+void Message::detach(py::handle self) {
+  if (detached_) return;
+  const Sample& s = sample();
+  DetachedMeta d;
+  d.stream = s.stream();
+  d.frame = s.frame();
+  d.pts = s.pts();
+  d.publish_ns = s.publish_time_ns();
+  d.flags = s.flags();
+  d.redelivered = s.redelivered();
+  d.kind = s.kind();
+  if (s.kind() == PayloadKind::image) d.format = std::string(to_string(s.image().format));
+  const auto user = s.user_meta();
+  d.user.assign(reinterpret_cast<const char*>(user.data()), user.size());
+  d.nbytes = s.size();
+  py::object private_copy = copy(self);
+  sample_.release();  // the slot goes back now; views made before keep their own reference
+  array_ = std::move(private_copy);
+  detached_ = std::move(d);
+}
+
+py::object Message::dlpack(py::handle self) {
+  if (detached_) return array(self).attr("__dlpack__")();  // NumPy exports its own copy
   const Sample& s = sample();
   const Layout layout = layout_of(s);
   auto* holder = new DlpackHolder;
@@ -173,48 +203,72 @@ A received message. Its payload stays in shared memory: ``array`` is a read-only
 ``__dlpack__`` exports it without copying. The slot returns to the channel when the message and
 every view made from it are gone, or early with ``release()`` / the ``with`` statement (views
 made before keep their own reference).)doc")
-      .def_property_readonly("stream", [](const Message& m) { return m.sample().stream(); }, "Video stream (camera) id.")
-      .def_property_readonly("frame_id", [](const Message& m) { return m.sample().frame(); }, "Frame number in the stream.")
-      .def_property_readonly("pts", [](const Message& m) { return m.sample().pts(); }, "Presentation time stamp.")
-      .def_property_readonly("flags", [](const Message& m) { return m.sample().flags(); })
-      .def_property_readonly("redelivered", [](const Message& m) { return m.sample().redelivered(); },
-                             "True when a consumer of this group died holding it and it came again.")
-      .def_property_readonly("end_of_stream", [](const Message& m) { return m.sample().is_end_of_stream(); },
-                             "True for the marker sent by Producer.end_stream(stream).")
-      .def_property_readonly("publish_time_ns", [](const Message& m) { return m.sample().publish_time_ns(); },
-                             "CLOCK_MONOTONIC nanoseconds at publish (time.monotonic_ns() scale).")
+      .def_property_readonly("stream", [](const Message& m) { return m.detached() ? m.detached()->stream : m.sample().stream(); },
+                             "Video stream (camera) id.")
+      .def_property_readonly("frame_id", [](const Message& m) { return m.detached() ? m.detached()->frame : m.sample().frame(); },
+                             "Frame number in the stream.")
+      .def_property_readonly("pts", [](const Message& m) { return m.detached() ? m.detached()->pts : m.sample().pts(); },
+                             "Presentation time stamp.")
+      .def_property_readonly("flags", [](const Message& m) { return m.detached() ? m.detached()->flags : m.sample().flags(); })
+      .def_property_readonly("redelivered", [](const Message& m) {
+        return m.detached() ? m.detached()->redelivered : m.sample().redelivered();
+      }, "True when a consumer of this group died holding it and it came again.")
+      .def_property_readonly("end_of_stream", [](const Message& m) {
+        return m.detached() ? (m.detached()->flags & flags::kEndOfStream) != 0 : m.sample().is_end_of_stream();
+      }, "True for the marker sent by Producer.end_stream(stream).")
+      .def_property_readonly("publish_time_ns", [](const Message& m) {
+        return m.detached() ? m.detached()->publish_ns : m.sample().publish_time_ns();
+      }, "CLOCK_MONOTONIC nanoseconds at publish (time.monotonic_ns() scale).")
       .def_property_readonly("meta", [](const Message& m) {
+        if (m.detached()) return py::bytes(m.detached()->user);
         const auto user = m.sample().user_meta();
         return py::bytes(reinterpret_cast<const char*>(user.data()), user.size());
       }, "The user metadata blob, as bytes.")
-      .def_property_readonly("kind", [](const Message& m) { return std::string(kind_name(m.sample().kind())); },
-                             "'bytes', 'image' or 'tensor'.")
+      .def_property_readonly("kind", [](const Message& m) {
+        return std::string(kind_name(m.detached() ? m.detached()->kind : m.sample().kind()));
+      }, "'bytes', 'image' or 'tensor'.")
       .def_property_readonly("format", [](const Message& m) -> py::object {
+        if (m.detached()) return m.detached()->format ? py::object(py::str(*m.detached()->format)) : py::object(py::none());
         const Sample& s = m.sample();
         if (s.kind() != PayloadKind::image) return py::none();
         return py::str(std::string(to_string(s.image().format)));
       }, "Pixel format of an image message ('bgr24', 'nv12', ...), else None.")
-      .def_property_readonly("nbytes", [](const Message& m) { return m.sample().size(); })
+      .def_property_readonly("nbytes", [](const Message& m) { return m.detached() ? m.detached()->nbytes : m.sample().size(); })
       .def_property_readonly("released", &Message::released)
+      .def_property_readonly("private", [](const Message& m) { return m.detached() != nullptr; },
+                             "True for a private copy (Consumer(writable=True)): its slot was given back at once.")
       .def_property_readonly("array", [](py::handle self) { return self.cast<Message&>().array(self); },
-                             "Read-only NumPy view of the payload (no copy).")
+                             "Read-only NumPy view of the payload (no copy); for a private message\n"
+                             "(Consumer(writable=True)), its writable copy.")
+      .def("copy", [](py::handle self) { return self.cast<Message&>().copy(self); },
+           "A new private, writable, C-contiguous NumPy copy of the payload, of the shape and dtype of\n"
+           "``array``: for code that draws on frames (OpenCV ignores NumPy's read-only flag).")
+      .def("_detach", [](py::handle self) { self.cast<Message&>().detach(self); })
       .def("release", &Message::release, "Gives the message's own reference to the slot back now.")
       .def("__enter__", [](py::handle self) { return self; })
       .def("__exit__", [](Message& m, py::args) { m.release(); })
-      .def("__dlpack__", [](const Message& m, py::object stream) {
+      .def("__dlpack__", [](py::handle self, py::object stream) {
         if (!stream.is_none() && !(py::isinstance<py::int_>(stream) && stream.cast<long>() == -1)) {
           raise(Error(ErrorCode::invalid_argument, "framebus messages live in host memory: __dlpack__ takes no stream"));
         }
-        return m.dlpack();
+        return self.cast<Message&>().dlpack(self);
       }, py::arg("stream") = py::none())
       .def("__dlpack_device__", [](const Message&) { return py::make_tuple(static_cast<int>(kDLCPU), 0); })
-      .def_buffer([](const Message& m) {
+      .def_buffer([](Message& m) {
+        if (m.detached()) {
+          // The private copy's own buffer; the returned info holds a view of it until released.
+          return py::buffer(m.array(py::handle())).request(/*writable=*/false);
+        }
         const Sample& s = m.sample();
         return py::buffer_info(const_cast<std::byte*>(s.data().data()), 1, py::format_descriptor<std::uint8_t>::format(), 1,
                                {static_cast<py::ssize_t>(s.size())}, {py::ssize_t{1}}, /*readonly=*/true);
       })
       .def("__repr__", [](const Message& m) {
         if (m.released()) return std::string("<framebus.Message released>");
+        if (const DetachedMeta* d = m.detached()) {
+          return "<framebus.Message stream=" + std::to_string(d->stream) + " frame_id=" + std::to_string(d->frame) +
+                 " kind=" + std::string(kind_name(d->kind)) + " nbytes=" + std::to_string(d->nbytes) + " private>";
+        }
         const Sample& s = m.sample();
         return "<framebus.Message stream=" + std::to_string(s.stream()) + " frame_id=" + std::to_string(s.frame()) +
                " kind=" + std::string(kind_name(s.kind())) + " nbytes=" + std::to_string(s.size()) +

@@ -5,24 +5,51 @@
 
 #include <pybind11/pybind11.h>
 
+#include <optional>
+#include <string>
+
 #include "framebus/consumer.hpp"
 
 namespace framebus::python {
+
+/// A message's metadata copied out of its slot, for a message that made itself private.
+struct DetachedMeta {
+  std::uint32_t stream = 0;
+  std::uint64_t frame = 0;
+  std::int64_t pts = 0;
+  std::int64_t publish_ns = 0;
+  std::uint32_t flags = 0;
+  bool redelivered = false;
+  PayloadKind kind = PayloadKind::bytes;
+  std::optional<std::string> format;
+  std::string user;
+  std::size_t nbytes = 0;
+};
 
 class Message {
  public:
   explicit Message(Sample sample) : sample_(std::move(sample)) {}
 
-  [[nodiscard]] const Sample& sample() const;  // raises Closed after release()
-  [[nodiscard]] bool released() const noexcept { return !sample_.valid(); }
+  /// The slot's Sample; raises Closed after release() and for a detached message.
+  [[nodiscard]] const Sample& sample() const;
+  /// The copied metadata of a detached message, else nullptr (the Sample has it).
+  [[nodiscard]] const DetachedMeta* detached() const noexcept { return detached_ ? &*detached_ : nullptr; }
+  [[nodiscard]] bool released() const noexcept { return !sample_.valid() && !detached_; }
   void release() noexcept;
-  /// The read-only NumPy view (made once, then cached).
+  /// The NumPy array (made once, then cached): a read-only view of the slot, or the private
+  /// writable copy of a detached message.
   pybind11::object array(pybind11::handle self);
-  pybind11::capsule dlpack() const;
+  /// A new private, writable, C-contiguous copy of the payload.
+  pybind11::object copy(pybind11::handle self);
+  /// Copies the payload and metadata out and gives the slot back now: array() becomes a private
+  /// writable array (Consumer(writable=True)).
+  void detach(pybind11::handle self);
+  pybind11::object dlpack(pybind11::handle self);
 
  private:
   Sample sample_;
   pybind11::object array_;
+  std::optional<DetachedMeta> detached_;
 };
 
 void bind_message(pybind11::module_& mod);

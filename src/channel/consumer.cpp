@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "channel/channel_state.hpp"
+#include "common/busy.hpp"
 
 namespace framebus {
 
@@ -116,7 +117,10 @@ std::span<const std::byte> Sample::user_meta() const noexcept {
 // Consumer
 
 Consumer::Consumer(std::shared_ptr<detail::ConsumerCore> core) : core_(std::move(core)) {}
-Consumer::Consumer(Consumer&&) noexcept = default;
+// The busy flag stays with each object: moving a handle that another thread is inside breaks
+// the contract anyway.
+Consumer::Consumer(Consumer&& other) noexcept
+    : core_(std::move(other.core_)), last_error_(std::move(other.last_error_)), end_reason_(other.end_reason_) {}
 Consumer& Consumer::operator=(Consumer&& other) noexcept {
   if (this != &other) {
     close();
@@ -139,6 +143,8 @@ void Consumer::cancel() noexcept {
 }
 
 Result<Received> Consumer::receive(Duration timeout) {
+  const detail::BusyGuard busy(busy_);
+  if (!busy) return tl::unexpected(detail::used_from_two_threads("consumer"));
   if (!core_) return make_error(ErrorCode::closed, "the consumer is closed");
   detail::Channel& ch = core_->channel;
   if (!ch.usable()) return tl::unexpected(ch.unusable_error());
@@ -169,7 +175,17 @@ Result<Received> Consumer::receive(Duration timeout) {
   return out;
 }
 
-void Consumer::close() noexcept { core_.reset(); }
+void Consumer::close() noexcept {
+  // Outside the contract when another thread is inside, but close() cannot report it: it wakes
+  // that call and waits for it to return, so the mapping never goes from under it.
+  while (busy_.exchange(true, std::memory_order_acquire)) {
+    cancel();
+    busy_.wait(true, std::memory_order_acquire);
+  }
+  core_.reset();
+  busy_.store(false, std::memory_order_release);
+  busy_.notify_all();
+}
 
 const std::string& Consumer::name() const noexcept {
   static const std::string empty;

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "channel/channel_state.hpp"
+#include "common/busy.hpp"
 #include "common/clock.hpp"
 
 namespace framebus {
@@ -24,6 +25,10 @@ class ProducerCore {
     if (!scratch_) scratch_.reset(new (std::align_val_t{64}) std::byte[channel.segment().slot_size()]);
     return scratch_.get();
   }
+
+  // The calls behind Producer's loan, publish and send, which send() chains under one busy flag.
+  static Result<Loan> loan(const std::shared_ptr<ProducerCore>& core, std::size_t bytes);
+  static Result<void> publish(const std::shared_ptr<ProducerCore>& core, Loan&& loan, const MessageMeta& meta);
 
   Channel channel;
   ProducerOptions options;
@@ -109,7 +114,9 @@ Loan::~Loan() {
 }
 
 Producer::Producer(std::shared_ptr<detail::ProducerCore> core) : core_(std::move(core)) {}
-Producer::Producer(Producer&&) noexcept = default;
+// The busy flag stays with each object: moving a handle that another thread is inside breaks
+// the contract anyway.
+Producer::Producer(Producer&& other) noexcept : core_(std::move(other.core_)) {}
 Producer& Producer::operator=(Producer&& other) noexcept {
   if (this != &other) {
     (void)close();
@@ -125,46 +132,62 @@ Result<Producer> Producer::create(std::string_view name, const ProducerOptions& 
   return Producer(std::make_shared<detail::ProducerCore>(std::move(*channel), options));
 }
 
-Result<Loan> Producer::loan(std::size_t bytes) {
-  if (!core_) return tl::unexpected(detail::closed_error());
-  if (!core_->channel.usable()) return tl::unexpected(core_->channel.unusable_error());
-  auto slot = core_->channel.acquire(bytes, core_->options.block_timeout, false);
+Result<Loan> detail::ProducerCore::loan(const std::shared_ptr<ProducerCore>& core, std::size_t bytes) {
+  if (!core) return tl::unexpected(detail::closed_error());
+  if (!core->channel.usable()) return tl::unexpected(core->channel.unusable_error());
+  auto slot = core->channel.acquire(bytes, core->options.block_timeout, false);
   if (!slot) return tl::unexpected(slot.error());
   Loan loan;
-  loan.core_ = core_;
+  loan.core_ = core;
   loan.slot_ = *slot;
   loan.size_ = bytes;
-  loan.data_ = *slot == Loan::kDiscardSlot ? core_->scratch() : core_->channel.segment().payload(*slot);
+  loan.data_ = *slot == Loan::kDiscardSlot ? core->scratch() : core->channel.segment().payload(*slot);
   return loan;
 }
 
-Result<void> Producer::publish(Loan&& loan, const MessageMeta& meta) {
-  if (!core_) return tl::unexpected(detail::closed_error());
-  if (!core_->channel.usable()) return tl::unexpected(core_->channel.unusable_error());
-  if (loan.core_ != core_) {
+Result<void> detail::ProducerCore::publish(const std::shared_ptr<ProducerCore>& core, Loan&& loan, const MessageMeta& meta) {
+  if (!core) return tl::unexpected(detail::closed_error());
+  if (!core->channel.usable()) return tl::unexpected(core->channel.unusable_error());
+  if (loan.core_ != core) {
     return make_error(ErrorCode::invalid_argument, "the loan is empty or belongs to another producer");
   }
-  if (auto ok = detail::validate_meta(meta, loan.size_, core_->channel.name()); !ok) return ok;
+  if (auto ok = detail::validate_meta(meta, loan.size_, core->channel.name()); !ok) return ok;
   Loan taken = std::move(loan);
   if (taken.slot_ == Loan::kDiscardSlot) {
-    core_->channel.count_discarded(meta.stream);
+    core->channel.count_discarded(meta.stream);
     return {};
   }
-  auto* slot_meta = reinterpret_cast<detail::SlotMeta*>(core_->channel.segment().slot_base(taken.slot_));
+  auto* slot_meta = reinterpret_cast<detail::SlotMeta*>(core->channel.segment().slot_base(taken.slot_));
   detail::write_meta(*slot_meta, meta, taken.size_);
-  auto result = core_->channel.publish(taken.slot_);
+  auto result = core->channel.publish(taken.slot_);
   taken.core_.reset();  // published (or reclaimed by the failed publish): not ours to give back
   return result;
 }
 
+Result<Loan> Producer::loan(std::size_t bytes) {
+  const detail::BusyGuard busy(busy_);
+  if (!busy) return tl::unexpected(detail::used_from_two_threads("producer"));
+  return detail::ProducerCore::loan(core_, bytes);
+}
+
+Result<void> Producer::publish(Loan&& loan, const MessageMeta& meta) {
+  const detail::BusyGuard busy(busy_);
+  if (!busy) return tl::unexpected(detail::used_from_two_threads("producer"));
+  return detail::ProducerCore::publish(core_, std::move(loan), meta);
+}
+
 Result<void> Producer::send(std::span<const std::byte> payload, const MessageMeta& meta) {
-  auto loan = this->loan(payload.size());
+  const detail::BusyGuard busy(busy_);
+  if (!busy) return tl::unexpected(detail::used_from_two_threads("producer"));
+  auto loan = detail::ProducerCore::loan(core_, payload.size());
   if (!loan) return tl::unexpected(loan.error());
   if (!payload.empty()) std::memcpy(loan->data_, payload.data(), payload.size());
-  return publish(std::move(*loan), meta);
+  return detail::ProducerCore::publish(core_, std::move(*loan), meta);
 }
 
 Result<void> Producer::end_stream(std::uint32_t stream, std::uint64_t frame_count) {
+  const detail::BusyGuard busy(busy_);
+  if (!busy) return tl::unexpected(detail::used_from_two_threads("producer"));
   if (!core_) return tl::unexpected(detail::closed_error());
   if (!core_->channel.usable()) return tl::unexpected(core_->channel.unusable_error());
   // A marker is never dropped: it waits for room whatever the policies.
@@ -180,6 +203,10 @@ Result<void> Producer::end_stream(std::uint32_t stream, std::uint64_t frame_coun
 }
 
 Result<CloseReport> Producer::close() {
+  // Closing under another thread's call would pull the channel from under it: refused, so the
+  // caller learns of the bug (wake that call with cancel(), then close once it has returned).
+  const detail::BusyGuard busy(busy_);
+  if (!busy) return tl::unexpected(detail::used_from_two_threads("producer"));
   if (!core_) return CloseReport{};
   std::shared_ptr<detail::ProducerCore> core = std::move(core_);
   if (!core->channel.usable()) return CloseReport{};  // inherited by a forked child: the parent's to close

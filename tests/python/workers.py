@@ -70,3 +70,15 @@ def produce_after(name: str, streams: int, frames: int, groups, created, go) -> 
     if not go.wait(60):
         sys.exit(3)
     produce(tx, streams, frames)
+
+
+def read_to_end_without_closing(rx: framebus.Consumer, ready, results) -> None:
+    """Reads to the end of the channel and returns without closing `rx`, as a worker that
+    trusts process exit to clean up does; says when it has joined (after its first message)."""
+    count = 0
+    for msg in rx:
+        if count == 0:
+            ready.set()
+        count += 1
+        msg.release()
+    results.put((count, rx.end_reason))

@@ -21,7 +21,9 @@ Mapping (sail argument -> framebus):
 ``final_path``      kept for compatibility; framebus needs no second pipe (slots are returned
                     through shared memory).
 ``usec2c``          True: receive returns a private copy and the slot is freed at once ("copy to
-                    CPU"). False: zero copy, a read-only array that holds its slot until dropped.
+                    CPU"). False: ``receiveTensor`` is zero copy, a read-only array that holds
+                    its slot until dropped. ``receiveBMImage`` always returns a private
+                    writable image: sail's BMImage belongs to the caller, who draws on it.
 ``queue_len``       the number of slots (frames in flight).
 images, tensors     NumPy arrays (BGR images as ``(H, W, 3)`` uint8).
 ==================  ==========================================================================
@@ -93,7 +95,7 @@ class IPC:
         self._sender().send(image, stream=int(channel_id), frame_id=int(frame_id), format=fmt)
 
     # -- receiving -------------------------------------------------------------------------------
-    def _receive(self) -> Tuple[np.ndarray, int, int]:
+    def _receive(self, private: bool) -> Tuple[np.ndarray, int, int]:
         if self._rx is None:
             raise InvalidArgument("this IPC was created as a sender (is_sender=True)")
         while True:
@@ -101,20 +103,23 @@ class IPC:
             if message is None or message.end_of_stream:
                 continue
             channel_id, frame_id = message.stream, message.frame_id
-            if self.usec2c:
-                array = message.array.copy()
+            if private or self.usec2c:
+                array = message.copy()  # writable, C-contiguous, the caller's own
                 message.release()
             else:
                 array = message.array
             return array, channel_id, frame_id
 
     def receiveTensor(self) -> Tuple[np.ndarray, int, int]:
-        """Waits for the next frame: ``(tensor, channel_id, frame_id)``."""
-        return self._receive()
+        """Waits for the next frame: ``(tensor, channel_id, frame_id)``; zero copy (read-only)
+        unless ``usec2c``."""
+        return self._receive(False)
 
     def receiveBMImage(self) -> Tuple[np.ndarray, int, int]:
-        """Waits for the next image: ``(image, channel_id, frame_id)``."""
-        return self._receive()
+        """Waits for the next image: ``(image, channel_id, frame_id)``. The image is a private,
+        writable copy, as sail's BMImage is the caller's to draw on (OpenCV ignores NumPy's
+        read-only flag: drawing on a view of shared memory crashes)."""
+        return self._receive(True)
 
     # -- lifetime --------------------------------------------------------------------------------
     def close(self) -> None:
