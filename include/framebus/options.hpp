@@ -51,6 +51,9 @@ struct ProducerOptions {
   Duration block_timeout = forever;
   /// How long close() waits for the groups to take this producer's queued messages; 0 discards.
   Duration linger = std::chrono::seconds(10);
+  /// Other uids whose existing channel of this name may be joined; by default a channel owned by
+  /// another user is refused (ErrorCode::permission_denied), since that user could read it all.
+  std::vector<std::uint32_t> trusted_owners{};
 };
 
 struct ConsumerOptions {
@@ -60,6 +63,9 @@ struct ConsumerOptions {
   std::optional<Policy> policy{};
   /// How long open() waits for a channel that does not exist yet; 0 fails at once.
   Duration wait = Duration::zero();
+  /// Other uids whose channel may be joined; by default a channel owned by another user is
+  /// refused (ErrorCode::permission_denied), since that user decides what it contains.
+  std::vector<std::uint32_t> trusted_owners{};
 };
 
 }  // namespace framebus

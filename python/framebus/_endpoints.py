@@ -43,6 +43,20 @@ def _numpy_dtype(dtype: Any) -> np.dtype:
         raise InvalidArgument(f"unknown dtype {dtype!r}") from error
 
 
+def _normalise_owners(owners: Optional[Iterable[int]]) -> list[int]:
+    # A list, so that pickling the options and the C++ side both get plain ints.
+    if owners is None:
+        return []
+    if isinstance(owners, (str, bytes)) or not isinstance(owners, Iterable):
+        raise InvalidArgument(f"trusted_owners must be a list of uids, not {owners!r}")
+    out = []
+    for uid in owners:
+        if isinstance(uid, bool) or not isinstance(uid, int) or not 0 <= uid < 2**32:
+            raise InvalidArgument(f"trusted_owners must hold uids (0 <= uid < 2**32), not {uid!r}")
+        out.append(int(uid))
+    return out
+
+
 def _restore(cls: type, name: str, options: dict) -> Any:
     return cls(name, **options)
 
@@ -112,19 +126,23 @@ class Producer(_Handle):
     forever), ``"drop_oldest"`` or ``"drop_newest"``. ``groups`` declares consumer groups that
     exist from the first message (names, ``(name, policy)`` pairs, or a dict). ``close()`` waits up
     to ``linger`` seconds for the consumers to take this producer's messages; 0 discards them.
+    An existing channel of that name owned by another user is refused (PermissionDenied) unless
+    its uid is in ``trusted_owners``.
     """
 
     def __init__(self, name: str, *, slots: int = 16, slot_size: Union[int, str] = "8MiB", policy: str = "block",
                  mode: int = 0o600, groups: GroupsArg = None, block_timeout: Optional[float] = None,
-                 linger: float = 10.0) -> None:
+                 linger: float = 10.0, trusted_owners: Optional[Iterable[int]] = None) -> None:
         options = dict(slots=slots, slot_size=slot_size, policy=policy, mode=mode,
-                       groups=_normalise_groups(groups), block_timeout=block_timeout, linger=linger)
+                       groups=_normalise_groups(groups), block_timeout=block_timeout, linger=linger,
+                       trusted_owners=_normalise_owners(trusted_owners))
         super().__init__(name, options)
 
     def _open(self) -> None:
         o = self._options
         self._core_handle = _core._Producer(self._name, int(o["slots"]), parse_size(o["slot_size"]), int(o["mode"]),
-                                            o["policy"], o["groups"], o["block_timeout"], float(o["linger"]))
+                                            o["policy"], o["groups"], o["block_timeout"], float(o["linger"]),
+                                            o["trusted_owners"])
         self._generation = _fork.generation()
 
     @property
@@ -227,19 +245,20 @@ class Consumer(_Handle):
     Each group receives every message; consumers of one group share its messages (each goes to
     exactly one of them, in publish order per stream). ``wait`` is how long to wait for the
     channel to be created (seconds; ``None`` waits forever). Iterating yields messages until the
-    channel ends (then ``end_reason`` is ``"closed"`` or ``"producer_died"``).
+    channel ends (then ``end_reason`` is ``"closed"`` or ``"producer_died"``). A channel owned by
+    another user is refused (PermissionDenied) unless its uid is in ``trusted_owners``.
     """
 
     def __init__(self, name: str, *, group: str = "default", wait: Optional[float] = 0.0,
-                 policy: Optional[str] = None) -> None:
-        options = dict(group=group, wait=wait, policy=policy)
+                 policy: Optional[str] = None, trusted_owners: Optional[Iterable[int]] = None) -> None:
+        options = dict(group=group, wait=wait, policy=policy, trusted_owners=_normalise_owners(trusted_owners))
         self._end_reason = "none"
         super().__init__(name, options)
 
     def _open(self) -> None:
         o = self._options
         wait = 1e18 if o["wait"] is None else float(o["wait"])
-        self._core_handle = _core._Consumer(self._name, o["group"], o["policy"], wait)
+        self._core_handle = _core._Consumer(self._name, o["group"], o["policy"], wait, o["trusted_owners"])
         self._generation = _fork.generation()
 
     @property

@@ -358,7 +358,7 @@ Result<Channel> Channel::join_producer(std::string_view name, const ProducerOpti
   }
 
   for (int attempt = 0; attempt < kJoinAttempts; ++attempt) {
-    auto seg = Segment::open(name, Segment::DataAccess::read_write);
+    auto seg = Segment::open(name, Segment::DataAccess::read_write, options.trusted_owners);
     bool created = false;
     if (!seg && seg.error().code() == ErrorCode::not_found) {
       seg = Segment::create(name, Geometry{options.slots, options.slot_size}, options.mode, options.policy, options.groups,
@@ -424,7 +424,7 @@ Result<Channel> Channel::join_consumer(std::string_view name, const ConsumerOpti
   if (auto ok = validate_group_name(options.group); !ok) return tl::unexpected(ok.error());
   const Deadline deadline(options.wait);
   for (int attempt = 0;; ++attempt) {
-    auto seg = Segment::open(name, Segment::DataAccess::read_only);
+    auto seg = Segment::open(name, Segment::DataAccess::read_only, options.trusted_owners);
     if (!seg && seg.error().code() == ErrorCode::not_found) {
       if (deadline.expired()) {
         std::string msg = seg.error().message();

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "channel/channel_state.hpp"
+#include "channel/cleanup.hpp"
 
 namespace framebus {
 
@@ -130,6 +131,9 @@ Consumer& Consumer::operator=(Consumer&& other) noexcept {
 Consumer::~Consumer() { close(); }
 
 Result<Consumer> Consumer::open(std::string_view name, const ConsumerOptions& options) {
+  // As Producer::create does: this user's channels whose participants all died go now. `name`
+  // is left alone: a consumer may still drain what a dead producer published into it.
+  (void)detail::sweep_own_dead_channels(name);
   auto channel = detail::Channel::join_consumer(name, options);
   if (!channel) return tl::unexpected(channel.error());
   return Consumer(std::make_shared<detail::ConsumerCore>(std::move(*channel)));

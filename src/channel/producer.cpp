@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "channel/channel_state.hpp"
+#include "channel/cleanup.hpp"
 #include "common/clock.hpp"
 
 namespace framebus {
@@ -102,6 +103,9 @@ Producer& Producer::operator=(Producer&& other) noexcept {
 Producer::~Producer() { (void)close(); }
 
 Result<Producer> Producer::create(std::string_view name, const ProducerOptions& options) {
+  // Channels of this user left by processes that all died go now, so they never accumulate;
+  // `name` itself is reclaimed by the join if it is one of them.
+  (void)detail::sweep_own_dead_channels(name);
   auto channel = detail::Channel::join_producer(name, options);
   if (!channel) return tl::unexpected(channel.error());
   return Producer(std::make_shared<detail::ProducerCore>(std::move(*channel), options));
