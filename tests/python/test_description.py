@@ -46,9 +46,10 @@ def rewrite_plane_offset(name: str, frame: int, offset: int) -> None:
         os.close(fd)
 
 
-# A 3 GiB picture (32768 x 32768 BGR) whose plane offset makes offset + size wrap around to 64.
+# A 3 GiB picture (32768 x 32768 BGR) whose plane offset makes offset + size wrap around to 16,
+# the size of the payload (a 4 x 4 gray picture).
 HUGE_ROWS = 32768 * 32768 * 3
-WRAPPING_OFFSET = (2**64 - HUGE_ROWS + 64) % 2**64
+WRAPPING_OFFSET = (2**64 - HUGE_ROWS + 16) % 2**64
 
 
 def send_small_image(tx: framebus.Producer, frame: int) -> None:
