@@ -29,9 +29,17 @@ bool any_participant_alive(const Segment& seg) noexcept {
 Removal remove_if_stale(const Segment& seg, int lock_attempts) {
   return seg.remove_if_same([&] {
     if (any_participant_alive(seg)) return false;
-    // A joiner claims its entry before it reads the state (under the channel lock): one that
-    // claimed after the check above reads `retired` and starts afresh with a new channel.
-    seg.header().state.store(kChannelRetired, std::memory_order_seq_cst);
+    // A joiner claims its entry before it reads the state (under the channel lock). Retire, then
+    // look again: a joiner that claimed after the retirement reads `retired` and starts afresh;
+    // one that claimed before it is seen now, and the channel is given back to it untouched.
+    Header& h = seg.header();
+    std::uint32_t live = kChannelLive;
+    if (!h.state.compare_exchange_strong(live, kChannelRetired, std::memory_order_seq_cst)) return true;  // retired already
+    if (any_participant_alive(seg)) {
+      std::uint32_t retired = kChannelRetired;
+      h.state.compare_exchange_strong(retired, kChannelLive, std::memory_order_seq_cst);
+      return false;
+    }
     return true;
   }, lock_attempts);
 }
