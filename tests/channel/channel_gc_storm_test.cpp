@@ -1,7 +1,7 @@
 // `framebus gc` and the reclaiming of dead channels never remove a live channel: producers are
 // killed with SIGKILL and re-created under the same names while two gc loops run, and every live
 // producer keeps checking that its channel's name still refers to the very file it maps.
-// Lasts FRAMEBUS_STORM_SECONDS (default 60; sanitizer builds set it shorter).
+// Lasts FRAMEBUS_STORM_SECONDS if set, else 60 s (15 s in sanitizer builds).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,10 +27,14 @@ using testing::Child;
 using testing::Pipe;
 using testing::unique_name;
 
+#ifndef FRAMEBUS_STORM_DEFAULT_SECONDS
+#define FRAMEBUS_STORM_DEFAULT_SECONDS 60
+#endif
+
 std::chrono::seconds storm_duration() {
   const char* text = std::getenv("FRAMEBUS_STORM_SECONDS");
-  const long seconds = text != nullptr ? std::strtol(text, nullptr, 10) : 60;
-  return std::chrono::seconds(seconds > 0 ? seconds : 60);
+  const long seconds = text != nullptr ? std::strtol(text, nullptr, 10) : 0;
+  return std::chrono::seconds(seconds > 0 ? seconds : FRAMEBUS_STORM_DEFAULT_SECONDS);
 }
 
 // "" while the channel this process maps is the file that `path` names; else what is wrong.
