@@ -122,6 +122,10 @@ class Consumer {
   [[nodiscard]] bool is_open() const noexcept { return core_ != nullptr; }
   /// The reason of the end of channel, once receive() has reported it.
   [[nodiscard]] EndReason end_reason() const noexcept;
+  /// Messages receive() refused as corrupt (a payload size beyond the slot, or a description
+  /// larger than the payload or overflowing): each was released and skipped, and receive()
+  /// returned ErrorCode::corrupt for it; the next receive() takes the next message.
+  [[nodiscard]] std::uint64_t corrupt_messages() const noexcept { return corrupt_messages_; }
 
   /// Iteration receives until end of channel (or an error, see last_error()).
   class Iterator;
@@ -135,6 +139,7 @@ class Consumer {
   std::optional<Error> last_error_;
   EndReason end_reason_ = EndReason::none;
   std::atomic<bool> busy_{false};  // a thread is inside a call (see "Threads" above)
+  std::uint64_t corrupt_messages_ = 0;
 };
 
 class Consumer::Iterator {

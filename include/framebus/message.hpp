@@ -61,8 +61,12 @@ struct ImageDesc {
   /// A tightly packed image (rows aligned to `row_align` bytes) of the given format.
   static ImageDesc packed(std::uint32_t width, std::uint32_t height, PixelFormat format,
                           std::uint32_t row_align = 1) noexcept;
-  /// Bytes needed to hold the image as described.
+  /// Bytes needed to hold the image as described; UINT64_MAX when that overflows 64 bits (such
+  /// a description fits no payload).
   [[nodiscard]] std::uint64_t byte_size() const noexcept;
+  /// byte_size() with overflow reported: ErrorCode::invalid_argument naming the field that makes
+  /// the size wrap (a description that lies about its size must not pass a bounds check).
+  [[nodiscard]] Result<std::uint64_t> checked_byte_size() const;
 };
 
 /// Shape and element type of a tensor payload (C order, dense).
@@ -71,9 +75,21 @@ struct TensorDesc {
   std::uint32_t ndim = 0;
   std::array<std::uint64_t, kMaxDims> shape{};
 
+  /// Product of the shape; UINT64_MAX when it overflows 64 bits.
   [[nodiscard]] std::uint64_t element_count() const noexcept;
+  /// element_count() × the dtype's size; UINT64_MAX when that overflows 64 bits.
   [[nodiscard]] std::uint64_t byte_size() const noexcept;
+  /// byte_size() with overflow reported: ErrorCode::invalid_argument naming the field. Also
+  /// refused: a shape whose strides (the product of its non-zero dimensions, in bytes) exceed
+  /// INT64_MAX, which no array view can express, even when a zero dimension makes it empty.
+  [[nodiscard]] Result<std::uint64_t> checked_byte_size() const;
 };
+
+/// Checks that a message's description (kind, image or tensor) is well formed and lies within
+/// `payload_size` bytes, with overflow-checked arithmetic. The error (ErrorCode::invalid_argument)
+/// names the field that is wrong; `who` starts it ("message for channel 'x'").
+Result<void> check_description(PayloadKind kind, const ImageDesc& image, const TensorDesc& tensor,
+                               std::uint64_t payload_size, std::string_view who);
 
 /// Message flags (bit set).
 namespace flags {

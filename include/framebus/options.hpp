@@ -60,6 +60,9 @@ struct ProducerOptions {
   /// before it is removed with its queue (so a restarted worker still gets the redelivered
   /// messages). Set when the channel is created.
   Duration group_grace = std::chrono::seconds(5);
+  /// Other uids whose existing channel of this name may be joined; by default a channel owned by
+  /// another user is refused (ErrorCode::permission_denied), since that user could read it all.
+  std::vector<std::uint32_t> trusted_owners{};
 };
 
 struct ConsumerOptions {
@@ -72,6 +75,9 @@ struct ConsumerOptions {
   Duration wait = Duration::zero();
   /// max_deliveries of the group if this consumer creates it (see GroupSpec).
   std::uint32_t max_deliveries = 3;
+  /// Other uids whose channel may be joined; by default a channel owned by another user is
+  /// refused (ErrorCode::permission_denied), since that user decides what it contains.
+  std::vector<std::uint32_t> trusted_owners{};
 };
 
 }  // namespace framebus

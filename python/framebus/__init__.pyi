@@ -77,7 +77,9 @@ class LoanArray(np.ndarray):
 class Producer:
     """Closing it from another thread makes a send() or loan() blocked in it raise Closed."""
     def __init__(self, name: str, *, slots: int = ..., slot_size: Size = ..., policy: str = ..., mode: int = ...,
-                 groups: GroupsArg = ..., block_timeout: Optional[float] = ..., linger: float = ...) -> None: ...
+                 groups: GroupsArg = ..., block_timeout: Optional[float] = ..., linger: float = ...,
+                 strict: bool = ..., trusted_owners: Optional[Iterable[int]] = ...,
+                 group_grace: float = ...) -> None: ...
     @property
     def name(self) -> str: ...
     @property
@@ -97,7 +99,8 @@ class Producer:
 class Consumer:
     """Closing it from another thread makes a receive() or iteration waiting in it raise Closed."""
     def __init__(self, name: str, *, group: str = ..., wait: Optional[float] = ..., policy: Optional[str] = ...,
-                 writable: bool = ...) -> None: ...
+                 writable: bool = ..., trusted_owners: Optional[Iterable[int]] = ...,
+                 max_deliveries: int = ...) -> None: ...
     @property
     def name(self) -> str: ...
     @property

@@ -48,6 +48,20 @@ def _numpy_dtype(dtype: Any) -> np.dtype:
         raise InvalidArgument(f"unknown dtype {dtype!r}") from error
 
 
+def _normalise_owners(owners: Optional[Iterable[int]]) -> list[int]:
+    # A list, so that pickling the options and the C++ side both get plain ints.
+    if owners is None:
+        return []
+    if isinstance(owners, (str, bytes)) or not isinstance(owners, Iterable):
+        raise InvalidArgument(f"trusted_owners must be a list of uids, not {owners!r}")
+    out = []
+    for uid in owners:
+        if isinstance(uid, bool) or not isinstance(uid, int) or not 0 <= uid < 2**32:
+            raise InvalidArgument(f"trusted_owners must hold uids (0 <= uid < 2**32), not {uid!r}")
+        out.append(int(uid))
+    return out
+
+
 def _restore(cls: type, name: str, options: dict) -> Any:
     return cls(name, **options)
 
@@ -135,14 +149,18 @@ class Producer(_Handle):
     them; it waits up to ``linger`` seconds only for groups without a live member, then discards
     what they did not take with a ``LingerExpiredWarning`` naming the count (``strict=True``:
     raises ``LingerExpired``).
+    An existing channel of that name owned by another user is refused (PermissionDenied) unless
+    its uid is in ``trusted_owners``. ``group_grace`` is how long a group nobody declared waits
+    for a new member after its last member died before it is removed with its queue.
     """
 
     def __init__(self, name: str, *, slots: int = 16, slot_size: Union[int, str] = "8MiB", policy: str = "block",
                  mode: int = 0o600, groups: GroupsArg = None, block_timeout: Optional[float] = None,
-                 linger: float = 10.0, strict: bool = False) -> None:
+                 linger: float = 10.0, strict: bool = False, trusted_owners: Optional[Iterable[int]] = None,
+                 group_grace: float = 5.0) -> None:
         options = dict(slots=slots, slot_size=slot_size, policy=policy, mode=mode,
                        groups=_normalise_groups(groups), block_timeout=block_timeout, linger=linger,
-                       strict=strict)
+                       strict=strict, trusted_owners=_normalise_owners(trusted_owners), group_grace=group_grace)
         super().__init__(name, options)
 
     def _closed_report(self, report: Any) -> None:
@@ -165,7 +183,8 @@ class Producer(_Handle):
     def _open(self) -> None:
         o = self._options
         self._core_handle = _core._Producer(self._name, int(o["slots"]), parse_size(o["slot_size"]), int(o["mode"]),
-                                            o["policy"], o["groups"], o["block_timeout"], float(o["linger"]))
+                                            o["policy"], o["groups"], o["block_timeout"], float(o["linger"]),
+                                            o["trusted_owners"], float(o.get("group_grace", 5.0)))
         self._track()
 
     @property
@@ -277,18 +296,25 @@ class Consumer(_Handle):
 
     Closing the consumer from another thread wakes a ``receive()`` or iteration waiting in it,
     which raises :class:`Closed` (iteration too: it did not reach the end of the channel).
+
+    A channel owned by another user is refused (PermissionDenied) unless its uid is in
+    ``trusted_owners``. ``max_deliveries`` (if this consumer creates the group): a message whose
+    consumers died holding it that many times is given up as a dead letter (0: no limit).
     """
 
     def __init__(self, name: str, *, group: str = "default", wait: Optional[float] = 0.0,
-                 policy: Optional[str] = None, writable: bool = False) -> None:
-        options = dict(group=group, wait=wait, policy=policy, writable=bool(writable))
+                 policy: Optional[str] = None, writable: bool = False,
+                 trusted_owners: Optional[Iterable[int]] = None, max_deliveries: int = 3) -> None:
+        options = dict(group=group, wait=wait, policy=policy, writable=bool(writable),
+                       trusted_owners=_normalise_owners(trusted_owners), max_deliveries=int(max_deliveries))
         self._end_reason = "none"
         super().__init__(name, options)
 
     def _open(self) -> None:
         o = self._options
         wait = 1e18 if o["wait"] is None else float(o["wait"])
-        self._core_handle = _core._Consumer(self._name, o["group"], o["policy"], wait)
+        self._core_handle = _core._Consumer(self._name, o["group"], o["policy"], wait, o["trusted_owners"],
+                                            int(o.get("max_deliveries", 3)))
         self._track()
 
     @property

@@ -184,8 +184,11 @@ class PyProducer {
  public:
   PyProducer(const std::string& name, std::uint32_t slots, std::uint64_t slot_size, std::uint32_t mode,
              const std::string& policy, const std::vector<std::pair<std::string, std::optional<std::string>>>& groups,
-             std::optional<double> block_timeout, double linger) {
+             std::optional<double> block_timeout, double linger, const std::vector<std::uint32_t>& trusted_owners,
+             double group_grace) {
     ProducerOptions o;
+    o.trusted_owners = trusted_owners;
+    o.group_grace = seconds_to_duration(group_grace);
     o.slots = slots;
     o.slot_size = slot_size;
     o.mode = mode;
@@ -263,8 +266,11 @@ class PyProducer {
 
 class PyConsumer {
  public:
-  PyConsumer(const std::string& name, const std::string& group, std::optional<std::string> policy, double wait) {  // wait: seconds
+  PyConsumer(const std::string& name, const std::string& group, std::optional<std::string> policy, double wait,  // wait: seconds
+             const std::vector<std::uint32_t>& trusted_owners, std::uint32_t max_deliveries) {
     ConsumerOptions o;
+    o.trusted_owners = trusted_owners;
+    o.max_deliveries = max_deliveries;
     o.group = group;
     if (policy) o.policy = unwrap(framebus::parse_policy(*policy));
     o.wait = seconds_to_duration(wait);
@@ -326,9 +332,10 @@ void bind_endpoints(py::module_& m) {
 
   py::class_<PyProducer>(m, "_Producer")
       .def(py::init<const std::string&, std::uint32_t, std::uint64_t, std::uint32_t, const std::string&,
-                    const std::vector<std::pair<std::string, std::optional<std::string>>>&, std::optional<double>, double>(),
+                    const std::vector<std::pair<std::string, std::optional<std::string>>>&, std::optional<double>, double,
+                    const std::vector<std::uint32_t>&, double>(),
            py::arg("name"), py::arg("slots"), py::arg("slot_size"), py::arg("mode"), py::arg("policy"), py::arg("groups"),
-           py::arg("block_timeout"), py::arg("linger"))
+           py::arg("block_timeout"), py::arg("linger"), py::arg("trusted_owners"), py::arg("group_grace"))
       .def("loan", &PyProducer::loan, py::arg("nbytes"))
       .def("publish",
            [](PyProducer& p, PyLoan& loan, std::uint32_t stream, std::uint64_t frame_id, std::int64_t pts, std::uint32_t flags,
@@ -353,8 +360,10 @@ void bind_endpoints(py::module_& m) {
       .def_property_readonly("closed", &PyProducer::closed);
 
   py::class_<PyConsumer>(m, "_Consumer")
-      .def(py::init<const std::string&, const std::string&, std::optional<std::string>, double>(), py::arg("name"),
-           py::arg("group"), py::arg("policy"), py::arg("wait"))
+      .def(py::init<const std::string&, const std::string&, std::optional<std::string>, double, const std::vector<std::uint32_t>&,
+                    std::uint32_t>(),
+           py::arg("name"), py::arg("group"), py::arg("policy"), py::arg("wait"), py::arg("trusted_owners"),
+           py::arg("max_deliveries"))
       .def("receive", &PyConsumer::receive, py::arg("timeout"))
       .def("close", &PyConsumer::close)
       .def_property_readonly("end_reason", &PyConsumer::end_reason)

@@ -35,6 +35,9 @@ struct Layout {
   std::vector<py::ssize_t> strides;
 };
 
+// The description is copied once and checked (overflow-checked) on the copy: the producer may
+// rewrite the shared metadata at any moment, and a description larger than the payload is an
+// error (ErrorCode::corrupt, raised as framebus.Error), never a view beyond the payload.
 Layout layout_of(const Sample& s) {
   Layout out;
   const auto size = static_cast<py::ssize_t>(s.size());
@@ -43,40 +46,44 @@ Layout layout_of(const Sample& s) {
     out.shape = {size};
     out.strides = {1};
   };
-  if (s.kind() == PayloadKind::tensor) {
-    const TensorDesc& t = s.tensor();
-    const std::size_t item = dtype_size(t.dtype);
-    if (item == 0 || t.ndim > kMaxDims || t.byte_size() > s.size()) {
-      flat();
-      return out;
-    }
+  const PayloadKind kind = s.kind();
+  if (kind != PayloadKind::image && kind != PayloadKind::tensor) {
+    flat();
+    return out;
+  }
+  const ImageDesc im = s.image();
+  const TensorDesc t = s.tensor();
+  if (auto ok = check_description(kind, im, t, s.size(), "the message's description"); !ok) {
+    raise(Error(ErrorCode::corrupt, ok.error().message() + " (the producer rewrote it after it was received)"));
+  }
+  if (kind == PayloadKind::tensor) {
     out.dtype = t.dtype;
-    py::ssize_t stride = static_cast<py::ssize_t>(item);
+    // check_description bounds the product of the non-zero dimensions in bytes by INT64_MAX, so
+    // these strides cannot overflow.
+    py::ssize_t stride = static_cast<py::ssize_t>(dtype_size(t.dtype));
     out.shape.resize(t.ndim);
     out.strides.resize(t.ndim);
     for (std::uint32_t i = t.ndim; i-- > 0;) {
       out.shape[i] = static_cast<py::ssize_t>(t.shape[i]);
       out.strides[i] = stride;
-      stride *= out.shape[i];
+      if (t.shape[i] != 0) stride *= out.shape[i];
     }
     return out;
   }
-  if (s.kind() == PayloadKind::image) {
-    const ImageDesc& im = s.image();
-    const auto h = static_cast<py::ssize_t>(im.height);
-    const auto w = static_cast<py::ssize_t>(im.width);
-    const auto row = static_cast<py::ssize_t>(im.stride[0]);
-    const bool fits = im.plane_count >= 1 && im.plane_count <= kMaxPlanes && im.byte_size() <= s.size();
-    if (fits && (im.format == PixelFormat::bgr24 || im.format == PixelFormat::rgb24) && row >= w * 3) {
-      out.shape = {h, w, 3};
-      out.strides = {row, 3, 1};
-      return out;
-    }
-    if (fits && im.format == PixelFormat::gray8 && row >= w) {
-      out.shape = {h, w};
-      out.strides = {row, 1};
-      return out;
-    }
+  const auto h = static_cast<py::ssize_t>(im.height);
+  const auto w = static_cast<py::ssize_t>(im.width);
+  const auto row = static_cast<py::ssize_t>(im.stride[0]);
+  // The view starts at the payload's first byte: plane 0 must start there for the shape to hold.
+  const bool at_start = im.plane_offset[0] == 0;
+  if (at_start && (im.format == PixelFormat::bgr24 || im.format == PixelFormat::rgb24) && row >= w * 3) {
+    out.shape = {h, w, 3};
+    out.strides = {row, 3, 1};
+    return out;
+  }
+  if (at_start && im.format == PixelFormat::gray8 && row >= w) {
+    out.shape = {h, w};
+    out.strides = {row, 1};
+    return out;
   }
   flat();
   return out;

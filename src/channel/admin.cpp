@@ -1,6 +1,7 @@
 #include "framebus/admin.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <cstring>
 
 #include "channel/channel_internal.hpp"
+#include "channel/cleanup.hpp"
 #include "channel/layout.hpp"
 #include "channel/liveness.hpp"
 #include "channel/segment.hpp"
@@ -151,12 +153,14 @@ std::vector<std::string> shm_entries() {
 }  // namespace
 
 Result<ChannelInfo> inspect_channel(std::string_view name) {
-  auto seg = detail::Segment::open(name, detail::Segment::DataAccess::none);
+  auto seg = detail::Segment::open_any_owner(name, detail::Segment::DataAccess::none);
   if (!seg) return tl::unexpected(seg.error());
   return describe(*seg);
 }
 
 std::vector<ChannelInfo> list_channels() {
+  // The user's own channels whose participants are all dead are removed first, not listed.
+  (void)detail::sweep_own_dead_channels({});
   std::vector<ChannelInfo> out;
   for (const std::string& file : shm_entries()) {
     if (file.find(kCreatingMarker) != std::string::npos) continue;
@@ -183,13 +187,32 @@ Result<std::uint64_t> remove_group(std::string_view name, std::string_view group
 Result<void> remove_channel(std::string_view name) {
   if (auto ok = validate_name(name); !ok) return ok;
   const std::string path = channel_path(name);
-  if (::unlink(path.c_str()) != 0) {
-    const int err = errno;
-    if (err == ENOENT) return make_error(ErrorCode::not_found, "channel '" + std::string(name) + "' does not exist");
-    if (err == EACCES || err == EPERM) return make_error(ErrorCode::permission_denied, "permission denied removing channel '" + std::string(name) + "'");
+  const std::string who = "channel '" + std::string(name) + "'";
+  auto fail = [&](int err) -> Result<void> {
+    if (err == ENOENT) return make_error(ErrorCode::not_found, who + " does not exist");
+    if (err == EACCES || err == EPERM) return make_error(ErrorCode::permission_denied, "permission denied removing " + who);
     return make_error(ErrorCode::system, "cannot remove " + path + ": " + std::strerror(err));
+  };
+  // Removed like every other removal (see remove_if_same_file): the very file opened here, under
+  // its lock, never a channel created under the same name a moment later. Opened without
+  // validation, so that a corrupt file can be removed too.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0 && errno == ELOOP) {
+    return make_error(ErrorCode::invalid_argument, who + " is a symbolic link, not a channel: not removed");
   }
-  return {};
+  if (fd < 0) return fail(errno);
+  const detail::Removal removal = detail::remove_if_same_file(fd, path, nullptr, detail::kRemoveLockAttempts);
+  const int err = errno;
+  ::close(fd);
+  switch (removal) {
+    case detail::Removal::removed: return {};
+    case detail::Removal::failed: return fail(err);
+    case detail::Removal::busy:
+      return make_error(ErrorCode::timeout, who + " is being removed by another process (its lock stayed taken); try again");
+    case detail::Removal::not_same:
+    case detail::Removal::declined: break;
+  }
+  return make_error(ErrorCode::not_found, who + " was removed or replaced by another process meanwhile; nothing removed");
 }
 
 std::vector<std::string> collect_garbage() {
@@ -201,12 +224,11 @@ std::vector<std::string> collect_garbage() {
       continue;
     }
     const std::string name = file.substr(detail::kShmPrefix.size());
-    auto info = inspect_channel(name);
-    if (info && info->stale) {
-      // Check once more right before unlinking, to narrow the window for a process joining now.
-      auto again = inspect_channel(name);
-      if (again && again->stale && ::unlink(path.c_str()) == 0) removed.push_back(name);
-    }
+    auto seg = detail::Segment::open_any_owner(name, detail::Segment::DataAccess::none);
+    if (!seg || detail::any_participant_alive(*seg)) continue;
+    // Checked again under the file's lock, on the very file opened: a channel created under this
+    // name since (by a producer that replaced the dead one) is never removed.
+    if (detail::remove_if_stale(*seg, detail::kRemoveLockAttempts) == detail::Removal::removed) removed.push_back(name);
   }
   return removed;
 }

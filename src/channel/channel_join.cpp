@@ -189,7 +189,7 @@ Result<Channel> Channel::join_producer(std::string_view name, const ProducerOpti
 
   std::uint64_t reclaimed = 0;  // messages of dead processes in a channel this one replaces
   for (int attempt = 0; attempt < kJoinAttempts; ++attempt) {
-    auto seg = Segment::open(name, Segment::DataAccess::read_write);
+    auto seg = Segment::open(name, Segment::DataAccess::read_write, options.trusted_owners);
     bool created = false;
     if (!seg && seg.error().code() == ErrorCode::not_found) {
       const std::int64_t grace = options.group_grace == forever ? INT64_MAX : options.group_grace.count();
@@ -267,7 +267,7 @@ Result<Channel> Channel::join_consumer(std::string_view name, const ConsumerOpti
   // so that a participant stopped inside the lock cannot hold open() forever.
   const Deadline lock_deadline(options.wait > Duration::zero() ? options.wait : Duration(std::chrono::seconds(1)));
   for (int attempt = 0;; ++attempt) {
-    auto seg = Segment::open(name, Segment::DataAccess::read_only);
+    auto seg = Segment::open(name, Segment::DataAccess::read_only, options.trusted_owners);
     if (!seg && seg.error().code() == ErrorCode::not_found) {
       if (deadline.expired()) {
         std::string msg = seg.error().message();
@@ -331,7 +331,7 @@ Result<Channel> Channel::join_consumer(std::string_view name, const ConsumerOpti
 }
 
 Result<std::uint64_t> Channel::remove_group(std::string_view name, std::string_view group) {
-  auto seg = Segment::open(name, Segment::DataAccess::none);
+  auto seg = Segment::open_any_owner(name, Segment::DataAccess::none);
   if (!seg) return tl::unexpected(seg.error());
   Channel ch;
   ch.seg_ = std::move(*seg);

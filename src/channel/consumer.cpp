@@ -7,6 +7,7 @@
 
 #include "channel/channel_state.hpp"
 #include "common/busy.hpp"
+#include "channel/cleanup.hpp"
 
 namespace framebus {
 
@@ -127,12 +128,16 @@ Consumer& Consumer::operator=(Consumer&& other) noexcept {
     core_ = std::move(other.core_);
     last_error_ = std::move(other.last_error_);
     end_reason_ = other.end_reason_;
+    corrupt_messages_ = other.corrupt_messages_;
   }
   return *this;
 }
 Consumer::~Consumer() { close(); }
 
 Result<Consumer> Consumer::open(std::string_view name, const ConsumerOptions& options) {
+  // As Producer::create does: this user's channels whose participants all died go now. `name`
+  // is left alone: a consumer may still drain what a dead producer published into it.
+  (void)detail::sweep_own_dead_channels(name);
   auto channel = detail::Channel::join_consumer(name, options);
   if (!channel) return tl::unexpected(channel.error());
   return Consumer(std::make_shared<detail::ConsumerCore>(std::move(*channel)));
@@ -159,10 +164,27 @@ Result<Received> Consumer::receive(Duration timeout) {
   const detail::Segment& seg = ch.segment();
   const detail::SlotMeta& meta = seg.meta(taken->slot);
   const std::uint64_t size = detail::read_once(meta.payload_size);
+  // A message whose metadata is bad is an error for that message only: its slot is released
+  // (the message is skipped, counted in corrupt_messages()) and the next receive() goes on.
   if (size > seg.slot_size()) {
     ch.release(taken->slot);
+    corrupt_messages_ += 1;
     return make_error(ErrorCode::corrupt, "channel '" + ch.name() + "' is corrupt: message in slot " + std::to_string(taken->slot) +
                                               " claims " + std::to_string(size) + " bytes, more than a slot holds");
+  }
+  // The description is the producer's word, and a hostile producer writes any bytes: it is
+  // checked (overflow-checked) against the payload on a private copy, so no view larger than
+  // the payload can be built from what passed.
+  if (const std::uint32_t kind = detail::read_once(meta.kind);
+      kind == static_cast<std::uint32_t>(PayloadKind::image) || kind == static_cast<std::uint32_t>(PayloadKind::tensor)) {
+    const ImageDesc image = meta.image;
+    const TensorDesc tensor = meta.tensor;
+    const std::string who = "channel '" + ch.name() + "' is corrupt: message in slot " + std::to_string(taken->slot);
+    if (auto ok = check_description(static_cast<PayloadKind>(kind), image, tensor, size, who); !ok) {
+      ch.release(taken->slot);
+      corrupt_messages_ += 1;
+      return make_error(ErrorCode::corrupt, ok.error().message());
+    }
   }
   core_->refs[taken->slot].store(1, std::memory_order_relaxed);
   Sample& s = out.sample;

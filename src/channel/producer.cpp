@@ -6,6 +6,7 @@
 
 #include "channel/channel_state.hpp"
 #include "common/busy.hpp"
+#include "channel/cleanup.hpp"
 #include "common/clock.hpp"
 
 namespace framebus {
@@ -50,29 +51,11 @@ Result<void> validate_meta(const MessageMeta& meta, std::size_t payload_size, co
     return make_error(ErrorCode::invalid_argument, who + ": user metadata of " + std::to_string(meta.user.size()) +
                                                        " bytes exceeds " + std::to_string(kUserMetaCapacity));
   }
-  switch (meta.kind) {
-    case PayloadKind::bytes: break;
-    case PayloadKind::image:
-      if (meta.image.plane_count == 0 || meta.image.plane_count > kMaxPlanes || meta.image.format == PixelFormat::unknown) {
-        return make_error(ErrorCode::invalid_argument, who + ": image needs a pixel format and 1.." + std::to_string(kMaxPlanes) + " planes");
-      }
-      if (meta.image.byte_size() > payload_size) {
-        return make_error(ErrorCode::invalid_argument, who + ": image of " + std::to_string(meta.image.byte_size()) +
-                                                           " bytes does not fit the payload of " + std::to_string(payload_size));
-      }
-      break;
-    case PayloadKind::tensor:
-      if (meta.tensor.ndim > kMaxDims || dtype_size(meta.tensor.dtype) == 0) {
-        return make_error(ErrorCode::invalid_argument, who + ": tensor needs a dtype and at most " + std::to_string(kMaxDims) + " dimensions");
-      }
-      if (meta.tensor.byte_size() > payload_size) {
-        return make_error(ErrorCode::invalid_argument, who + ": tensor of " + std::to_string(meta.tensor.byte_size()) +
-                                                           " bytes does not fit the payload of " + std::to_string(payload_size));
-      }
-      break;
-    default: return make_error(ErrorCode::invalid_argument, who + ": unknown payload kind");
+  if (static_cast<std::uint32_t>(meta.kind) > static_cast<std::uint32_t>(PayloadKind::tensor)) {
+    return make_error(ErrorCode::invalid_argument, who + ": unknown payload kind");
   }
-  return {};
+  // Overflow-checked: a plane offset near 2^64 or a shape whose product wraps must not pass.
+  return check_description(meta.kind, meta.image, meta.tensor, payload_size, who);
 }
 
 void write_meta(SlotMeta& out, const MessageMeta& meta, std::size_t payload_size) {
@@ -127,6 +110,9 @@ Producer& Producer::operator=(Producer&& other) noexcept {
 Producer::~Producer() { (void)close(); }
 
 Result<Producer> Producer::create(std::string_view name, const ProducerOptions& options) {
+  // Channels of this user left by processes that all died go now, so they never accumulate;
+  // `name` itself is reclaimed by the join if it is one of them.
+  (void)detail::sweep_own_dead_channels(name);
   auto channel = detail::Channel::join_producer(name, options);
   if (!channel) return tl::unexpected(channel.error());
   return Producer(std::make_shared<detail::ProducerCore>(std::move(*channel), options));

@@ -3,10 +3,13 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <time.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -126,6 +129,7 @@ Segment& Segment::operator=(Segment&& other) noexcept {
   if (this != &other) {
     reset();
     fd_ = std::exchange(other.fd_, -1);
+    owner_uid_ = other.owner_uid_;
     dev_ = other.dev_;
     ino_ = other.ino_;
     name_ = std::move(other.name_);
@@ -159,9 +163,34 @@ void Segment::reset() noexcept {
   header_ = nullptr;
 }
 
-void Segment::unlink_if_same() const noexcept {
-  struct stat st{};
-  if (::stat(path_.c_str(), &st) == 0 && st.st_dev == dev_ && st.st_ino == ino_) ::unlink(path_.c_str());
+Removal remove_if_same_file(int fd, const std::string& path, const std::function<bool()>& still_removable,
+                            int lock_attempts) {
+  if (fd < 0) return Removal::not_same;
+  for (int attempt = 1;; ++attempt) {
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) break;
+    if (errno == EINTR) continue;
+    if (errno != EWOULDBLOCK || attempt >= lock_attempts) return Removal::busy;
+    const timespec pause{0, 1'000'000};
+    ::nanosleep(&pause, nullptr);
+  }
+  Removal result = Removal::not_same;
+  int err = 0;
+  struct stat mine{};
+  struct stat named{};
+  if (::fstat(fd, &mine) == 0 && ::stat(path.c_str(), &named) == 0 && named.st_dev == mine.st_dev &&
+      named.st_ino == mine.st_ino) {
+    if (still_removable && !still_removable()) {
+      result = Removal::declined;
+    } else if (::unlink(path.c_str()) == 0) {
+      result = Removal::removed;
+    } else {
+      err = errno;
+      result = Removal::failed;
+    }
+  }
+  ::flock(fd, LOCK_UN);
+  errno = err;
+  return result;
 }
 
 bool Segment::replaced() const noexcept {
@@ -169,7 +198,35 @@ bool Segment::replaced() const noexcept {
   return ::stat(path_.c_str(), &st) != 0 || st.st_dev != dev_ || st.st_ino != ino_;
 }
 
-Result<Segment> Segment::open(std::string_view name, DataAccess access) {
+Removal Segment::remove_if_same(const std::function<bool()>& still_removable, int lock_attempts) const {
+  return remove_if_same_file(fd_, path_, still_removable, lock_attempts);
+}
+
+void Segment::unlink_if_same() const noexcept {
+  // A remover that cannot get the lock leaves the (retired) object: the next sweep or gc, which
+  // sees no live participant in it, removes it.
+  try {
+    (void)remove_if_same(nullptr, kRemoveLockAttempts);
+  } catch (...) {
+  }
+}
+
+Result<Segment> Segment::open(std::string_view name, DataAccess access, std::span<const std::uint32_t> trusted_owners) {
+  auto seg = open_any_owner(name, access);
+  if (!seg) return seg;
+  // The owner of the file that was opened (not of whatever the path names now): another user
+  // who created the name first would otherwise receive everything this process publishes, or
+  // feed it whatever it likes.
+  const std::uint32_t owner = seg->owner_uid_;  // from fstat of the open file, in map_fd
+  const uid_t me = ::geteuid();
+  if (owner == me || std::find(trusted_owners.begin(), trusted_owners.end(), owner) != trusted_owners.end()) return seg;
+  return make_error(ErrorCode::permission_denied,
+                    "channel '" + seg->name_ + "' is owned by uid " + std::to_string(owner) + ", not by this user (uid " +
+                        std::to_string(me) + "): refusing to join another user's channel; if that user is trusted, add uid " +
+                        std::to_string(owner) + " to trusted_owners in the producer's or consumer's options");
+}
+
+Result<Segment> Segment::open_any_owner(std::string_view name, DataAccess access) {
   if (auto ok = validate_name(name); !ok) return tl::unexpected(ok.error());
   Segment seg;
   seg.name_ = std::string(name);
@@ -206,6 +263,7 @@ Result<Segment> Segment::map_fd(int fd, std::string_view name, DataAccess access
   if (!S_ISREG(st.st_mode)) return make_error(ErrorCode::corrupt, who + " is not a regular shared-memory object");
   seg.dev_ = st.st_dev;
   seg.ino_ = st.st_ino;
+  seg.owner_uid_ = st.st_uid;
   const auto file_size = static_cast<std::uint64_t>(st.st_size);
   if (file_size < kPageSize) {
     return make_error(ErrorCode::corrupt, who + " is corrupt: its shared memory is only " + std::to_string(file_size) + " bytes");

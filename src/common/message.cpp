@@ -1,5 +1,10 @@
 #include "framebus/message.hpp"
 
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <string>
+
 namespace framebus {
 
 std::string_view to_string(PixelFormat format) noexcept {
@@ -83,25 +88,108 @@ ImageDesc ImageDesc::packed(std::uint32_t width, std::uint32_t height, PixelForm
   return d;
 }
 
-std::uint64_t ImageDesc::byte_size() const noexcept {
-  if (plane_count == 0 || plane_count > kMaxPlanes) return 0;
-  const std::uint64_t half_h = (height + 1) / 2;
+namespace {
+constexpr std::uint64_t kOverflow = UINT64_MAX;
+
+std::string field(std::string_view name, std::size_t index) { return std::string(name) + "[" + std::to_string(index) + "]"; }
+
+Error overflow(std::string_view what, const std::string& name) {
+  return Error(ErrorCode::invalid_argument, std::string(what) + ": " + name + " makes the size overflow 64 bits");
+}
+}  // namespace
+
+// Every sum and product below is checked: a description comes from a producer (or from shared
+// memory a hostile one wrote), and a size that wraps around would pass any bounds check.
+Result<std::uint64_t> ImageDesc::checked_byte_size() const {
+  if (plane_count == 0 || plane_count > kMaxPlanes) {
+    return make_error(ErrorCode::invalid_argument, "image: plane_count = " + std::to_string(plane_count) +
+                                                       " is not 1.." + std::to_string(kMaxPlanes));
+  }
+  const std::uint64_t half_h = (std::uint64_t{height} + 1) / 2;
   std::uint64_t end = 0;
   for (std::uint32_t i = 0; i < plane_count; ++i) {
     const std::uint64_t rows = i == 0 ? height : half_h;
-    const std::uint64_t plane_end = plane_offset[i] + std::uint64_t{stride[i]} * rows;
-    if (plane_end > end) end = plane_end;
+    std::uint64_t plane_bytes = 0;
+    std::uint64_t plane_end = 0;
+    if (__builtin_mul_overflow(std::uint64_t{stride[i]}, rows, &plane_bytes)) return tl::unexpected(overflow("image", field("stride", i)));
+    if (__builtin_add_overflow(plane_offset[i], plane_bytes, &plane_end)) {
+      return tl::unexpected(overflow("image", field("plane_offset", i)));
+    }
+    end = std::max(end, plane_end);
   }
   return end;
+}
+
+std::uint64_t ImageDesc::byte_size() const noexcept {
+  if (plane_count == 0 || plane_count > kMaxPlanes) return 0;
+  auto size = checked_byte_size();
+  return size ? *size : kOverflow;
+}
+
+Result<std::uint64_t> TensorDesc::checked_byte_size() const {
+  if (ndim > kMaxDims) {
+    return make_error(ErrorCode::invalid_argument, "tensor: ndim = " + std::to_string(ndim) + " exceeds " + std::to_string(kMaxDims));
+  }
+  const std::uint64_t item = dtype_size(dtype);
+  // `span` is what the strides of a C-order view reach: the product of the non-zero dimensions.
+  std::uint64_t span = item == 0 ? 1 : item;
+  bool empty = false;
+  for (std::uint32_t i = ndim; i-- > 0;) {
+    if (shape[i] == 0) {
+      empty = true;
+      continue;
+    }
+    if (__builtin_mul_overflow(span, shape[i], &span) || span > static_cast<std::uint64_t>(INT64_MAX)) {
+      return tl::unexpected(overflow("tensor", field("shape", i)));
+    }
+  }
+  return empty ? 0 : span;
 }
 
 std::uint64_t TensorDesc::element_count() const noexcept {
   if (ndim > kMaxDims) return 0;
   std::uint64_t n = 1;
-  for (std::uint32_t i = 0; i < ndim; ++i) n *= shape[i];
+  for (std::uint32_t i = 0; i < ndim; ++i) {
+    if (__builtin_mul_overflow(n, shape[i], &n)) return kOverflow;
+  }
   return n;
 }
 
-std::uint64_t TensorDesc::byte_size() const noexcept { return element_count() * dtype_size(dtype); }
+std::uint64_t TensorDesc::byte_size() const noexcept {
+  std::uint64_t bytes = 0;
+  if (__builtin_mul_overflow(element_count(), std::uint64_t{dtype_size(dtype)}, &bytes)) return kOverflow;
+  return bytes;
+}
+
+Result<void> check_description(PayloadKind kind, const ImageDesc& image, const TensorDesc& tensor,
+                               std::uint64_t payload_size, std::string_view who) {
+  auto fail = [&](const std::string& what) { return make_error(ErrorCode::invalid_argument, std::string(who) + ": " + what); };
+  switch (kind) {
+    case PayloadKind::bytes: return {};
+    case PayloadKind::image: {
+      if (image.plane_count == 0 || image.plane_count > kMaxPlanes || image.format == PixelFormat::unknown) {
+        return fail("image needs a pixel format and 1.." + std::to_string(kMaxPlanes) + " planes");
+      }
+      auto size = image.checked_byte_size();
+      if (!size) return fail(size.error().message());
+      if (*size > payload_size) {
+        return fail("image of " + std::to_string(*size) + " bytes does not fit the payload of " + std::to_string(payload_size));
+      }
+      return {};
+    }
+    case PayloadKind::tensor: {
+      if (tensor.ndim > kMaxDims || dtype_size(tensor.dtype) == 0) {
+        return fail("tensor needs a dtype and at most " + std::to_string(kMaxDims) + " dimensions");
+      }
+      auto size = tensor.checked_byte_size();
+      if (!size) return fail(size.error().message());
+      if (*size > payload_size) {
+        return fail("tensor of " + std::to_string(*size) + " bytes does not fit the payload of " + std::to_string(payload_size));
+      }
+      return {};
+    }
+  }
+  return fail("unknown payload kind " + std::to_string(static_cast<std::uint32_t>(kind)));
+}
 
 }  // namespace framebus

@@ -8,6 +8,8 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <memory>
+#include <optional>
 #include <string_view>
 
 #include "framebus/framebus.hpp"
@@ -149,11 +151,14 @@ TEST(Access, a_group_mode_admits_members_of_the_group) {
   ASSERT_EQ(::chown(channel_path(name).c_str(), 0, kOtherGid), 0);
   ASSERT_TRUE(testing::send_frame(*tx, 0, 0));
   const int member = as_other_user([&] {
-    auto rx = Consumer::open(name);
+    // Root's channel: this user opts in to trusting it (without, see the squatting tests below).
+    auto rx = Consumer::open(name, {.trusted_owners = {0}});
     if (!rx) return 1;
     auto r = rx->receive(5s);  // the message published before any group: it waited in the lobby
     if (!r || !r->has_message() || !testing::payload_matches(r->sample)) return 2;
-    auto p = Producer::create(name, testing::small_channel());
+    auto popts = testing::small_channel();
+    popts.trusted_owners = {0};
+    auto p = Producer::create(name, popts);
     if (!p) return 3;
     if (!testing::send_frame(*p, 1, 0)) return 4;
     auto mine = rx->receive(5s);
@@ -170,6 +175,91 @@ TEST(Access, a_group_mode_admits_members_of_the_group) {
     return 0;
   }, 12345);
   EXPECT_EQ(outsider, 0);
+}
+
+// What user B does to squat a name: create it first, world-readable and writable, and wait in a
+// group for whatever user A publishes into it. The constructor returns once B is waiting; then
+// B does what it is told: "receive" (reports "read" if it got A's message) or "publish".
+class Squatter {
+ public:
+  explicit Squatter(const std::string& name) {
+    child_ = std::make_unique<Child>([this, name] {
+      to_parent_.close_read();
+      to_child_.close_write();
+      if (::setgroups(0, nullptr) != 0 || ::setresgid(kOtherGid, kOtherGid, kOtherGid) != 0 ||
+          ::setresuid(kOtherUid, kOtherUid, kOtherUid) != 0) {
+        return 90;
+      }
+      auto opts = testing::small_channel();
+      opts.mode = 0666;
+      auto tx = Producer::create(name, opts);
+      if (!tx) return 91;
+      auto rx = Consumer::open(name, {.group = "squat"});
+      if (!rx) return 92;
+      to_parent_.send("ready");
+      const auto command = to_child_.receive();
+      if (command == "receive") {
+        auto r = rx->receive(10s);
+        to_parent_.send(r && r->has_message() && testing::payload_matches(r->sample) ? "read" : "nothing");
+      } else if (command == "publish") {
+        to_parent_.send(testing::send_frame(*tx, 7, 0) ? "published" : "failed");
+      }
+      return 0;
+    });
+    to_parent_.close_write();
+    to_child_.close_read();
+    EXPECT_EQ(to_parent_.receive(), "ready");
+  }
+  std::optional<std::string> ask(std::string_view command) {
+    to_child_.send(command);
+    return to_parent_.receive();
+  }
+  int wait() { return child_->wait(); }
+
+ private:
+  testing::Pipe to_parent_;
+  testing::Pipe to_child_;
+  std::unique_ptr<Child> child_;
+};
+
+TEST(Access, creating_a_channel_that_another_user_squats_is_refused_naming_the_owner) {
+  FRAMEBUS_NEED_ROOT();
+  const auto name = unique_name("squatp");
+  Squatter squatter(name);
+  auto tx = Producer::create(name, testing::small_channel());
+  ASSERT_FALSE(tx) << "joined another user's channel silently";
+  EXPECT_EQ(tx.error().code(), ErrorCode::permission_denied);
+  EXPECT_NE(tx.error().message().find("uid " + std::to_string(kOtherUid)), std::string::npos) << tx.error().message();
+  EXPECT_NE(tx.error().message().find("trusted_owners"), std::string::npos) << "says how to opt in";
+
+  // Opting in joins it: the other user is then trusted with what this one publishes.
+  auto opts = testing::small_channel();
+  opts.trusted_owners = {kOtherUid};
+  auto trusted = Producer::create(name, opts);
+  ASSERT_TRUE(trusted) << trusted.error().message();
+  ASSERT_TRUE(testing::send_frame(*trusted, 0, 0));
+  EXPECT_EQ(squatter.ask("receive"), "read");
+  EXPECT_EQ(squatter.wait(), 0);
+}
+
+TEST(Access, opening_a_channel_that_another_user_squats_is_refused_naming_the_owner) {
+  FRAMEBUS_NEED_ROOT();
+  const auto name = unique_name("squatc");
+  Squatter squatter(name);
+  auto rx = Consumer::open(name);
+  ASSERT_FALSE(rx) << "joined another user's channel silently";
+  EXPECT_EQ(rx.error().code(), ErrorCode::permission_denied);
+  EXPECT_NE(rx.error().message().find("uid " + std::to_string(kOtherUid)), std::string::npos) << rx.error().message();
+  EXPECT_NE(rx.error().message().find("trusted_owners"), std::string::npos) << "says how to opt in";
+
+  // Opting in joins it: this consumer then takes what the other user publishes.
+  auto trusted = Consumer::open(name, {.group = "mine", .trusted_owners = {kOtherUid}});
+  ASSERT_TRUE(trusted) << trusted.error().message();
+  EXPECT_EQ(squatter.ask("publish"), "published");
+  auto r = trusted->receive(5s);
+  ASSERT_TRUE(r && r->has_message());
+  EXPECT_EQ(r->sample.stream(), 7U);
+  EXPECT_EQ(squatter.wait(), 0);
 }
 
 TEST(Access, a_consumer_cannot_write_into_a_payload) {

@@ -3,6 +3,8 @@
 // go away instead of stalling the producer, and dead entries never fill the participant table.
 // Real processes, real SIGKILL.
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -140,6 +142,7 @@ TEST(Lifetime, the_linger_discards_only_for_groups_without_a_live_member_and_rep
 
 TEST(Lifetime, a_consumer_started_first_after_a_killed_run_waits_for_the_new_run_and_gets_only_its_frames) {
   const auto name = unique_name("killedrun");
+  int keep = -1;
   {
     Pipe sent;
     Child old_run([&] {
@@ -155,6 +158,11 @@ TEST(Lifetime, a_consumer_started_first_after_a_killed_run_waits_for_the_new_run
       return 4;
     });
     ASSERT_TRUE(sent.receive());
+    // Tests running in parallel sweep dead channels when they create theirs; a shared lock on the
+    // file keeps this one (a sweep skips a channel whose lock it cannot take) until the new run.
+    keep = ::open(channel_path(name).c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(keep, 0);
+    ASSERT_EQ(::flock(keep, LOCK_SH), 0);
     old_run.kill9();
   }
   ASSERT_TRUE(channel_file_exists(name)) << "the killed run left its channel";
@@ -176,6 +184,7 @@ TEST(Lifetime, a_consumer_started_first_after_a_killed_run_waits_for_the_new_run
   auto opts = testing::small_channel(8);
   opts.groups = {{"g"}};
   opts.linger = 20s;  // the receiver joins a moment after the creation
+  ::close(keep);      // the new run's producer reclaims the channel under its exclusive lock
   auto tx = Producer::create(name, opts);
   ASSERT_TRUE(tx);
   auto info = inspect_channel(name);

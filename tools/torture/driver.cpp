@@ -163,7 +163,7 @@ class Trial {
     }
     for (std::size_t i = 1; i < procs_.size(); ++i) spawn(procs_[i], false);
     if (!wait_for([&] { return all_opened(); }, kOpenTimeoutMs)) return hang("not every participant opened the channel");
-    auto seg = detail::Segment::open(name_, detail::Segment::DataAccess::read_only);
+    auto seg = detail::Segment::open_any_owner(name_, detail::Segment::DataAccess::read_only);
     if (!seg) return error("cannot watch the channel: " + seg.error().message());
     seg_ = std::move(*seg);
     return true;

@@ -81,7 +81,7 @@ class Role {
   // Takes the channel lock the way the library does (a CAS of our participant id into the lock
   // word) and stops there: the driver kills us inside the critical section.
   [[noreturn]] void die_holding_lock(std::uint32_t role) {
-    auto seg = detail::Segment::open(spec_.channel, detail::Segment::DataAccess::read_only);
+    auto seg = detail::Segment::open_any_owner(spec_.channel, detail::Segment::DataAccess::read_only);
     if (!seg) fail("lock phase: " + seg.error().message());
     std::uint32_t id = 0;
     for (std::uint32_t i = 0; i < detail::kMaxParticipants; ++i) {
