@@ -14,13 +14,13 @@ from ._errors import (AlreadyExists, Closed, Corrupt, EndOfChannel, Error, Inval
 from . import _core
 from ._classifier import Classifier
 from ._decoder import MultiDecoder
-from ._endpoints import Consumer, LoanArray, Message, Producer, channels, gc, inspect, remove
+from ._endpoints import Consumer, LoanArray, Message, Producer, channels, gc, inspect, remove, remove_group
 from ._sizes import parse_size
 
 __version__ = _core.__version__
 
 __all__ = [
-    "Classifier", "MultiDecoder", "Producer", "Consumer", "Message", "LoanArray", "channels", "inspect", "remove", "gc", "parse_size",
+    "Classifier", "MultiDecoder", "Producer", "Consumer", "Message", "LoanArray", "channels", "inspect", "remove", "remove_group", "gc", "parse_size",
     "Error", "InvalidArgument", "InvalidName", "PayloadTooLarge", "NotFound", "AlreadyExists",
     "PermissionDenied", "Corrupt", "VersionMismatch", "Timeout", "LimitReached", "Closed", "SystemFailure",
     "EndOfChannel", "ProducerDied", "LingerExpired", "LingerExpiredWarning",

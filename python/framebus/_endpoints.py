@@ -373,6 +373,12 @@ def remove(name: str) -> None:
     _core.remove(name)
 
 
+def remove_group(name: str, group: str) -> int:
+    """Removes consumer group ``group`` of channel ``name`` and releases its queue (refused while
+    it has a live member); returns how many messages were released. As ``framebus rm --group``."""
+    return _core.remove_group(name, group)
+
+
 def gc() -> list[str]:
     """Removes channels whose participants are all dead; returns their names."""
     return _core.gc()

@@ -37,6 +37,12 @@ py::dict channel_dict(const ChannelInfo& c) {
   d["lobby"] = c.lobby;
   d["end_reason"] = c.end_reason;
   d["stale"] = c.stale;
+  d["discarded"] = c.discarded;
+  d["reclaimed"] = c.reclaimed;
+  d["groups_removed"] = c.groups_removed;
+  d["group_released"] = c.group_released;
+  d["lock_holder_pid"] = c.lock_holder_pid == 0 ? py::object(py::none()) : py::object(py::int_(c.lock_holder_pid));
+  d["lock_held_ms"] = c.lock_held_ms;
   py::list participants;
   for (const ParticipantInfo& p : c.participants) {
     py::dict pd;
@@ -59,6 +65,22 @@ py::dict channel_dict(const ChannelInfo& c) {
     gd["delivered"] = g.delivered;
     gd["dropped"] = g.dropped;
     gd["redelivered"] = g.redelivered;
+    gd["declared"] = g.declared;
+    gd["max_deliveries"] = g.max_deliveries;
+    gd["expired"] = g.expired;
+    gd["dead_letters"] = g.dead_letters;
+    py::list dead;
+    for (const DeadLetter& x : g.recent_dead_letters) {
+      py::dict entry;
+      entry["stream"] = x.stream;
+      entry["frame"] = x.frame;
+      entry["deliveries"] = x.deliveries;
+      dead.append(entry);
+    }
+    gd["recent_dead_letters"] = dead;
+    gd["pending"] = g.pending;
+    gd["blocking"] = g.blocking;
+    gd["orphaned_ms"] = g.orphaned_ms;
     py::list drops;
     for (const StreamDrops& s : g.drops_by_stream) {
       py::dict entry;
@@ -99,6 +121,8 @@ PYBIND11_MODULE(_core, m) {
   m.def("inspect", [](const std::string& name) { return channel_dict(unwrap(inspect_channel(name))); }, py::arg("name"));
   m.def("remove", [](const std::string& name) { unwrap(remove_channel(name)); }, py::arg("name"));
   m.def("gc", [] { return collect_garbage(); });
+  m.def("remove_group", [](const std::string& name, const std::string& group) { return unwrap(remove_group(name, group)); },
+        py::arg("name"), py::arg("group"), "Removes a consumer group (refused while it has a live member); returns the messages released.");
   m.def("parse_size", [](const std::string& text) { return unwrap(parse_size(text)); }, py::arg("text"));
   m.def("validate_name", [](const std::string& name) { unwrap(validate_name(name)); }, py::arg("name"));
   m.attr("layout_version") = kLayoutVersion;
