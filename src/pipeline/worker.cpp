@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <span>
 #include <string>
@@ -22,6 +24,40 @@ struct CopiedFrame {
   std::vector<std::byte> bytes;
   ImageDesc desc;
 };
+
+// Fault injection for recovery drills and tests: FRAMEBUS_FAULT_DRAW_ON=STREAM:FRAME makes a worker
+// draw on that frame in place, as code that paints boxes on frames would. Payloads are mapped
+// read-only, so the worker dies of SIGSEGV; the channel redelivers the frame to the next worker
+// until its group gives it up as a dead letter (max_deliveries), and `framebus run` reports it
+// as a failed frame. Unset (always, outside drills), it costs one branch per batch.
+struct DrawFault {
+  bool armed = false;
+  std::uint32_t stream = 0;
+  std::uint64_t frame = 0;
+};
+
+const DrawFault& draw_fault() {
+  static const DrawFault fault = [] {
+    DrawFault f;
+    const char* spec = std::getenv("FRAMEBUS_FAULT_DRAW_ON");
+    if (spec == nullptr) return f;
+    unsigned stream = 0;
+    unsigned long long frame = 0;
+    if (std::sscanf(spec, "%u:%llu", &stream, &frame) == 2) f = DrawFault{true, stream, frame};
+    return f;
+  }();
+  return fault;
+}
+
+void inject_draw_fault(const std::vector<Sample>& frames) {
+  const DrawFault& fault = draw_fault();
+  if (!fault.armed) return;
+  for (const Sample& s : frames) {
+    if (s.stream() != fault.stream || s.frame() != fault.frame || s.size() == 0) continue;
+    // The write the drill is about: into the shared, read-only payload.
+    *reinterpret_cast<volatile std::byte*>(const_cast<std::byte*>(s.data().data())) = std::byte{0xFF};
+  }
+}
 
 Result<void> publish(Producer& results, const InferenceResult& record) {
   std::array<std::byte, 512> buffer{};
@@ -121,12 +157,22 @@ Result<WorkerStats> run_worker(Classifier& classifier, const WorkerOptions& opti
     auto batch = collect_batch(*consumer, options.batch, options.batch_timeout, stop);
     if (!batch) return tl::unexpected(batch.error());
     const std::int64_t received_ns = detail::monotonic_ns();
-    if (!batch->frames.empty()) {
+    // A frame redelivered after a worker died holding it may be what killed that worker: it is
+    // classified alone, so the frames that happened to share its batch are not lost with it, and
+    // only the frame that crashes every worker reaches its group's delivery limit.
+    std::vector<Sample> suspects;
+    std::vector<Sample> healthy;
+    for (Sample& s : batch->frames) (s.redelivered() ? suspects : healthy).push_back(std::move(s));
+    std::vector<std::vector<Sample>> runs;
+    if (!healthy.empty()) runs.push_back(std::move(healthy));
+    for (Sample& s : suspects) runs.emplace_back().push_back(std::move(s));
+    for (std::vector<Sample>& frames : runs) {
       std::vector<InferenceResult> records;
-      records.reserve(batch->frames.size());
-      for (const Sample& s : batch->frames) records.push_back(record_for(s, options, received_ns));
+      records.reserve(frames.size());
+      for (const Sample& s : frames) records.push_back(record_for(s, options, received_ns));
+      inject_draw_fault(frames);
       const std::int64_t infer_start = detail::monotonic_ns();
-      auto tops = classify_batch(classifier, batch->frames, options.copy_on_receive, stats);
+      auto tops = classify_batch(classifier, frames, options.copy_on_receive, stats);
       const std::int64_t infer_end = detail::monotonic_ns();
       ++stats.batches;
       stats.busy_ns += infer_end - infer_start;
@@ -141,7 +187,7 @@ Result<WorkerStats> run_worker(Classifier& classifier, const WorkerOptions& opti
         if (auto sent = publish(*results, r); !sent) return tl::unexpected(sent.error());
       }
       stats.frames += records.size();
-      for (Sample& s : batch->frames) s.release();
+      for (Sample& s : frames) s.release();
     }
     for (Sample& marker : batch->end_markers) {
       InferenceResult r;

@@ -168,8 +168,12 @@ TEST(Delivery, a_block_group_never_loses_a_message_while_a_drop_group_holds_ever
   EXPECT_EQ(*line, expected) << "the block group got every frame, in order";
   EXPECT_EQ(worker.wait(), 0);
   for (const GroupInfo& g : info->groups) {
-    if (g.name == "work") EXPECT_EQ(g.dropped, 0U);
-    if (g.name == "tap") EXPECT_GT(g.dropped, 0U) << "the drop group's losses are counted";
+    if (g.name == "work") {
+      EXPECT_EQ(g.dropped, 0U);
+    }
+    if (g.name == "tap") {
+      EXPECT_GT(g.dropped, 0U) << "the drop group's losses are counted";
+    }
   }
   EXPECT_EQ(info->discarded, 0U);
 }

@@ -217,6 +217,34 @@ TEST_F(Run, a_worker_killed_with_sigkill_while_holding_frames_is_replaced_and_it
   EXPECT_FALSE(any_channel_left());
 }
 
+TEST_F(Run, a_frame_that_crashes_every_worker_is_given_up_after_three_and_reported_as_failed) {
+  // Each worker that gets stream 0's frame 7 draws on it in place and dies of SIGSEGV (the
+  // payload is read-only), as an OpenCV drawing call on a received frame does.
+  ::setenv("FRAMEBUS_FAULT_DRAW_ON", "0:7", 1);
+  auto run = start({"--workers", "2", "--batch", "4"});
+  ::unsetenv("FRAMEBUS_FAULT_DRAW_ON");
+  ASSERT_EQ(run->wait(120s), 0) << testing::read_text(log_);
+  std::map<std::uint32_t, std::vector<std::uint64_t>> frames;
+  std::vector<std::uint64_t> failed;
+  std::istringstream lines(testing::read_text(out_));
+  std::string line;
+  while (std::getline(lines, line)) {
+    const auto j = nlohmann::json::parse(line);
+    EXPECT_FALSE(j.contains("gap")) << line;
+    frames[j["stream"].get<std::uint32_t>()].push_back(j["frame"].get<std::uint64_t>());
+    if (j.value("failed", false)) failed.push_back(j["frame"].get<std::uint64_t>() + 1000 * j["stream"].get<std::uint64_t>());
+  }
+  EXPECT_EQ(failed, std::vector<std::uint64_t>{7}) << "only the poisonous frame fails; its batch mates are classified";
+  ASSERT_EQ(frames[0].size(), static_cast<std::size_t>(kVideoFrames)) << "every frame once, in order";
+  for (std::size_t i = 0; i < frames[0].size(); ++i) EXPECT_EQ(frames[0][i], i);
+  EXPECT_EQ(frames[1].size(), static_cast<std::size_t>(kPictures));
+  int restarts = 0;
+  for (const auto& w : report()["workers"]) restarts += w["restarts"].get<int>();
+  EXPECT_EQ(restarts, 3) << "three deliveries killed three workers, then the frame was given up";
+  EXPECT_NE(testing::read_text(log_).find("stream 0 frame 7 killed 3 workers"), std::string::npos) << testing::read_text(log_);
+  EXPECT_FALSE(any_channel_left());
+}
+
 TEST_F(Run, when_no_worker_is_left_the_run_stops_with_an_error_instead_of_hanging) {
   auto run = start({"--workers", "1", "--max-restarts", "0", "--loop", "1000", "--max-fps", "20"});
   pid_t worker = -1;
