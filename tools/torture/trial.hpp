@@ -16,6 +16,19 @@ namespace framebus::torture {
 /// A data message's identity: its producer's stream and its sequence number.
 inline std::uint64_t message_key(std::uint32_t stream, std::uint64_t seq) { return (std::uint64_t{stream} << 40) | seq; }
 
+/// Whether group `g` may lose a message that went back to its queue: drop_oldest drops queued
+/// messages, and any drop group has its oldest unheld message evicted to make room for a block
+/// group's (docs/design.md, back-pressure).
+inline bool may_evict(const TrialPlan& plan, std::uint32_t g) {
+  const Policy policy = plan.groups[g].policy;
+  if (policy == Policy::drop_oldest) return true;
+  if (policy == Policy::block) return false;
+  for (const GroupPlan& other : plan.groups) {
+    if (other.policy == Policy::block) return true;
+  }
+  return false;
+}
+
 struct Receipts {
   std::uint32_t plain = 0;      ///< received without the redelivered flag
   std::uint32_t flagged = 0;    ///< received flagged redelivered
