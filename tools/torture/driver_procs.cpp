@@ -17,6 +17,8 @@ void Trial::spawn(Proc& p, bool pause_before_open) {
   spec.first_seq = p.next_seq;
   spec.eos_stream = 1000 * plan_.participants[p.index].stream + p.spawns;
   spec.pause_before_open = pause_before_open;
+  spec.cancel_after = p.cancel_done ? 0 : plan_.participants[p.index].cancel_after;
+  spec.cancel_delay_us = plan_.participants[p.index].cancel_delay_us;
   spec.rng_seed = plan_.seed * 1000003 + p.index * 101 + p.spawns;
   spec.status_fd = st[1];
   spec.control_fd = ct[0];
@@ -50,6 +52,8 @@ void Trial::spawn(Proc& p, bool pause_before_open) {
   p.alive = true;
   p.opened = p.finished = p.at_end = p.paused = p.stopped = false;
   p.go_generation = producer_opens_;
+  p.pending_arm.reset();
+  p.expect_hold = p.lock_held = p.cancelled = p.respawn = false;
   p.holding.clear();
 }
 
@@ -81,6 +85,7 @@ Kill Trial::kill_now(Proc& p, Phase phase, bool count, bool unpublished) {
   p.pending_w.reset();
   p.pending_v.reset();
   p.alive = p.opened = p.paused = p.at_end = p.stopped = false;
+  p.pending_arm.reset();
   if (p.control_fd >= 0) ::close(p.control_fd);
   p.control_fd = -1;
   if (count) out_.result.kills[static_cast<std::size_t>(phase)] += 1;
@@ -138,6 +143,13 @@ void Trial::exited(Proc& p) {
   if (p.control_fd >= 0) ::close(p.control_fd);
   p.control_fd = -1;
   const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  if (clean && p.cancelled) {
+    p.respawn = true;  // left after cancelling its receive: starts again (respawn_cancelled)
+    if (!p.holding.empty()) {
+      error("consumer #" + std::to_string(p.index) + " left after its cancel holding " + std::to_string(p.holding.size()) +
+            " samples it never released");
+    }
+  }
   if (!clean) {
     error("participant #" + std::to_string(p.index) + " (pid " + std::to_string(p.pid) + ") " +
           (WIFSIGNALED(status) ? "died of signal " + std::to_string(WTERMSIG(status))
@@ -165,6 +177,7 @@ void Trial::handle(Proc& p, const std::string& line) {
         Phase phase{};
         if (f.size() >= 2 && parse_phase(f[1], phase)) {
           p.paused = true;
+          p.pending_arm.reset();
           p.paused_phase = phase;
         }
         break;
@@ -234,6 +247,15 @@ void Trial::handle(Proc& p, const std::string& line) {
         p.at_end = true;
         if (producer_running() || p.go_generation != producer_opens_) let_go(p);
         break;
+      case 'H':
+        if (p.expect_hold) {
+          p.lock_held = true;
+        } else {
+          send(p, "go");  // took the lock after the driver gave that stop up
+        }
+        break;
+      case 'D': deadline_record(p, f); break;
+      case 'C': cancel_record(p, f); break;
       case 'Z': error("participant #" + std::to_string(p.index) + ": " + line.substr(2)); break;
       default: error("participant #" + std::to_string(p.index) + " sent an unknown record: " + line);
     }

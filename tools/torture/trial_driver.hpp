@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <algorithm>
@@ -73,6 +74,13 @@ struct Proc {
   bool finished = false;  // producer closed ("F")
   bool at_end = false;    // consumer waits at end of channel
   std::uint32_t go_generation = 0;  // consumer: producer_opens_ when it was last let go (or started)
+  std::optional<std::string> pending_arm;  // the kill it was armed for and has not paused at yet
+  std::vector<std::pair<std::int64_t, std::int64_t>> stopped_spans;  // SIGSTOP .. SIGCONT (INT64_MAX: still)
+  bool expect_hold = false;  // a stop inside the lock is planned: it was told to take the lock
+  bool lock_held = false;    // it holds the lock for that stop ("H")
+  bool cancelled = false;    // this incarnation cancelled its receive ("C") and is leaving
+  bool cancel_done = false;  // some incarnation did: later ones do not cancel
+  bool respawn = false;      // left after its cancel: start it again
   bool paused = false;
   bool stopped = false;   // SIGSTOP by the driver
   Phase paused_phase = Phase::loan;
@@ -245,6 +253,7 @@ class Trial {
       if (pred()) return true;
       if (now_ns() >= deadline) return false;
       pump(1);
+      respawn_cancelled();
     }
   }
 
@@ -268,6 +277,23 @@ class Trial {
   bool settle();
 
   Before snapshot(std::uint32_t group) const;
+
+  // ----------------------------------------------------------------------------------------
+  // Faults that are not deaths (faults.cpp)
+
+  // The stops planned before kill `before_kill` (kills.size(): after the last one).
+  bool run_stops(std::uint32_t before_kill);
+  void stop(Proc& p);
+  void cont(Proc& p);
+  void deadline_record(Proc& p, const std::vector<std::string_view>& f);
+  void cancel_record(Proc& p, const std::vector<std::string_view>& f);
+  void respawn_cancelled();
+  void start_gc();
+  void stop_gc();
+  void check_name();
+  void remember_name();
+  bool first_run();
+  void check_reclaimed();
 
   bool dead_letter(std::uint32_t g, std::uint64_t key) const;
 
@@ -341,6 +367,12 @@ class Trial {
   detail::Segment seg_;
   DriverOutput out_;
   std::uint32_t producer_opens_ = 0;  // producer incarnations that reported "O"
+  pid_t gc_pid_ = -1;                 // the helper collecting garbage in a loop
+  int gc_status_ = -1;
+  int gc_control_ = -1;
+  ino_t ino_ = 0;                     // the channel's file, once the participants share it
+  bool name_lost_ = false;
+  std::uint32_t first_run_messages_ = 0;
   bool finished_ = false;
   bool aborted_ = false;
 };
