@@ -286,10 +286,12 @@ class Checker {
                                            std::to_string(logged) +
                                            (open_deaths != 0 ? " (and " + std::to_string(open_deaths) + " were killed in open)" : std::string()));
       }
-      // Each sample a killed consumer held went back once (give or take one per consumer killed in open).
-      if (info->redelivered + open_deaths < held_at_death || info->redelivered > held_at_death + open_deaths) {
-        add(ViolationKind::corruption, who + " counts " + std::to_string(info->redelivered) +
-                                           " redelivered samples, but its killed consumers held " + std::to_string(held_at_death) +
+      // Each sample a killed consumer held went back once, or was given up as a dead letter (give
+      // or take one per consumer killed in open).
+      const std::uint64_t back = info->redelivered + info->dead_letters;
+      if (back + open_deaths < held_at_death || back > held_at_death + open_deaths) {
+        add(ViolationKind::corruption, who + " counts " + std::to_string(info->redelivered) + " redelivered samples and " +
+                                           std::to_string(info->dead_letters) + " dead letters, but its killed consumers held " + std::to_string(held_at_death) +
                                            (open_deaths != 0 ? " (and " + std::to_string(open_deaths) + " were killed in open)" : std::string()));
       }
     }
