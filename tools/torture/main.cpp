@@ -4,7 +4,9 @@
 //   framebus-torture [--trials N] [--seed S] [--json] [--verbose]
 //
 // Trial i runs the plan of seed S+i; `--seed S --trials 1` replays one trial's plan.
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -15,6 +17,19 @@
 #include "checks.hpp"
 #include "driver.hpp"
 #include "report.hpp"
+
+namespace {
+
+// Gives the torture its own /dev/shm (a private mount namespace with a fresh tmpfs) where the
+// system allows it: its gc loops then only ever see the torture's channels, never those of other
+// programs on the host. False where it cannot (then /dev/shm is the host's).
+bool private_shm() {
+  if (::unshare(CLONE_NEWNS) != 0) return false;
+  if (::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return false;
+  return ::mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") == 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace framebus::torture;
@@ -27,12 +42,19 @@ int main(int argc, char** argv) {
   auto* seed_opt = app.add_option("--seed", seed, "Seed of the first trial (trial i uses seed+i); random if not given");
   app.add_flag("--json", json, "Print the summary as JSON");
   app.add_flag("--verbose", verbose, "Print a line per trial (on stderr with --json)");
+  bool shared_shm = false;
+  app.add_flag("--shared-shm", shared_shm, "Use the host's /dev/shm even where a private one is possible");
   CLI11_PARSE(app, argc, argv);
   if (seed_opt->count() == 0) {
     seed = static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()) % 1'000'000'000ULL;
   }
   // A control pipe whose reader was just killed must not kill the driver.
   ::signal(SIGPIPE, SIG_IGN);
+  const bool isolated = !shared_shm && private_shm();
+  if (verbose || !isolated) {
+    (json ? std::cerr : std::cout) << "framebus-torture: channels in " << (isolated ? "a private" : "the host's")
+                                   << " /dev/shm\n";
+  }
 
   RunSummary run;
   run.first_seed = seed;

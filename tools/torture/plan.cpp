@@ -103,6 +103,26 @@ TrialPlan make_plan(std::uint64_t seed) {
     kp.kill_restart_in_open = rng.chance(25);
     plan.kills.push_back(kp);
   }
+  // Drawn after everything above, so that the kills of a seed stay what they were before stops,
+  // cancels, gc loops and re-creation existed.
+  const std::uint32_t stops = rng.range(0, 3);
+  for (std::uint32_t s = 0; s < stops; ++s) {
+    StopPlan sp;
+    sp.victim = rng.range(0, static_cast<std::uint32_t>(plan.participants.size()) - 1);
+    sp.before_kill = rng.range(0, kills);
+    sp.ms = rng.range(50, 400);
+    sp.in_lock = rng.chance(50);
+    sp.after = rng.range(1, 4);
+    plan.stops.push_back(sp);
+  }
+  for (std::uint32_t i = producers; i < plan.participants.size(); ++i) {
+    ParticipantPlan& cp = plan.participants[i];
+    if (!rng.chance(20)) continue;
+    cp.cancel_after = rng.range(5, 60);
+    cp.cancel_delay_us = rng.range(0, 50'000);
+  }
+  plan.gc_loop = rng.chance(30);
+  plan.recreate = rng.chance(20);
   return plan;
 }
 
@@ -120,6 +140,22 @@ std::string describe(const TrialPlan& plan) {
     out += " #" + std::to_string(k.victim) + "@" + std::string(to_string(k.phase)) + "+" + std::to_string(k.after);
     if (k.kill_restart_in_open) out += "(+open)";
   }
+  if (!plan.stops.empty()) {
+    out += "; stops";
+    for (const StopPlan& s : plan.stops) {
+      out += " #" + std::to_string(s.victim) + (s.in_lock ? "@lock+" + std::to_string(s.after) : std::string()) + " " +
+             std::to_string(s.ms) + "ms<k" + std::to_string(s.before_kill);
+    }
+  }
+  std::string cancels;
+  for (std::uint32_t i = 0; i < plan.participants.size(); ++i) {
+    if (plan.participants[i].cancel_after != 0) {
+      cancels += " #" + std::to_string(i) + "+" + std::to_string(plan.participants[i].cancel_after);
+    }
+  }
+  if (!cancels.empty()) out += "; cancels" + cancels;
+  if (plan.gc_loop) out += "; gc loop";
+  if (plan.recreate) out += "; re-created";
   return out;
 }
 

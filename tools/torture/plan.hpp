@@ -41,6 +41,10 @@ struct ParticipantPlan {
   std::uint32_t max_size = 0;   ///< producers: largest payload
   std::uint32_t max_held = 1;   ///< consumers: samples kept at once
   std::uint32_t work_us = 0;    ///< consumers: time spent on each message
+  /// Consumers: the first incarnation cancels its own receive() from a second thread after this
+  /// many messages (0: never), then closes and exits; the driver starts it again.
+  std::uint32_t cancel_after = 0;
+  std::uint32_t cancel_delay_us = 0;  ///< how long the second thread waits before cancel()
 };
 
 struct KillPlan {
@@ -48,6 +52,15 @@ struct KillPlan {
   Phase phase = Phase::loan;
   std::uint32_t after = 1;      ///< messages the victim handles (once armed) before the phase
   bool kill_restart_in_open = false;  ///< the restarted victim is killed again while opening
+};
+
+/// A SIGSTOP of a participant for `ms`, then SIGCONT: not a death, so nothing may be redelivered.
+struct StopPlan {
+  std::uint32_t victim = 0;       ///< index into TrialPlan::participants
+  std::uint32_t before_kill = 0;  ///< done before TrialPlan::kills[before_kill] (kills.size(): after the last)
+  std::uint32_t ms = 100;         ///< how long it stays stopped
+  bool in_lock = false;           ///< stopped while holding the channel lock
+  std::uint32_t after = 1;        ///< in_lock: messages it handles before taking the lock
 };
 
 struct TrialPlan {
@@ -58,6 +71,12 @@ struct TrialPlan {
   std::vector<ParticipantPlan> participants;  ///< producers first
   bool kill_creator_in_open = false;          ///< participant 0 is killed while creating
   std::vector<KillPlan> kills;
+  std::vector<StopPlan> stops;
+  /// A helper process calls collect_garbage() in a loop for the whole trial.
+  bool gc_loop = false;
+  /// A first run on the channel's name is killed (every participant, SIGKILL) before the trial:
+  /// the trial's creator reclaims the name, and nothing of the first run may reach it.
+  bool recreate = false;
 };
 
 /// The plan of the trial with this seed.

@@ -38,6 +38,18 @@ void RunSummary::add(const TrialResult& trial) {
     max_recovery_by_phase[i] = std::max(max_recovery_by_phase[i], trial.max_recovery_by_phase[i]);
   }
   recovery_checks += trial.recovery_checks;
+  stops += trial.stops;
+  stops_in_lock += trial.stops_in_lock;
+  stops_skipped += trial.stops_skipped;
+  cancels += trial.cancels;
+  cancels_waiting += trial.cancels_waiting;
+  max_cancel_ms = std::max(max_cancel_ms, trial.max_cancel_ms);
+  gc_passes += trial.gc_passes;
+  gc_removed_ours += trial.gc_removed_ours;
+  recreations += trial.recreations;
+  gave_up += trial.gave_up;
+  overruns += trial.overruns;
+  max_overrun_ms = std::max(max_overrun_ms, trial.max_overrun_ms);
   seconds += trial.seconds;
   if (!trial.violations.empty()) failed.push_back(trial);
 }
@@ -52,7 +64,9 @@ void print_trial(std::ostream& out, const TrialResult& t) {
   std::uint32_t kills = 0;
   for (const std::uint32_t k : t.kills) kills += k;
   out << "trial seed " << t.seed << ": " << kills << " kills, " << t.published << " published, " << t.delivered
-      << " delivered, " << t.redelivered << " redelivered, " << t.dropped << " dropped, max recovery "
+      << " delivered, " << t.redelivered << " redelivered, " << t.dropped << " dropped, " << t.stops << " stops, "
+      << t.cancels << " cancels, " << t.gc_passes << " gc passes" << (t.recreations != 0 ? ", re-created" : "")
+      << ", max recovery "
       << fixed(t.max_recovery_ms, 1) << " ms, " << fixed(t.seconds, 2) << " s"
       << (t.violations.empty() ? "" : "  FAILED") << "\n";
 }
@@ -80,6 +94,13 @@ void print_text(std::ostream& out, const RunSummary& run) {
     out << (i ? ", " : " ") << to_string(static_cast<Phase>(i)) << " " << fixed(run.max_recovery_by_phase[i], 1);
   }
   out << " ms; lock take-overs: " << run.repairs << "\n";
+  out << "faults: " << run.stops << " stops (" << run.stops_in_lock << " holding the channel lock; " << run.stops_skipped
+      << " more found their victim done), " << run.cancels << " cancels (" << run.cancels_waiting
+      << " of a waiting receive; max " << fixed(run.max_cancel_ms, 1) << " ms to fail with closed, bound 1000 ms), "
+      << run.gc_passes << " gc passes (" << run.gc_removed_ours << " removed a dead trial channel), " << run.recreations
+      << " re-creations\n";
+  out << "deadlines: " << run.overruns << " overruns (calls returning more than 100 ms past their deadline); latest "
+      << fixed(run.max_overrun_ms, 1) << " ms past it; " << run.gave_up << " calls gave up at their deadline and retried\n";
   for (const TrialResult& t : run.failed) {
     out << "FAILED trial seed " << t.seed << " (" << t.plan << ")\n";
     for (const Violation& v : t.violations) out << "  " << to_string(v.kind) << ": " << v.what << "\n";
@@ -119,6 +140,11 @@ void print_json(std::ostream& out, const RunSummary& run) {
   j["max_recovery_ms_by_phase"] = by_phase;
   j["recovery_checks"] = run.recovery_checks;
   j["lock_takeovers"] = run.repairs;
+  j["faults"] = {{"stops", run.stops}, {"stops_in_lock", run.stops_in_lock}, {"stops_skipped", run.stops_skipped},
+                 {"cancels", run.cancels}, {"cancels_waiting", run.cancels_waiting}, {"max_cancel_ms", run.max_cancel_ms},
+                 {"gc_passes", run.gc_passes}, {"gc_removed_trial_channel", run.gc_removed_ours},
+                 {"recreations", run.recreations}};
+  j["deadlines"] = {{"overruns", run.overruns}, {"max_overrun_ms", run.max_overrun_ms}, {"gave_up", run.gave_up}};
   nlohmann::ordered_json failed = nlohmann::ordered_json::array();
   for (const TrialResult& t : run.failed) {
     nlohmann::ordered_json f;

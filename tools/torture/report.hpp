@@ -24,6 +24,18 @@ struct RunSummary {
   double max_recovery_ms = 0;
   std::array<double, kPhaseCount> max_recovery_by_phase{};
   std::uint64_t recovery_checks = 0;
+  std::uint64_t stops = 0;
+  std::uint64_t stops_in_lock = 0;
+  std::uint64_t stops_skipped = 0;
+  std::uint64_t cancels = 0;
+  std::uint64_t cancels_waiting = 0;
+  double max_cancel_ms = 0;
+  std::uint64_t gc_passes = 0;
+  std::uint64_t gc_removed_ours = 0;
+  std::uint64_t recreations = 0;
+  std::uint64_t gave_up = 0;
+  std::uint64_t overruns = 0;
+  double max_overrun_ms = 0;
   double seconds = 0;
   std::vector<TrialResult> failed;  ///< trials with at least one violation
 

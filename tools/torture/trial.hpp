@@ -16,6 +16,19 @@ namespace framebus::torture {
 /// A data message's identity: its producer's stream and its sequence number.
 inline std::uint64_t message_key(std::uint32_t stream, std::uint64_t seq) { return (std::uint64_t{stream} << 40) | seq; }
 
+/// Whether group `g` may lose a message that went back to its queue: drop_oldest drops queued
+/// messages, and any drop group has its oldest unheld message evicted to make room for a block
+/// group's (docs/design.md, back-pressure).
+inline bool may_evict(const TrialPlan& plan, std::uint32_t g) {
+  const Policy policy = plan.groups[g].policy;
+  if (policy == Policy::drop_oldest) return true;
+  if (policy == Policy::block) return false;
+  for (const GroupPlan& other : plan.groups) {
+    if (other.policy == Policy::block) return true;
+  }
+  return false;
+}
+
 struct Receipts {
   std::uint32_t plain = 0;      ///< received without the redelivered flag
   std::uint32_t flagged = 0;    ///< received flagged redelivered
@@ -102,6 +115,18 @@ struct TrialResult {
   double max_recovery_ms = 0;         ///< longest wait past a death (see driver.cpp)
   std::array<double, kPhaseCount> max_recovery_by_phase{};  ///< the same, by the phase of the kill
   std::uint32_t recovery_checks = 0;  ///< waits measured (each survivor criterion after each kill)
+  std::uint32_t stops = 0;            ///< participants stopped (SIGSTOP) and continued
+  std::uint32_t stops_in_lock = 0;    ///< of which while holding the channel lock
+  std::uint32_t stops_skipped = 0;    ///< planned stops whose victim was done (or never took the lock)
+  std::uint32_t cancels = 0;          ///< receive() failed with closed after cancel() from another thread
+  std::uint32_t cancels_waiting = 0;  ///< of which the receive() was already waiting when cancelled
+  double max_cancel_ms = 0;           ///< longest time from cancel() to that failure
+  std::uint64_t gc_passes = 0;        ///< collect_garbage() calls of the gc loop
+  std::uint32_t gc_removed_ours = 0;  ///< of which removed this trial's (dead) channel
+  std::uint32_t recreations = 0;      ///< first runs killed, their channel re-created by the trial
+  std::uint64_t gave_up = 0;          ///< calls that failed at their deadline (timeout), then retried
+  std::uint32_t overruns = 0;         ///< calls that returned later than deadline + slack
+  double max_overrun_ms = 0;          ///< the latest a call returned past its deadline (not itself stopped)
   double seconds = 0;
   std::vector<Violation> violations;
 
