@@ -23,7 +23,8 @@ struct Batch {
 /// Takes up to `max` frames from `consumer`: waits as long as needed for the first one (checking
 /// `stop` at least every 100 ms; an empty batch comes back when it says stop), then at most
 /// `batch_timeout` more for the batch to fill, as a stream muxer batches across streams. An end
-/// marker ends the batch at once (the stream's last frames should not wait for more).
+/// marker ends the batch at once (the stream's last frames should not wait for more). So does a
+/// redelivered frame (a suspect: it may have killed the worker that held it), at most one a batch.
 Result<Batch> collect_batch(Consumer& consumer, std::uint32_t max, Duration batch_timeout,
                             const std::function<bool()>& stop = {});
 

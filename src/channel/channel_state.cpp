@@ -317,10 +317,13 @@ Result<std::uint32_t> Channel::acquire(std::uint64_t bytes, Duration timeout, bo
     }
     auto slot = try_take_free();
     while (slot && *slot == kDiscardSlot && evict_oldest_droppable(wakes)) slot = try_take_free();
-    const bool must_wait = force_block || block_group_waits();
-    if (must_wait) {
+    // Old messages make way only for a block group's sake; an end-of-stream marker (force_block)
+    // among drop groups just waits for room, as it never displaces a frame.
+    const bool block_group = block_group_waits();
+    if (block_group) {
       while (slot && *slot == kDiscardSlot && evict_for_block_group(wakes)) slot = try_take_free();
     }
+    const bool must_wait = force_block || block_group;
     if (!slot || *slot != kDiscardSlot) {
       unlock(wakes);
       return slot;
@@ -552,7 +555,9 @@ Result<Taken> Channel::take(Duration timeout) {
       return taken;
     }
     Header& h = seg_.header();
-    if (h.producers == 0 && h.end_reason != static_cast<std::uint32_t>(EndReason::none)) {
+    // The end comes once no other member still holds a message of the group: if it dies, the
+    // message comes back, and someone must be there to take it (a dead letter ends the wait too).
+    if (h.producers == 0 && h.end_reason != static_cast<std::uint32_t>(EndReason::none) && !held_by_others()) {
       const auto reason = h.end_reason == static_cast<std::uint32_t>(EndReason::producer_died) ? EndReason::producer_died
                                                                                                : EndReason::closed;
       unlock(wakes);
@@ -582,8 +587,18 @@ void Channel::release(std::uint32_t slot) noexcept {
     GroupCtl& group = seg_.group(group_);
     if (group.held > 0) group.held -= 1;
     if (s.pending == 0 && s.in_lobby == 0) free_slot(slot, wakes);
+    // Members waiting for the end of the channel wait for the messages their peers hold.
+    if (seg_.header().producers == 0) notify_group(seg_, group_, true, wakes);
   }
   unlock(wakes);
+}
+
+bool Channel::held_by_others() const noexcept {
+  for (std::uint32_t i = 0; i < seg_.slot_count(); ++i) {
+    const SlotCtl& s = seg_.slot(i);
+    if (s.state == kSlotPublished && s.holder[group_] != kNobody && s.holder[group_] != id_) return true;
+  }
+  return false;
 }
 
 }  // namespace framebus::detail

@@ -43,7 +43,11 @@ Result<Batch> collect_batch(Consumer& consumer, std::uint32_t max, Duration batc
       // than sit on the stream's final frames (or its marker) for the batch timeout.
       break;
     }
+    const bool suspect = received->sample.redelivered();
     batch.frames.push_back(std::move(received->sample));
+    // A redelivered frame may be what killed the worker that held it: at most one per batch, and
+    // the batch ends with it, so that a worker it kills holds no other frame (see run_worker).
+    if (suspect) break;
     if (deadline_ns < 0) deadline_ns = detail::monotonic_ns() + timeout_ns;
   }
   return batch;

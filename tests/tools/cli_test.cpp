@@ -403,7 +403,7 @@ TEST(CliLs, json_survives_a_group_name_that_is_not_utf8) {
     ASSERT_EQ(::pread(fd, header.data(), sizeof header, 0), static_cast<ssize_t>(sizeof header));
     const std::uint64_t groups_offset = header[9];  // Header::groups_offset, byte 72 (channel/layout.hpp)
     const char bad[] = "\xee\xff\xc0";
-    ASSERT_EQ(::pwrite(fd, bad, 3, static_cast<off_t>(groups_offset + 8)), 3);  // GroupCtl::name
+    ASSERT_EQ(::pwrite(fd, bad, 3, static_cast<off_t>(groups_offset + 24)), 3);  // GroupCtl::name, byte 24
     ::close(fd);
   }
   const CliResult r = run_cli({"ls", name, "--json"});

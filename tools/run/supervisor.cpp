@@ -97,6 +97,7 @@ class ChannelRun {
   bool spawn_worker(WorkerSlot& w, double open_wait);
   void reap_children();
   void sample_channels();
+  void release_frame_channels();
   void request_stop(std::int64_t now_ns);
   void remove_channels();
   std::uint32_t workers_running() const;
@@ -253,9 +254,8 @@ void ChannelRun::reap_children() {
       if (!exit->ok() && !stopping_) {
         session_.stats().errors.push_back("the decoder ended with " + exit->describe());
       }
-      // The decoder's streams are over: let the workers see the end of their channels.
-      for (auto& p : frames_keepalive_) (void)p.close();
-      frames_keepalive_.clear();
+      // The decoder's streams are over. The workers see the end of their channels once the
+      // supervisor lets go of them (release_frame_channels), when no frame waits any more.
     }
   }
   for (auto& w : workers_) {
@@ -273,6 +273,10 @@ void ChannelRun::reap_children() {
     // A crashed worker is replaced while its channel still has work (its held frames are
     // redelivered to whichever worker of the group takes them next).
     auto info = inspect_channel(w.channel);
+    // With the decoder gone and no frame waiting, there is nothing left for a replacement.
+    bool work_left = decoder_pid_ > 0;
+    for (const auto& g : info ? info->groups : std::vector<GroupInfo>{}) work_left = work_left || (g.name == "workers" && g.pending > 0);
+    if (info && !work_left) continue;
     if (!info || tally.restarts >= o_.max_restarts) {
       if (info) session_.stats().errors.push_back("worker " + std::to_string(w.id) + " crashed too often");
       continue;
@@ -310,6 +314,28 @@ void ChannelRun::sample_channels() {
     }
   }
   session_.stats().queued = queued;
+}
+
+// The supervisor holds the frame channels until the decoder is gone and no frame waits for a
+// worker: a worker that died holding frames leaves them to its replacement, and while every
+// worker is dead between a crash and its restart, the channel (with those frames) must not be
+// left to dead processes alone, or it would be removed as garbage.
+void ChannelRun::release_frame_channels() {
+  if (frames_keepalive_.empty() || decoder_pid_ > 0) return;
+  const bool workers_gone =
+      std::all_of(workers_.begin(), workers_.end(), [](const WorkerSlot& w) { return w.pid < 0; });
+  if (!workers_gone && !stopping_) {
+    for (const auto& name : frame_channels_) {
+      auto info = inspect_channel(name);
+      if (!info) continue;
+      for (const auto& g : info->groups) {
+        if (g.name == "workers" && g.pending > 0) return;
+      }
+    }
+  }
+  sample_channels();  // the last dead letters become failed results before the channels go
+  for (auto& p : frames_keepalive_) (void)p.close();
+  frames_keepalive_.clear();
 }
 
 void ChannelRun::request_stop(std::int64_t now_ns) {
@@ -369,6 +395,7 @@ int ChannelRun::run() {
     // the same signal (SIGTERM to the process group) is neither an error nor restarted.
     if (stop_.load()) request_stop(detail::monotonic_ns());
     reap_children();
+    release_frame_channels();
     if (now >= next_sample_ns_) {
       sample_channels();
       next_sample_ns_ = now + 250'000'000;
@@ -385,6 +412,7 @@ int ChannelRun::run() {
     const bool children_done =
         decoder_pid_ < 0 && std::all_of(workers_.begin(), workers_.end(), [](const WorkerSlot& w) { return w.pid < 0; });
     if (children_done && results_keepalive_) {
+      sample_channels();  // the last dead letters, before the frame channels go
       // Every producer of results is gone once this closes: the sink drains and sees the end.
       for (auto& p : frames_keepalive_) (void)p.close();
       frames_keepalive_.clear();
