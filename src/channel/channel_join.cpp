@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "channel/channel_internal.hpp"
+#include "channel/cleanup.hpp"
 #include "channel/liveness.hpp"
 #include "common/names.hpp"
 #include "framebus/admin.hpp"
@@ -52,6 +53,16 @@ void wait_for_live_producer(const Segment& seg, const Deadline& deadline) {
     }
   }
   if (fd >= 0) ::close(fd);
+}
+
+// A joiner found the file under the name retired: its remover has not unlinked it yet (it may be
+// waiting for the file's lock, held a moment by gc or a sweep), or gc retired it for a moment
+// and gives it back because someone joined. Nobody alive in it: it is garbage, and removing it
+// (only that very file, see Segment::unlink_if_same) lets the joiner create the name afresh.
+// Otherwise a short pause gives the remover its turn, so the join attempts are not spent at once.
+void step_past_retired(const Segment& seg) {
+  if (!any_participant_alive(seg)) seg.unlink_if_same();
+  if (!seg.replaced()) ::usleep(1000);
 }
 
 }  // namespace
@@ -212,6 +223,7 @@ Result<Channel> Channel::join_producer(std::string_view name, const ProducerOpti
     if (h.state.load(std::memory_order_acquire) != kChannelLive) {
       ch.unlock(wakes);
       ch.release_entry();
+      step_past_retired(ch.seg_);
       continue;
     }
     if (!created && ch.other_claimed_entries() == 0) {
@@ -296,6 +308,7 @@ Result<Channel> Channel::join_consumer(std::string_view name, const ConsumerOpti
       ch.unlock(wakes);
       ch.release_entry();
       if (attempt >= kJoinAttempts) return make_error(ErrorCode::system, "channel '" + std::string(name) + "' keeps being replaced");
+      step_past_retired(ch.seg_);
       continue;
     }
     if (h.producers == 0 && h.end_reason == static_cast<std::uint32_t>(EndReason::producer_died) && !deadline.expired()) {
