@@ -165,6 +165,12 @@ Error Channel::corrupt(const std::string& what) const {
 // ---------------------------------------------------------------------------------------------
 // Joining
 
+Error Channel::abandon_join(Wakes& wakes, Error error) {
+  unlock(wakes);
+  release_entry();
+  return error;
+}
+
 Result<Channel> Channel::join_producer(std::string_view name, const ProducerOptions& options) {
   if (auto ok = validate_name(name); !ok) return tl::unexpected(ok.error());
   const std::string who = "channel '" + std::string(name) + "'";
@@ -240,16 +246,12 @@ Result<Channel> Channel::join_producer(std::string_view name, const ProducerOpti
     if (ch.seg_.slot_size() < options.slot_size) {
       const std::string msg = who + " exists with slots of " + std::to_string(ch.seg_.slot_size()) +
                               " bytes, smaller than the requested " + std::to_string(options.slot_size);
-      ch.unlock(wakes);
-      ch.release_entry();
-      return make_error(ErrorCode::already_exists, msg);
+      return tl::unexpected(ch.abandon_join(wakes, Error(ErrorCode::already_exists, msg)));
     }
     for (const GroupSpec& spec : options.groups) {
       auto g = ch.find_or_create_group(spec.name, spec.policy.value_or(options.policy), spec.max_deliveries, true, wakes);
       if (!g) {
-        ch.unlock(wakes);
-        ch.release_entry();
-        return tl::unexpected(g.error());
+        return tl::unexpected(ch.abandon_join(wakes, g.error()));
       }
     }
     ParticipantCtl& me = ch.seg_.participant(ch.id_ - 1u);
@@ -323,9 +325,7 @@ Result<Channel> Channel::join_consumer(std::string_view name, const ConsumerOpti
     const Policy policy = options.policy.value_or(default_policy_of(h));
     auto g = ch.find_or_create_group(options.group, policy, options.max_deliveries, false, wakes);
     if (!g) {
-      ch.unlock(wakes);
-      ch.release_entry();
-      return tl::unexpected(g.error());
+      return tl::unexpected(ch.abandon_join(wakes, g.error()));
     }
     ParticipantCtl& me = ch.seg_.participant(ch.id_ - 1u);
     me.role = kRoleConsumer;

@@ -135,6 +135,8 @@ class Channel {
   /// process inherited (the table was full) left behind.
   void recover_inherited(Wakes& wakes);
   [[nodiscard]] std::uint64_t leftover_messages() const noexcept;
+  /// Gives up a join in progress (under the lock): unlocks, frees the entry, passes `error` on.
+  Error abandon_join(Wakes& wakes, Error error);
 
   // Groups (channel_groups.cpp).
   Result<std::uint32_t> find_or_create_group(std::string_view group, Policy policy, std::uint32_t max_deliveries,

@@ -21,16 +21,10 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::Child;
+using testing::proc_state;
 using testing::Got;
 using testing::Pipe;
 using testing::unique_name;
-
-char proc_state(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto close = text.rfind(')');
-  return close == std::string::npos || close + 2 >= text.size() ? '?' : text[close + 2];
-}
 
 TEST(Crash, a_consumer_killed_while_holding_samples_has_them_redelivered_to_another) {
   const auto name = unique_name("killconsumer");

@@ -28,13 +28,6 @@ using testing::Child;
 using testing::Pipe;
 using testing::unique_name;
 
-char proc_state(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto close = text.rfind(')');
-  return close == std::string::npos || close + 2 >= text.size() ? '?' : text[close + 2];
-}
-
 TEST(Delivery, a_frame_that_kills_its_consumers_becomes_a_dead_letter_after_max_deliveries) {
   const auto name = unique_name("poison");
   auto opts = testing::small_channel(8);
@@ -202,14 +195,7 @@ class StoppedLockHolder {
           detail::futex_wake(seg->header().lock, INT32_MAX);
           return 0;
         }) {}
-  [[nodiscard]] bool stopped() const {
-    const auto until = std::chrono::steady_clock::now() + 10s;
-    while (std::chrono::steady_clock::now() < until) {
-      if (proc_state(child_.pid()) == 'T') return true;
-      std::this_thread::yield();
-    }
-    return false;
-  }
+  [[nodiscard]] bool stopped() const { return testing::wait_for_proc_state(child_.pid(), 'T'); }
   void resume() { ::kill(child_.pid(), SIGCONT); }
   int wait() { return child_.wait(); }
   [[nodiscard]] pid_t pid() const { return child_.pid(); }

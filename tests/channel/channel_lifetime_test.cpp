@@ -27,23 +27,6 @@ using testing::Got;
 using testing::Pipe;
 using testing::unique_name;
 
-char proc_state(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto close = text.rfind(')');
-  return close == std::string::npos || close + 2 >= text.size() ? '?' : text[close + 2];
-}
-
-// Waits (bounded) until `pid` sleeps in the kernel: it has reached the wait it announced.
-bool wait_until_sleeping(pid_t pid) {
-  const auto until = std::chrono::steady_clock::now() + 10s;
-  while (std::chrono::steady_clock::now() < until) {
-    if (proc_state(pid) == 'S') return true;
-    std::this_thread::yield();
-  }
-  return false;
-}
-
 bool channel_file_exists(const std::string& name) {
   struct stat st{};
   return ::stat(channel_path(name).c_str(), &st) == 0;
@@ -179,7 +162,7 @@ TEST(Lifetime, a_consumer_started_first_after_a_killed_run_waits_for_the_new_run
     return 0;
   });
   ASSERT_TRUE(opening.receive());
-  ASSERT_TRUE(wait_until_sleeping(receiver.pid())) << "the receiver waits inside open()";
+  ASSERT_TRUE(testing::wait_for_proc_state(receiver.pid(), 'S')) << "the receiver waits inside open()";
 
   auto opts = testing::small_channel(8);
   opts.groups = {{"g"}};

@@ -9,6 +9,8 @@
 
 #include <atomic>
 #include <fstream>
+#include <iterator>
+#include <thread>
 #include <sstream>
 #include <cerrno>
 #include <cstdio>
@@ -171,6 +173,22 @@ std::string read_text(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+char proc_state(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = text.rfind(')');
+  return close == std::string::npos || close + 2 >= text.size() ? '?' : text[close + 2];
+}
+
+bool wait_for_proc_state(pid_t pid, char state, std::chrono::milliseconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (proc_state(pid) == state) return true;
+    std::this_thread::yield();
+  }
+  return false;
 }
 
 }  // namespace framebus::testing

@@ -65,6 +65,12 @@ class Child {
 std::unique_ptr<Child> start_program(const std::string& path, const std::vector<std::string>& args,
                                      const std::string& log);
 
+/// The state letter of a process in /proc/PID/stat ('R', 'S', 'T', 'Z', ...; '?' if gone).
+char proc_state(pid_t pid);
+/// Waits (at most `timeout`) until process `pid` is in state `state`: e.g. 'S', asleep in the
+/// wait it announced, or 'T', stopped.
+bool wait_for_proc_state(pid_t pid, char state, std::chrono::milliseconds timeout = 10s);
+
 /// The whole content of a text file ("" when it cannot be read).
 std::string read_text(const std::string& path);
 
