@@ -292,6 +292,8 @@ class ConsumerRole : public Role {
         }
         handle(std::move(r->sample));
       }
+      // A canceller still running would use the consumer that is about to go.
+      if (canceller_.joinable()) canceller_.join();
       release_all();
     }
     ::_exit(0);
