@@ -124,7 +124,6 @@ void Channel::dead_letter(std::uint32_t slot, std::uint32_t g, Wakes& wakes) {
   s.pending &= ~(1U << g);
   s.redelivered &= ~(1U << g);
   if (s.pending == 0 && s.in_lobby == 0) free_slot(slot, wakes);
-  notify_group(seg_, g, true, wakes);  // members waiting for the end see one less held message
 }
 
 void Channel::expire_orphaned_groups(Wakes& wakes) {

@@ -555,9 +555,7 @@ Result<Taken> Channel::take(Duration timeout) {
       return taken;
     }
     Header& h = seg_.header();
-    // The end comes once no other member still holds a message of the group: if it dies, the
-    // message comes back, and someone must be there to take it (a dead letter ends the wait too).
-    if (h.producers == 0 && h.end_reason != static_cast<std::uint32_t>(EndReason::none) && !held_by_others()) {
+    if (h.producers == 0 && h.end_reason != static_cast<std::uint32_t>(EndReason::none)) {
       const auto reason = h.end_reason == static_cast<std::uint32_t>(EndReason::producer_died) ? EndReason::producer_died
                                                                                                : EndReason::closed;
       unlock(wakes);
@@ -587,18 +585,8 @@ void Channel::release(std::uint32_t slot) noexcept {
     GroupCtl& group = seg_.group(group_);
     if (group.held > 0) group.held -= 1;
     if (s.pending == 0 && s.in_lobby == 0) free_slot(slot, wakes);
-    // Members waiting for the end of the channel wait for the messages their peers hold.
-    if (seg_.header().producers == 0) notify_group(seg_, group_, true, wakes);
   }
   unlock(wakes);
-}
-
-bool Channel::held_by_others() const noexcept {
-  for (std::uint32_t i = 0; i < seg_.slot_count(); ++i) {
-    const SlotCtl& s = seg_.slot(i);
-    if (s.state == kSlotPublished && s.holder[group_] != kNobody && s.holder[group_] != id_) return true;
-  }
-  return false;
 }
 
 }  // namespace framebus::detail

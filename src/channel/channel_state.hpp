@@ -173,8 +173,6 @@ class Channel {
   [[nodiscard]] bool room_is_coming() const noexcept;
   void count_drop(GroupCtl& group, std::uint32_t stream) noexcept;
   void retire_locked(Wakes& wakes) noexcept;
-  /// Consumers: whether another member of our group holds one of its messages.
-  [[nodiscard]] bool held_by_others() const noexcept;
   void free_slot(std::uint32_t slot, Wakes& wakes) noexcept;
 
   Result<void> check_live() const;
