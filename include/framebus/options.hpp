@@ -70,8 +70,8 @@ struct ConsumerOptions {
   std::string group = "default";
   /// Policy of the group if this consumer creates it.
   std::optional<Policy> policy{};
-  /// How long open() waits for a channel that does not exist yet, or whose producers are all
-  /// dead (a channel left by a killed run: a new run's producer replaces it); 0 fails at once.
+  /// How long open() waits for a channel that does not exist yet, or that a killed run left
+  /// behind (every participant dead: a new run's producer replaces it); 0 fails at once.
   Duration wait = Duration::zero();
   /// max_deliveries of the group if this consumer creates it (see GroupSpec).
   std::uint32_t max_deliveries = 3;

@@ -313,9 +313,11 @@ Result<Channel> Channel::join_consumer(std::string_view name, const ConsumerOpti
       step_past_retired(ch.seg_);
       continue;
     }
-    if (h.producers == 0 && h.end_reason == static_cast<std::uint32_t>(EndReason::producer_died) && !deadline.expired()) {
-      // Left by a run whose producers were killed: wait for the next run's producer, as for a
-      // missing channel, without registering (so that producer can reclaim this file).
+    if (h.producers == 0 && h.end_reason == static_cast<std::uint32_t>(EndReason::producer_died) &&
+        ch.other_members() == 0 && !deadline.expired()) {
+      // Left by a run whose processes were all killed: wait for the next run's producer, as for
+      // a missing channel, without registering (so that producer can reclaim this file). A
+      // channel whose producers died while consumers still drain it is joined, to drain too.
       ch.unlock(wakes);
       ch.release_entry();
       wait_for_live_producer(ch.seg_, deadline);
