@@ -8,8 +8,8 @@
 // which recovers the dead process's slots and rebuilds the derived structures from the slot table.
 // A live owner that does not let go (stopped by SIGSTOP or a debugger) cannot be taken over, but
 // every wait that has a deadline gives up at it. The code is split by concern: channel_lock.cpp,
-// channel_join.cpp (membership), channel_groups.cpp (group lifetime, dead letters) and
-// channel_state.cpp (slots, publish, take, recovery).
+// channel_join.cpp (membership), channel_groups.cpp (group lifetime, dead letters),
+// channel_state.cpp (slots, publish, take) and channel_repair.cpp (recovery).
 // Sleeping for messages or room uses separate futex words, bumped only when someone sleeps, so an
 // uncontended publish or receive makes no system call.
 
@@ -149,7 +149,7 @@ class Channel {
   /// Removes groups that were not declared and whose members all died longer than the grace ago.
   void expire_orphaned_groups(Wakes& wakes);
 
-  // Death and repair (channel_state.cpp).
+  // Death and repair (channel_repair.cpp).
   /// Under the lock: recovers every registered participant whose process is gone.
   bool reap(Wakes& wakes);
   /// Under the lock, after taking it over from a dead owner: reap + rebuild derived state.
