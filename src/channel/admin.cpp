@@ -57,7 +57,7 @@ ChannelInfo describe(const detail::Segment& seg) {
   if (const std::uint32_t word = h.lock.load(std::memory_order_acquire); (word & kLockOwnerMask) != 0) {
     const std::uint32_t owner = word & kLockOwnerMask;
     if (owner <= kMaxParticipants) info.lock_holder_pid = identity_pid(seg.participant(owner - 1).identity.load());
-    info.lock_held_ms = std::max<std::int64_t>(0, (coarse_ns() - h.lock_since_ns.load()) / 1'000'000);
+    info.lock_held_ms = elapsed_ns(coarse_ns(), h.lock_since_ns.load()) / 1'000'000;
   }
   const std::uint32_t reason = h.end_reason;
   info.end_reason = reason <= 2 ? std::string(to_string(static_cast<EndReason>(reason))) : "unknown";
@@ -118,7 +118,7 @@ ChannelInfo describe(const detail::Segment& seg) {
     gr.pending = pending[gi];
     gr.blocking = full && gr.policy == Policy::block && gr.pending > 0;
     if (const std::int64_t since = read_once(g.orphaned_ns); since != 0 && g.members == 0) {
-      gr.orphaned_ms = std::max<std::int64_t>(0, (now - since) / 1'000'000);
+      gr.orphaned_ms = elapsed_ns(now, since) / 1'000'000;
     }
     for (const StreamDropCtl& d : g.drops) {
       if (d.used != 0) gr.drops_by_stream.push_back({d.stream, d.dropped});

@@ -132,7 +132,7 @@ void Channel::expire_orphaned_groups(Wakes& wakes) {
   for (std::uint32_t g = 0; g < kMaxGroups; ++g) {
     GroupCtl& ctl = seg_.group(g);
     if (ctl.active == 0 || ctl.declared != 0 || ctl.members != 0 || ctl.orphaned_ns == 0) continue;
-    if (now - ctl.orphaned_ns >= h.group_grace_ns) (void)remove_group_at(g, wakes);
+    if (elapsed_ns(now, ctl.orphaned_ns) >= h.group_grace_ns) (void)remove_group_at(g, wakes);
   }
 }
 

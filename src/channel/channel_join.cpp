@@ -165,6 +165,14 @@ Error Channel::corrupt(const std::string& what) const {
 // ---------------------------------------------------------------------------------------------
 // Joining
 
+Result<Channel> Channel::attach(Segment seg, bool entry_zero_preclaimed) {
+  Channel ch;
+  ch.seg_ = std::move(seg);
+  ch.fork_generation_ = fork_generation();
+  if (auto ok = ch.claim_entry(entry_zero_preclaimed); !ok) return tl::unexpected(ok.error());
+  return ch;
+}
+
 Error Channel::abandon_join(Wakes& wakes, Error error) {
   unlock(wakes);
   release_entry();
@@ -217,10 +225,9 @@ Result<Channel> Channel::join_producer(std::string_view name, const ProducerOpti
     }
     if (!seg) return tl::unexpected(seg.error());
 
-    Channel ch;
-    ch.seg_ = std::move(*seg);
-    ch.fork_generation_ = fork_generation();
-    if (auto ok = ch.claim_entry(created); !ok) return tl::unexpected(ok.error());
+    auto attached = attach(std::move(*seg), created);
+    if (!attached) return tl::unexpected(attached.error());
+    Channel& ch = *attached;
     Wakes wakes;
     ch.lock_always();
     ch.recover_inherited(wakes);
@@ -264,7 +271,7 @@ Result<Channel> Channel::join_producer(std::string_view name, const ProducerOpti
     h.end_reason = static_cast<std::uint32_t>(EndReason::none);
     ch.last_reap_ns_ = monotonic_ns();
     ch.unlock(wakes);
-    return ch;
+    return std::move(ch);
   }
   return make_error(ErrorCode::system, who + " was replaced repeatedly while joining; giving up");
 }
@@ -294,10 +301,9 @@ Result<Channel> Channel::join_consumer(std::string_view name, const ConsumerOpti
     }
     if (!seg) return tl::unexpected(seg.error());
 
-    Channel ch;
-    ch.seg_ = std::move(*seg);
-    ch.fork_generation_ = fork_generation();
-    if (auto ok = ch.claim_entry(false); !ok) return tl::unexpected(ok.error());
+    auto attached = attach(std::move(*seg), false);
+    if (!attached) return tl::unexpected(attached.error());
+    Channel& ch = *attached;
     Wakes wakes;
     if (auto ok = ch.lock(lock_deadline); !ok) {
       ch.release_entry();
@@ -341,17 +347,16 @@ Result<Channel> Channel::join_consumer(std::string_view name, const ConsumerOpti
     ch.group_name_ = options.group;
     ch.last_reap_ns_ = monotonic_ns();
     ch.unlock(wakes);
-    return ch;
+    return std::move(ch);
   }
 }
 
 Result<std::uint64_t> Channel::remove_group(std::string_view name, std::string_view group) {
   auto seg = Segment::open_any_owner(name, Segment::DataAccess::none);
   if (!seg) return tl::unexpected(seg.error());
-  Channel ch;
-  ch.seg_ = std::move(*seg);
-  ch.fork_generation_ = fork_generation();
-  if (auto ok = ch.claim_entry(false); !ok) return tl::unexpected(ok.error());
+  auto attached = attach(std::move(*seg), false);
+  if (!attached) return tl::unexpected(attached.error());
+  Channel& ch = *attached;
   Wakes wakes;
   if (auto ok = ch.lock(Deadline(std::chrono::seconds(5))); !ok) {
     ch.release_entry();

@@ -123,7 +123,7 @@ Error Channel::lock_timeout_error(std::uint32_t word, const char* doing) const {
     holder = "process " + std::to_string(identity_pid(identity));
   }
   const std::int64_t held_ms =
-      (coarse_ns() - seg_.header().lock_since_ns.load(std::memory_order_relaxed)) / 1'000'000;
+      elapsed_ns(coarse_ns(), seg_.header().lock_since_ns.load(std::memory_order_relaxed)) / 1'000'000;
   return Error(ErrorCode::timeout, std::string("timed out ") + doing + " channel '" + name() + "': " + holder +
                                        " has held its lock for " + std::to_string(std::max<std::int64_t>(held_ms, 0)) +
                                        " ms (stopped or being debugged?)");

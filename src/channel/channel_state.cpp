@@ -79,35 +79,54 @@ Result<std::uint32_t> Channel::try_take_free() {
   return slot;
 }
 
-// drop_oldest: frees the oldest message that only drop_oldest groups still wait for (none of them
-// has taken it yet). End-of-stream markers are never dropped.
-bool Channel::evict_oldest_droppable(Wakes& wakes) {
-  Header& h = seg_.header();
-  const std::uint32_t n = seg_.slot_count();
-  const bool lobby_drops = default_policy_of(h) == Policy::drop_oldest;
+// The oldest published message, not an end-of-stream marker, that every group still waiting for
+// it would let go of (`may_drop` says so of a group's policy, and none of them has taken it); a
+// message in the lobby qualifies when `lobby_may_drop`. slot_count() when there is none.
+namespace {
+
+template <typename MayDrop>
+std::uint32_t oldest_droppable(const Segment& seg, MayDrop may_drop, bool lobby_may_drop) {
+  const std::uint32_t n = seg.slot_count();
   std::uint32_t victim = n;
   for (std::uint32_t i = 0; i < n; ++i) {
-    const SlotCtl& s = seg_.slot(i);
+    const SlotCtl& s = seg.slot(i);
     if (s.state != kSlotPublished || (s.flags & flags::kEndOfStream) != 0) continue;
-    bool droppable = s.in_lobby != 0 ? lobby_drops : s.pending != 0;
+    bool droppable = s.in_lobby != 0 ? lobby_may_drop : s.pending != 0;
     for (std::uint32_t g = 0; droppable && g < kMaxGroups; ++g) {
       if (((s.pending >> g) & 1U) == 0) continue;
-      droppable = policy_of(seg_.group(g)) == Policy::drop_oldest && s.holder[g] == kNobody;
+      droppable = may_drop(policy_of(seg.group(g))) && s.holder[g] == kNobody;
     }
-    if (droppable && (victim == n || s.seq < seg_.slot(victim).seq)) victim = i;
+    if (droppable && (victim == n || s.seq < seg.slot(victim).seq)) victim = i;
   }
-  if (victim == n) return false;
-  SlotCtl& s = seg_.slot(victim);
+  return victim;
+}
+
+}  // namespace
+
+// Discards a queued message for every group (and the lobby) still waiting for it, counted as their
+// drops, and frees its slot.
+void Channel::drop_queued(std::uint32_t slot, Wakes& wakes) {
+  SlotCtl& s = seg_.slot(slot);
   for (std::uint32_t g = 0; g < kMaxGroups; ++g) {
     if (((s.pending >> g) & 1U) == 0) continue;
-    queue_of(seg_, g).remove(victim);
+    queue_of(seg_, g).remove(slot);
     count_drop(seg_.group(g), s.stream);
   }
   if (s.in_lobby != 0) {
-    queue_of(seg_, kLobby).remove(victim);
-    h.discarded += 1;
+    queue_of(seg_, kLobby).remove(slot);
+    seg_.header().discarded += 1;
   }
-  free_slot(victim, wakes);
+  free_slot(slot, wakes);
+}
+
+// drop_oldest: frees the oldest message that only drop_oldest groups still wait for (none of them
+// has taken it yet). End-of-stream markers are never dropped.
+bool Channel::evict_oldest_droppable(Wakes& wakes) {
+  const bool lobby_drops = default_policy_of(seg_.header()) == Policy::drop_oldest;
+  const std::uint32_t victim =
+      oldest_droppable(seg_, [](Policy p) { return p == Policy::drop_oldest; }, lobby_drops);
+  if (victim == seg_.slot_count()) return false;
+  drop_queued(victim, wakes);
   return true;
 }
 
@@ -115,26 +134,9 @@ bool Channel::evict_oldest_droppable(Wakes& wakes) {
 // (none of them has taken it) makes way: it is dropped for those groups (counted), so that a slow
 // drop group never makes a block group lose a message. End-of-stream markers stay.
 bool Channel::evict_for_block_group(Wakes& wakes) {
-  const std::uint32_t n = seg_.slot_count();
-  std::uint32_t victim = n;
-  for (std::uint32_t i = 0; i < n; ++i) {
-    const SlotCtl& s = seg_.slot(i);
-    if (s.state != kSlotPublished || s.in_lobby != 0 || s.pending == 0 || (s.flags & flags::kEndOfStream) != 0) continue;
-    bool droppable = true;
-    for (std::uint32_t g = 0; droppable && g < kMaxGroups; ++g) {
-      if (((s.pending >> g) & 1U) == 0) continue;
-      droppable = policy_of(seg_.group(g)) != Policy::block && s.holder[g] == kNobody;
-    }
-    if (droppable && (victim == n || s.seq < seg_.slot(victim).seq)) victim = i;
-  }
-  if (victim == n) return false;
-  SlotCtl& s = seg_.slot(victim);
-  for (std::uint32_t g = 0; g < kMaxGroups; ++g) {
-    if (((s.pending >> g) & 1U) == 0) continue;
-    queue_of(seg_, g).remove(victim);
-    count_drop(seg_.group(g), s.stream);
-  }
-  free_slot(victim, wakes);
+  const std::uint32_t victim = oldest_droppable(seg_, [](Policy p) { return p != Policy::block; }, false);
+  if (victim == seg_.slot_count()) return false;
+  drop_queued(victim, wakes);
   return true;
 }
 
@@ -176,16 +178,17 @@ Result<std::uint32_t> Channel::acquire(std::uint64_t bytes, Duration timeout, bo
     auto slot = try_take_free();
     while (slot && *slot == kDiscardSlot && evict_oldest_droppable(wakes)) slot = try_take_free();
     // Old messages make way only for a block group's sake; an end-of-stream marker (force_block)
-    // among drop groups just waits for room, as it never displaces a frame.
-    const bool block_group = block_group_waits();
+    // among drop groups just waits for room, as it never displaces a frame. (Only looked at
+    // when no slot is free: the common path pays nothing for it.)
+    const bool block_group = slot && *slot == kDiscardSlot && block_group_waits();
     if (block_group) {
       while (slot && *slot == kDiscardSlot && evict_for_block_group(wakes)) slot = try_take_free();
     }
-    const bool must_wait = force_block || block_group;
     if (!slot || *slot != kDiscardSlot) {
       unlock(wakes);
       return slot;
     }
+    const bool must_wait = force_block || block_group;
     if (slots_held_by(seg_, id_) >= seg_.slot_count()) {
       unlock(wakes);
       return make_error(ErrorCode::invalid_argument, "this producer already holds all " + std::to_string(seg_.slot_count()) +

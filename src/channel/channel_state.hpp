@@ -135,6 +135,8 @@ class Channel {
   /// process inherited (the table was full) left behind.
   void recover_inherited(Wakes& wakes);
   [[nodiscard]] std::uint64_t leftover_messages() const noexcept;
+  /// A handle on `seg` with a participant entry claimed (entry 0 when the creator preclaimed it).
+  static Result<Channel> attach(Segment seg, bool entry_zero_preclaimed);
   /// Gives up a join in progress (under the lock): unlocks, frees the entry, passes `error` on.
   Error abandon_join(Wakes& wakes, Error error);
 
@@ -167,6 +169,8 @@ class Channel {
   Result<std::uint32_t> try_take_free();
   bool evict_oldest_droppable(Wakes& wakes);
   bool evict_for_block_group(Wakes& wakes);
+  /// Discards a queued message for every group still waiting for it (counted) and frees its slot.
+  void drop_queued(std::uint32_t slot, Wakes& wakes);
   /// Gives up `slot` for group `g` (its consumers died taking it max_deliveries times).
   void dead_letter(std::uint32_t slot, std::uint32_t g, Wakes& wakes);
   [[nodiscard]] bool block_group_waits() const noexcept;

@@ -12,6 +12,12 @@ std::int64_t monotonic_ns() noexcept {
   return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
+std::int64_t elapsed_ns(std::int64_t now, std::int64_t since) noexcept {
+  std::int64_t out = 0;
+  if (since >= now || __builtin_sub_overflow(now, since, &out)) return since >= now ? 0 : INT64_MAX;
+  return out;
+}
+
 Deadline::Deadline(Duration timeout) noexcept {
   if (timeout == forever || timeout.count() > (std::int64_t{1} << 62)) {
     at_ns_ = -1;

@@ -10,6 +10,10 @@ namespace framebus::detail {
 /// CLOCK_MONOTONIC in nanoseconds.
 std::int64_t monotonic_ns() noexcept;
 
+/// Nanoseconds from `since` to `now`, never negative and never overflowing: `since` is read
+/// from shared memory, where a crashed or hostile writer may have left any value.
+std::int64_t elapsed_ns(std::int64_t now, std::int64_t since) noexcept;
+
 /// A point in monotonic time after which a wait gives up; `forever` never passes.
 class Deadline {
  public:

@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstring>
 
 #include "channel/layout.hpp"
@@ -198,6 +199,30 @@ TEST(Corrupt, a_garbage_queue_count_does_not_stall_a_closing_producer) {
   auto r = rx->receive(Duration::zero());
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::corrupt);
+}
+
+// Found by tests/fuzz/fuzz_channel: times read from the file were subtracted from the clock
+// unchecked, so a garbage one overflowed (undefined behaviour the sanitizer tree stops on).
+TEST(Corrupt, garbage_times_in_the_file_give_bounded_ages_not_an_overflow) {
+  const auto name = unique_name("times");
+  auto opts = testing::small_channel(4);
+  opts.groups = {{"g"}};
+  auto tx = Producer::create(name, opts);
+  ASSERT_TRUE(tx);
+  {
+    auto rx = Consumer::open(name, {.group = "h"});
+    ASSERT_TRUE(rx);
+  }
+  Tamper t(name);
+  for (std::uint32_t g = 0; g < 2; ++g) t.group(g).orphaned_ns = INT64_MIN;
+  auto info = inspect_channel(name);
+  ASSERT_TRUE(info) << info.error().message();
+  for (const auto& g : info->groups) EXPECT_GE(g.orphaned_ms, 0) << g.name;
+  for (std::uint32_t g = 0; g < 2; ++g) t.group(g).orphaned_ns = INT64_MAX;
+  info = inspect_channel(name);
+  ASSERT_TRUE(info) << info.error().message();
+  for (const auto& g : info->groups) EXPECT_EQ(g.orphaned_ms, 0) << g.name;
+  ASSERT_TRUE(testing::send_frame(*tx, 0, 0)) << "the channel works on with those times";
 }
 
 TEST(Corrupt, a_file_that_is_not_a_channel_is_refused_without_crashing) {

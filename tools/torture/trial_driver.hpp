@@ -135,11 +135,11 @@ class Trial {
     out_.ledger.data.resize(plan.groups.size());
     out_.ledger.eos.resize(plan.groups.size());
     receipt_log_.resize(plan.groups.size());
-    for (std::uint32_t i = 0; i < plan.participants.size(); ++i) {
-      Proc p;
-      p.index = i;
-      p.producer = plan.participants[i].producer;
-      procs_.push_back(std::move(p));
+    // Built in place: no Proc is ever moved (its status reader is set only once it is spawned).
+    procs_ = std::vector<Proc>(plan.participants.size());
+    for (std::uint32_t i = 0; i < procs_.size(); ++i) {
+      procs_[i].index = i;
+      procs_[i].producer = plan.participants[i].producer;
     }
   }
 
