@@ -16,9 +16,22 @@ install(TARGETS framebus
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 
+# Only the modules that were built: a header of a module left out would declare what the library
+# does not define.
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/framebus
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-  FILES_MATCHING PATTERN "*.hpp")
+  FILES_MATCHING PATTERN "*.hpp"
+  PATTERN "decode" EXCLUDE
+  PATTERN "classify" EXCLUDE
+  PATTERN "worker.hpp" EXCLUDE)
+install(FILES ${PROJECT_BINARY_DIR}/include/framebus/modules.hpp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/framebus)
+if(FRAMEBUS_BUILD_DECODE)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/framebus/decode DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/framebus)
+endif()
+if(FRAMEBUS_BUILD_CLASSIFY)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/framebus/classify DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/framebus)
+  install(FILES ${PROJECT_SOURCE_DIR}/include/framebus/pipeline/worker.hpp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/framebus/pipeline)
+endif()
 
 if(TARGET framebus_cli)
   install(TARGETS framebus_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})

@@ -19,9 +19,9 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
-#include "framebus/admin.hpp"
-#include "framebus/decoder.hpp"
-#include "framebus/producer.hpp"
+#include "framebus/channel/admin.hpp"
+#include "framebus/decode/decoder.hpp"
+#include "framebus/channel/producer.hpp"
 
 namespace framebus::cli {
 namespace {

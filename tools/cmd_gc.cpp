@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
-#include "framebus/admin.hpp"
+#include "framebus/channel/admin.hpp"
 
 namespace framebus::cli {
 namespace {

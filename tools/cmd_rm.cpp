@@ -11,7 +11,7 @@
 
 #include "commands.hpp"
 #include "format.hpp"
-#include "framebus/admin.hpp"
+#include "framebus/channel/admin.hpp"
 
 namespace framebus::cli {
 namespace {

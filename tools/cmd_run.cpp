@@ -10,7 +10,7 @@
 
 #include "commands.hpp"
 #include "common/clock.hpp"
-#include "framebus/classifier.hpp"
+#include "framebus/classify/classifier.hpp"
 #include "run/run_options.hpp"
 #include "run/session.hpp"
 #include "run/supervisor.hpp"

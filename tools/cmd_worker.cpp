@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "commands.hpp"
-#include "framebus/worker.hpp"
+#include "framebus/pipeline/worker.hpp"
 #include "run/model_args.hpp"
 
 namespace framebus::cli {

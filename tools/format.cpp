@@ -7,7 +7,7 @@
 #include <string_view>
 #include <utility>
 
-#include "framebus/options.hpp"
+#include "framebus/channel/options.hpp"
 
 namespace framebus::cli {
 

@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "framebus/admin.hpp"
+#include "framebus/channel/admin.hpp"
 #include "framebus/error.hpp"
 
 namespace framebus::cli {

@@ -7,8 +7,8 @@
 #include <span>
 #include <string>
 
-#include "framebus/consumer.hpp"
-#include "framebus/producer.hpp"
+#include "framebus/channel/consumer.hpp"
+#include "framebus/channel/producer.hpp"
 #include "harness.hpp"
 #include "peers.hpp"
 

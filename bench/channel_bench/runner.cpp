@@ -11,7 +11,7 @@
 
 #include <fmt/format.h>
 
-#include "framebus/admin.hpp"
+#include "framebus/channel/admin.hpp"
 #include "harness.hpp"
 #include "posix_ring.hpp"
 

@@ -11,7 +11,7 @@
 #include <random>
 #include <vector>
 
-#include "framebus/classifier.hpp"
+#include "framebus/classify/classifier.hpp"
 
 namespace {
 

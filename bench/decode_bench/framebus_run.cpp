@@ -5,9 +5,9 @@
 #include <atomic>
 #include <thread>
 
-#include <framebus/admin.hpp>
-#include <framebus/consumer.hpp>
-#include <framebus/decoder.hpp>
+#include <framebus/channel/admin.hpp>
+#include <framebus/channel/consumer.hpp>
+#include <framebus/decode/decoder.hpp>
 
 #include "process.hpp"
 

@@ -1,20 +1,32 @@
 #pragma once
 /// @file framebus.hpp
-/// Zero-copy shared-memory channels for video frames and tensors between processes.
+/// Zero-copy shared-memory channels for video frames and tensors between processes, and the
+/// multi-stream pipeline built on them. Includes every module this installation was built with
+/// (framebus/modules.hpp says which).
 
-#include "framebus/admin.hpp"
-#include "framebus/batch.hpp"
-#include "framebus/classifier.hpp"
-#include "framebus/consumer.hpp"
-#include "framebus/decoder.hpp"
 #include "framebus/error.hpp"
-#include "framebus/inference_backend.hpp"
-#include "framebus/latency_histogram.hpp"
 #include "framebus/message.hpp"
-#include "framebus/options.hpp"
-#include "framebus/prediction.hpp"
-#include "framebus/producer.hpp"
-#include "framebus/result.hpp"
-#include "framebus/result_sink.hpp"
+#include "framebus/modules.hpp"
+#include "framebus/units.hpp"
 #include "framebus/version.hpp"
-#include "framebus/worker.hpp"
+
+#include "framebus/channel/admin.hpp"
+#include "framebus/channel/consumer.hpp"
+#include "framebus/channel/options.hpp"
+#include "framebus/channel/producer.hpp"
+
+#include "framebus/pipeline/batch.hpp"
+#include "framebus/pipeline/latency_histogram.hpp"
+#include "framebus/pipeline/result.hpp"
+#include "framebus/pipeline/result_sink.hpp"
+
+#if FRAMEBUS_HAS_DECODE
+#include "framebus/decode/decoder.hpp"
+#endif
+
+#if FRAMEBUS_HAS_CLASSIFY
+#include "framebus/classify/classifier.hpp"
+#include "framebus/classify/inference_backend.hpp"
+#include "framebus/classify/prediction.hpp"
+#include "framebus/pipeline/worker.hpp"
+#endif

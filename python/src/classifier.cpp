@@ -9,7 +9,7 @@
 #include <optional>
 
 #include "errors.hpp"
-#include "framebus/classifier.hpp"
+#include "framebus/classify/classifier.hpp"
 #include "message.hpp"
 
 namespace py = pybind11;

@@ -12,7 +12,7 @@
 #include <optional>
 
 #include "errors.hpp"
-#include "framebus/decoder.hpp"
+#include "framebus/decode/decoder.hpp"
 
 namespace py = pybind11;
 

@@ -3,7 +3,7 @@
 
 #include <pybind11/pybind11.h>
 
-#include "framebus/consumer.hpp"
+#include "framebus/channel/consumer.hpp"
 #include "framebus/error.hpp"
 
 namespace framebus::python {

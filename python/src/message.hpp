@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "framebus/consumer.hpp"
+#include "framebus/channel/consumer.hpp"
 
 namespace framebus::python {
 

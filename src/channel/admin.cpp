@@ -1,4 +1,4 @@
-#include "framebus/admin.hpp"
+#include "framebus/channel/admin.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -16,7 +16,7 @@
 #include "channel/liveness.hpp"
 #include "channel/segment.hpp"
 #include "common/names.hpp"
-#include "framebus/consumer.hpp"
+#include "framebus/channel/consumer.hpp"
 
 namespace framebus {
 

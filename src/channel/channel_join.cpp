@@ -14,7 +14,7 @@
 #include "channel/cleanup.hpp"
 #include "channel/liveness.hpp"
 #include "common/names.hpp"
-#include "framebus/admin.hpp"
+#include "framebus/channel/admin.hpp"
 
 namespace framebus::detail {
 

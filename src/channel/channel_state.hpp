@@ -24,10 +24,10 @@
 #include "channel/layout.hpp"
 #include "channel/segment.hpp"
 #include "common/clock.hpp"
-#include "framebus/consumer.hpp"
+#include "framebus/channel/consumer.hpp"
 #include "framebus/error.hpp"
 #include "framebus/message.hpp"
-#include "framebus/options.hpp"
+#include "framebus/channel/options.hpp"
 
 namespace framebus::detail {
 

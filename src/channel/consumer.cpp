@@ -1,4 +1,4 @@
-#include "framebus/consumer.hpp"
+#include "framebus/channel/consumer.hpp"
 
 #include <algorithm>
 #include <atomic>

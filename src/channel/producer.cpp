@@ -1,4 +1,4 @@
-#include "framebus/producer.hpp"
+#include "framebus/channel/producer.hpp"
 
 #include <cstring>
 #include <new>
@@ -216,14 +216,5 @@ const std::string& Producer::name() const noexcept {
 
 std::uint32_t Producer::slot_count() const noexcept { return core_ ? core_->channel.segment().slot_count() : 0; }
 std::uint64_t Producer::slot_size() const noexcept { return core_ ? core_->channel.segment().slot_size() : 0; }
-
-std::string_view to_string(Policy policy) noexcept {
-  switch (policy) {
-    case Policy::block: return "block";
-    case Policy::drop_oldest: return "drop_oldest";
-    case Policy::drop_newest: return "drop_newest";
-  }
-  return "unknown";
-}
 
 }  // namespace framebus

@@ -19,7 +19,7 @@
 
 #include "common/clock.hpp"
 #include "common/names.hpp"
-#include "framebus/admin.hpp"
+#include "framebus/channel/admin.hpp"
 #include "framebus/version.hpp"
 
 namespace framebus::detail {

@@ -12,7 +12,7 @@
 
 #include "channel/layout.hpp"
 #include "framebus/error.hpp"
-#include "framebus/options.hpp"
+#include "framebus/channel/options.hpp"
 
 namespace framebus::detail {
 

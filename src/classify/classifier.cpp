@@ -1,5 +1,5 @@
 // Classifier: options -> engine (from the registry) -> batches of preprocessed images -> top-k.
-#include "framebus/classifier.hpp"
+#include "framebus/classify/classifier.hpp"
 
 #include <algorithm>
 

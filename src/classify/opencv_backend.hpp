@@ -4,7 +4,7 @@
 #include <memory>
 #include <string_view>
 
-#include "framebus/inference_backend.hpp"
+#include "framebus/classify/inference_backend.hpp"
 
 namespace framebus::detail {
 

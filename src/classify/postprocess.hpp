@@ -6,7 +6,7 @@
 #include <span>
 #include <vector>
 
-#include "framebus/classifier.hpp"
+#include "framebus/classify/classifier.hpp"
 
 namespace framebus::detail {
 

@@ -13,7 +13,7 @@
 
 #include <opencv2/core.hpp>
 
-#include "framebus/classifier.hpp"
+#include "framebus/classify/classifier.hpp"
 
 namespace framebus::detail {
 

@@ -1,9 +1,9 @@
 #pragma once
-// The process-wide table of inference engines by name (see framebus/inference_backend.hpp).
+// The process-wide table of inference engines by name (see framebus/classify/inference_backend.hpp).
 
 #include <string_view>
 
-#include "framebus/inference_backend.hpp"
+#include "framebus/classify/inference_backend.hpp"
 
 namespace framebus::detail {
 

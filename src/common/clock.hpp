@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-#include "framebus/options.hpp"
+#include "framebus/channel/options.hpp"
 
 namespace framebus::detail {
 

@@ -1,7 +1,7 @@
 #include <string>
 
 #include "common/names.hpp"
-#include "framebus/admin.hpp"
+#include "framebus/channel/admin.hpp"
 
 namespace framebus {
 

@@ -1,38 +1,25 @@
-// Text to option values, shared by the Python binding and the command-line tool.
+// Text to the common option values (pixel formats, dtypes, sizes), shared by the Python binding
+// and the command-line tool.
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <string>
 
+#include "common/parse_named.hpp"
 #include "framebus/message.hpp"
-#include "framebus/options.hpp"
+#include "framebus/units.hpp"
 
 namespace framebus {
 
-namespace {
-template <typename T>
-Result<T> parse_named(std::string_view text, std::initializer_list<T> values, std::string_view what) {
-  std::string names;
-  for (T v : values) {
-    if (to_string(v) == text) return v;
-    names += (names.empty() ? "" : ", ") + std::string(to_string(v));
-  }
-  return make_error(ErrorCode::invalid_argument,
-                    "unknown " + std::string(what) + " '" + std::string(text) + "': use " + names);
-}
-}  // namespace
 
-Result<Policy> parse_policy(std::string_view text) {
-  return parse_named(text, {Policy::block, Policy::drop_oldest, Policy::drop_newest}, "policy");
-}
 
 Result<PixelFormat> parse_pixel_format(std::string_view text) {
-  return parse_named(text, {PixelFormat::bgr24, PixelFormat::rgb24, PixelFormat::gray8, PixelFormat::nv12, PixelFormat::yuv420p},
+  return detail::parse_named(text, {PixelFormat::bgr24, PixelFormat::rgb24, PixelFormat::gray8, PixelFormat::nv12, PixelFormat::yuv420p},
                      "pixel format");
 }
 
 Result<DType> parse_dtype(std::string_view text) {
-  return parse_named(text, {DType::uint8, DType::int8, DType::uint16, DType::int16, DType::uint32, DType::int32, DType::uint64,
+  return detail::parse_named(text, {DType::uint8, DType::int8, DType::uint16, DType::int16, DType::uint32, DType::int32, DType::uint64,
                             DType::int64, DType::float16, DType::float32, DType::float64, DType::bool8},
                      "dtype");
 }

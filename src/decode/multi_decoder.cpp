@@ -6,8 +6,8 @@
 
 #include "common/clock.hpp"
 #include "decode/stream_worker.hpp"
-#include "framebus/decoder.hpp"
-#include "framebus/producer.hpp"
+#include "framebus/decode/decoder.hpp"
+#include "framebus/channel/producer.hpp"
 
 namespace framebus {
 

@@ -12,8 +12,8 @@
 
 #include "decode/converter.hpp"
 #include "decode/source.hpp"
-#include "framebus/decoder.hpp"
-#include "framebus/producer.hpp"
+#include "framebus/decode/decoder.hpp"
+#include "framebus/channel/producer.hpp"
 
 namespace framebus::detail {
 

@@ -5,7 +5,7 @@
 #include <chrono>
 
 #include "common/clock.hpp"
-#include "framebus/batch.hpp"
+#include "framebus/pipeline/batch.hpp"
 
 namespace framebus {
 namespace {

@@ -1,4 +1,4 @@
-#include "framebus/latency_histogram.hpp"
+#include "framebus/pipeline/latency_histogram.hpp"
 
 #include <algorithm>
 #include <cmath>

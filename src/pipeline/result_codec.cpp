@@ -6,7 +6,7 @@
 #include <string>
 #include <type_traits>
 
-#include "framebus/result.hpp"
+#include "framebus/pipeline/result.hpp"
 
 namespace framebus {
 namespace {

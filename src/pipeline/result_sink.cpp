@@ -1,7 +1,7 @@
 // Reordering: per stream, results ahead of the next frame wait in a map; the next frame is
 // emitted as soon as it arrives, or as a gap once it has been missing for gap_timeout.
 
-#include "framebus/result_sink.hpp"
+#include "framebus/pipeline/result_sink.hpp"
 
 #include <algorithm>
 #include <utility>

@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "common/clock.hpp"
-#include "framebus/producer.hpp"
-#include "framebus/result.hpp"
-#include "framebus/worker.hpp"
+#include "framebus/channel/producer.hpp"
+#include "framebus/pipeline/result.hpp"
+#include "framebus/pipeline/worker.hpp"
 
 namespace framebus {
 namespace {

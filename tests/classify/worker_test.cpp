@@ -12,8 +12,8 @@
 
 #include "classify/classify_support.hpp"
 #include "framebus/framebus.hpp"
-#include "framebus/result.hpp"
-#include "framebus/worker.hpp"
+#include "framebus/pipeline/result.hpp"
+#include "framebus/pipeline/worker.hpp"
 #include "support/child_process.hpp"
 
 namespace framebus::testing {

@@ -18,9 +18,9 @@
 #include <string_view>
 
 #include "common/names.hpp"
-#include "framebus/admin.hpp"
+#include "framebus/channel/admin.hpp"
 #include "framebus/message.hpp"
-#include "framebus/options.hpp"
+#include "framebus/channel/options.hpp"
 
 namespace {
 

@@ -4,8 +4,8 @@
 
 #include <chrono>
 
-#include "framebus/batch.hpp"
-#include "framebus/producer.hpp"
+#include "framebus/pipeline/batch.hpp"
+#include "framebus/channel/producer.hpp"
 #include "support/channel_helpers.hpp"
 #include "support/child_process.hpp"
 

@@ -6,7 +6,7 @@
 #include <random>
 #include <vector>
 
-#include "framebus/latency_histogram.hpp"
+#include "framebus/pipeline/latency_histogram.hpp"
 
 namespace framebus {
 namespace {

@@ -6,7 +6,7 @@
 #include <limits>
 #include <vector>
 
-#include "framebus/result.hpp"
+#include "framebus/pipeline/result.hpp"
 
 namespace framebus {
 namespace {

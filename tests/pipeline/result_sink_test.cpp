@@ -5,7 +5,7 @@
 #include <chrono>
 #include <vector>
 
-#include "framebus/result_sink.hpp"
+#include "framebus/pipeline/result_sink.hpp"
 
 namespace framebus {
 namespace {

@@ -26,7 +26,7 @@ file(MAKE_DIRECTORY ${WORK_DIR})
 
 run("install" ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
 
-foreach(expected bin/framebus include/framebus/framebus.hpp include/framebus/admin.hpp)
+foreach(expected bin/framebus include/framebus/framebus.hpp include/framebus/channel/admin.hpp)
   if(NOT EXISTS ${prefix}/${expected})
     message(FATAL_ERROR "install did not produce ${prefix}/${expected}")
   endif()

@@ -18,7 +18,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "framebus/admin.hpp"
+#include "framebus/channel/admin.hpp"
 #include "support/child_process.hpp"
 
 namespace framebus {

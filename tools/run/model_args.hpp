@@ -7,7 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "framebus/classifier.hpp"
+#include "framebus/classify/classifier.hpp"
 
 namespace framebus::cli {
 

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "common/clock.hpp"
-#include "framebus/classifier.hpp"
+#include "framebus/classify/classifier.hpp"
 #include "run/frame_pipe.hpp"
 #include "run/spawn.hpp"
 #include "run/supervisor.hpp"

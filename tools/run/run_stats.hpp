@@ -10,8 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "framebus/result.hpp"
-#include "framebus/result_sink.hpp"
+#include "framebus/pipeline/result.hpp"
+#include "framebus/pipeline/result_sink.hpp"
 
 namespace framebus::cli {
 

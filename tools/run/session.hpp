@@ -8,7 +8,7 @@
 #include <ostream>
 #include <string>
 
-#include "framebus/result_sink.hpp"
+#include "framebus/pipeline/result_sink.hpp"
 #include "run/run_options.hpp"
 #include "run/run_stats.hpp"
 

@@ -15,10 +15,10 @@
 #include <vector>
 
 #include "common/clock.hpp"
-#include "framebus/admin.hpp"
-#include "framebus/consumer.hpp"
-#include "framebus/producer.hpp"
-#include "framebus/worker.hpp"
+#include "framebus/channel/admin.hpp"
+#include "framebus/channel/consumer.hpp"
+#include "framebus/channel/producer.hpp"
+#include "framebus/pipeline/worker.hpp"
 #include "run/spawn.hpp"
 
 namespace framebus::cli {

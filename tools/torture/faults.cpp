@@ -7,7 +7,7 @@
 
 #include <thread>
 
-#include "framebus/admin.hpp"
+#include "framebus/channel/admin.hpp"
 #include "framebus/framebus.hpp"
 #include "trial_driver.hpp"
 

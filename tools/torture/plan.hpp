@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "framebus/options.hpp"
+#include "framebus/channel/options.hpp"
 
 namespace framebus::torture {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "framebus/admin.hpp"
+#include "framebus/channel/admin.hpp"
 #include "plan.hpp"
 
 namespace framebus::torture {

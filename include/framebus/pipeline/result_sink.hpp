@@ -18,9 +18,9 @@
 #include <optional>
 #include <vector>
 
-#include "framebus/latency_histogram.hpp"
-#include "framebus/options.hpp"
-#include "framebus/result.hpp"
+#include "framebus/pipeline/latency_histogram.hpp"
+#include "framebus/channel/options.hpp"
+#include "framebus/pipeline/result.hpp"
 
 namespace framebus {
 

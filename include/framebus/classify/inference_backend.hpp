@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "framebus/classifier.hpp"
+#include "framebus/classify/classifier.hpp"
 #include "framebus/error.hpp"
 
 namespace framebus {

@@ -14,7 +14,7 @@
 
 #include "framebus/error.hpp"
 #include "framebus/message.hpp"
-#include "framebus/options.hpp"
+#include "framebus/channel/options.hpp"
 
 namespace framebus {
 

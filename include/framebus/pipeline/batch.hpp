@@ -6,9 +6,9 @@
 #include <functional>
 #include <vector>
 
-#include "framebus/consumer.hpp"
+#include "framebus/channel/consumer.hpp"
 #include "framebus/error.hpp"
-#include "framebus/options.hpp"
+#include "framebus/channel/options.hpp"
 
 namespace framebus {
 

@@ -15,11 +15,11 @@
 #include <string>
 #include <vector>
 
-#include "framebus/batch.hpp"
-#include "framebus/classifier.hpp"
-#include "framebus/consumer.hpp"
+#include "framebus/pipeline/batch.hpp"
+#include "framebus/classify/classifier.hpp"
+#include "framebus/channel/consumer.hpp"
 #include "framebus/error.hpp"
-#include "framebus/options.hpp"
+#include "framebus/channel/options.hpp"
 
 namespace framebus {
 

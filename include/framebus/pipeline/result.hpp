@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "framebus/error.hpp"
-#include "framebus/prediction.hpp"
+#include "framebus/classify/prediction.hpp"
 
 namespace framebus {
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "framebus/error.hpp"
-#include "framebus/options.hpp"
+#include "framebus/channel/options.hpp"
 
 namespace framebus {
 

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "framebus/consumer.hpp"
+#include "framebus/channel/consumer.hpp"
 #include "framebus/error.hpp"
 #include "framebus/message.hpp"
-#include "framebus/prediction.hpp"
+#include "framebus/classify/prediction.hpp"
 
 namespace framebus {
 

@@ -1,5 +1,5 @@
 #pragma once
-/// @file options.hpp
+/// @file channel/options.hpp
 /// Options of channels, producers and consumers. Defaults suit a 1080p video pipeline.
 
 #include <chrono>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "framebus/error.hpp"
+#include "framebus/units.hpp"
 
 namespace framebus {
 
@@ -23,8 +24,6 @@ enum class Policy : std::uint32_t {
 std::string_view to_string(Policy policy) noexcept;
 /// "block", "drop_oldest" or "drop_newest"; anything else is ErrorCode::invalid_argument.
 Result<Policy> parse_policy(std::string_view text);
-/// A byte count: "4096", "8MiB", "512 KiB", "6MB", "2GiB" (k/M/G are 1000s, Ki/Mi/Gi 1024s).
-Result<std::uint64_t> parse_size(std::string_view text);
 
 /// A consumer group declared when the channel is created, so it receives from the first message.
 struct GroupSpec {
@@ -35,9 +34,6 @@ struct GroupSpec {
   std::uint32_t max_deliveries = 3;
 };
 
-/// A wait bound. `forever` never expires.
-using Duration = std::chrono::nanoseconds;
-inline constexpr Duration forever = Duration::max();
 
 struct ProducerOptions {
   /// Number of message slots: how many messages can be loaned, queued or held at once.
