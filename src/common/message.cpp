@@ -5,38 +5,30 @@
 #include <cstdint>
 #include <string>
 
+#include "common/enum_names.hpp"
+
 namespace framebus {
 
-std::string_view to_string(PixelFormat format) noexcept {
-  switch (format) {
-    case PixelFormat::unknown: return "unknown";
-    case PixelFormat::bgr24: return "bgr24";
-    case PixelFormat::rgb24: return "rgb24";
-    case PixelFormat::gray8: return "gray8";
-    case PixelFormat::nv12: return "nv12";
-    case PixelFormat::yuv420p: return "yuv420p";
-  }
-  return "unknown";
-}
+namespace {
+constexpr detail::NameTable<PixelFormat, 5> kPixelFormatNames{{{PixelFormat::bgr24, "bgr24"},
+                                                                 {PixelFormat::rgb24, "rgb24"},
+                                                                 {PixelFormat::gray8, "gray8"},
+                                                                 {PixelFormat::nv12, "nv12"},
+                                                                 {PixelFormat::yuv420p, "yuv420p"}}};
+constexpr detail::NameTable<DType, 12> kDTypeNames{{
+    {DType::uint8, "uint8"},     {DType::int8, "int8"},       {DType::uint16, "uint16"},
+    {DType::int16, "int16"},     {DType::uint32, "uint32"},   {DType::int32, "int32"},
+    {DType::uint64, "uint64"},   {DType::int64, "int64"},     {DType::float16, "float16"},
+    {DType::float32, "float32"}, {DType::float64, "float64"}, {DType::bool8, "bool"},
+}};
+}  // namespace
 
-std::string_view to_string(DType dtype) noexcept {
-  switch (dtype) {
-    case DType::unknown: return "unknown";
-    case DType::uint8: return "uint8";
-    case DType::int8: return "int8";
-    case DType::uint16: return "uint16";
-    case DType::int16: return "int16";
-    case DType::uint32: return "uint32";
-    case DType::int32: return "int32";
-    case DType::uint64: return "uint64";
-    case DType::int64: return "int64";
-    case DType::float16: return "float16";
-    case DType::float32: return "float32";
-    case DType::float64: return "float64";
-    case DType::bool8: return "bool";
-  }
-  return "unknown";
+std::string_view to_string(PixelFormat format) noexcept { return detail::name_in(kPixelFormatNames, format); }
+std::string_view to_string(DType dtype) noexcept { return detail::name_in(kDTypeNames, dtype); }
+Result<PixelFormat> parse_pixel_format(std::string_view text) {
+  return detail::parse_in(kPixelFormatNames, text, "pixel format");
 }
+Result<DType> parse_dtype(std::string_view text) { return detail::parse_in(kDTypeNames, text, "dtype"); }
 
 std::size_t dtype_size(DType dtype) noexcept {
   switch (dtype) {
@@ -164,29 +156,27 @@ std::uint64_t TensorDesc::byte_size() const noexcept {
 Result<void> check_description(PayloadKind kind, const ImageDesc& image, const TensorDesc& tensor,
                                std::uint64_t payload_size, std::string_view who) {
   auto fail = [&](const std::string& what) { return make_error(ErrorCode::invalid_argument, std::string(who) + ": " + what); };
+  auto fits = [&](const Result<std::uint64_t>& size, const char* what) -> Result<void> {
+    if (!size) return fail(size.error().message());
+    if (*size > payload_size) {
+      return fail(std::string(what) + " of " + std::to_string(*size) + " bytes does not fit the payload of " +
+                  std::to_string(payload_size));
+    }
+    return {};
+  };
   switch (kind) {
     case PayloadKind::bytes: return {};
     case PayloadKind::image: {
       if (image.plane_count == 0 || image.plane_count > kMaxPlanes || image.format == PixelFormat::unknown) {
         return fail("image needs a pixel format and 1.." + std::to_string(kMaxPlanes) + " planes");
       }
-      auto size = image.checked_byte_size();
-      if (!size) return fail(size.error().message());
-      if (*size > payload_size) {
-        return fail("image of " + std::to_string(*size) + " bytes does not fit the payload of " + std::to_string(payload_size));
-      }
-      return {};
+      return fits(image.checked_byte_size(), "image");
     }
     case PayloadKind::tensor: {
       if (tensor.ndim > kMaxDims || dtype_size(tensor.dtype) == 0) {
         return fail("tensor needs a dtype and at most " + std::to_string(kMaxDims) + " dimensions");
       }
-      auto size = tensor.checked_byte_size();
-      if (!size) return fail(size.error().message());
-      if (*size > payload_size) {
-        return fail("tensor of " + std::to_string(*size) + " bytes does not fit the payload of " + std::to_string(payload_size));
-      }
-      return {};
+      return fits(tensor.checked_byte_size(), "tensor");
     }
   }
   return fail("unknown payload kind " + std::to_string(static_cast<std::uint32_t>(kind)));

@@ -1,28 +1,12 @@
-// Text to the common option values (pixel formats, dtypes, sizes), shared by the Python binding
-// and the command-line tool.
+// Sizes from text ("8MiB"), shared by the Python binding and the command-line tool.
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <string>
 
-#include "common/parse_named.hpp"
-#include "framebus/message.hpp"
 #include "framebus/units.hpp"
 
 namespace framebus {
-
-
-
-Result<PixelFormat> parse_pixel_format(std::string_view text) {
-  return detail::parse_named(text, {PixelFormat::bgr24, PixelFormat::rgb24, PixelFormat::gray8, PixelFormat::nv12, PixelFormat::yuv420p},
-                     "pixel format");
-}
-
-Result<DType> parse_dtype(std::string_view text) {
-  return detail::parse_named(text, {DType::uint8, DType::int8, DType::uint16, DType::int16, DType::uint32, DType::int32, DType::uint64,
-                            DType::int64, DType::float16, DType::float32, DType::float64, DType::bool8},
-                     "dtype");
-}
 
 Result<std::uint64_t> parse_size(std::string_view text) {
   auto bad = [&] {

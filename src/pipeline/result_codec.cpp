@@ -42,6 +42,23 @@ struct WireResult {
 static_assert(std::is_trivially_copyable_v<WireResult>);
 static_assert(sizeof(WireResult) % 8 == 0, "no tail padding that would carry stale bytes");
 
+// The fields that are the same on the wire and in memory, in either direction: one list, so
+// that a field added to one side cannot be forgotten by the other.
+template <typename To, typename From>
+void copy_plain_fields(To& to, const From& from) {
+  to.stream = from.stream;
+  to.frame = from.frame;
+  to.pts_us = from.pts_us;
+  to.published_ns = from.published_ns;
+  to.received_ns = from.received_ns;
+  to.infer_start_ns = from.infer_start_ns;
+  to.infer_end_ns = from.infer_end_ns;
+  to.worker = from.worker;
+  to.batch_size = from.batch_size;
+  to.batch = from.batch;
+  to.worker_pid = from.worker_pid;
+}
+
 }  // namespace
 
 std::size_t encoded_result_size() noexcept { return sizeof(WireResult); }
@@ -60,17 +77,7 @@ Result<std::size_t> encode_result(const InferenceResult& result, std::span<std::
   wire.magic = kMagic;
   wire.version = kVersion;
   wire.kind = static_cast<std::uint32_t>(result.kind);
-  wire.stream = result.stream;
-  wire.frame = result.frame;
-  wire.pts_us = result.pts_us;
-  wire.published_ns = result.published_ns;
-  wire.received_ns = result.received_ns;
-  wire.infer_start_ns = result.infer_start_ns;
-  wire.infer_end_ns = result.infer_end_ns;
-  wire.worker = result.worker;
-  wire.batch_size = result.batch_size;
-  wire.batch = result.batch;
-  wire.worker_pid = result.worker_pid;
+  copy_plain_fields(wire, result);
   wire.redelivered = result.redelivered ? 1U : 0U;
   wire.top_count = static_cast<std::uint32_t>(result.top.size());
   for (std::size_t i = 0; i < result.top.size(); ++i) {
@@ -100,17 +107,7 @@ Result<InferenceResult> decode_result(std::span<const std::byte> bytes) {
   }
   InferenceResult result;
   result.kind = static_cast<InferenceResult::Kind>(wire.kind);
-  result.stream = wire.stream;
-  result.frame = wire.frame;
-  result.pts_us = wire.pts_us;
-  result.published_ns = wire.published_ns;
-  result.received_ns = wire.received_ns;
-  result.infer_start_ns = wire.infer_start_ns;
-  result.infer_end_ns = wire.infer_end_ns;
-  result.worker = wire.worker;
-  result.batch_size = wire.batch_size;
-  result.batch = wire.batch;
-  result.worker_pid = wire.worker_pid;
+  copy_plain_fields(result, wire);
   result.redelivered = wire.redelivered != 0;
   result.top.reserve(wire.top_count);
   for (std::uint32_t i = 0; i < wire.top_count; ++i) {
