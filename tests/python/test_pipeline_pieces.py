@@ -123,6 +123,34 @@ def test_bytes_that_are_no_record_are_refused_as_corrupt():
         a_result(top=[(i, 0.01) for i in range(framebus._core.max_top_k + 1)]).encode()
 
 
+# The sink on its own (explicit times, so no clock is involved).
+
+def test_the_sink_emits_in_order_drops_duplicates_and_declares_gaps_after_the_timeout():
+    sink = framebus.ResultSink(gap_timeout=1.0)
+    second = 1_000_000_000
+    assert sink.add(a_result(stream=0, frame=1), now_ns=0) == [], "frame 1 waits for frame 0"
+    out = sink.add(a_result(stream=0, frame=0).encode(), now_ns=1)  # bytes are decoded with the codec
+    assert [(e.frame, e.gap) for e in out] == [(0, False), (1, False)]
+    assert sink.add(a_result(stream=0, frame=1, worker=8), now_ns=2) == [], "a second result is dropped"
+    assert sink.add(a_result(stream=0, frame=3), now_ns=3) == []
+    assert sink.add(framebus.end_of_stream_result(0, 4), now_ns=4) == []
+    assert sink.tick(now_ns=second // 2) == [], "frame 2 is waited for gap_timeout"
+    out = sink.tick(now_ns=2 * second)
+    assert [(e.frame, e.gap) for e in out] == [(2, True), (3, False)] and out[0].result is None
+    tally = sink.streams[0]
+    assert (tally.emitted, tally.gaps, tally.duplicates, tally.frame_count, tally.finished) == (3, 1, 1, 4, True)
+    assert sink.all_finished and sink.finished(0) and not sink.finished(1)
+    assert sink.add(a_result(stream=0, frame=2), now_ns=3 * second) == []
+    assert sink.streams[0].late == 1, "a result after its gap is late, not emitted"
+
+
+def test_finish_declares_every_missing_frame_a_gap():
+    sink = framebus.ResultSink()
+    sink.add(a_result(stream=5, frame=2), now_ns=0)
+    out = sink.finish(now_ns=1)
+    assert [(e.stream, e.frame, e.gap) for e in out] == [(5, 0, True), (5, 1, True), (5, 2, False)]
+
+
 # The worker and the sink with C++ workers.
 
 @needs_worker
@@ -267,13 +295,13 @@ def media(tmp_path_factory) -> pathlib.Path:
 def test_a_python_worker_and_a_cpp_worker_feed_one_framebus_run_sink(media, model, tmp_path, processes):
     onnx, labels = model
     prefix = f"pyforeign-{os.getpid()}-{tmp_path.name[-12:]}"
-    loops = 4
+    loops = 6
     out = tmp_path / "out.jsonl"
     # Paced, so that the Python worker (an interpreter to start, a model to load) joins while
     # frames still come; it may join before the run made the channels (it waits for them).
     run = subprocess.Popen([str(TOOL), "run", "--topology", "shared", "--workers", "1", "--model", str(onnx),
                             "--labels", str(labels), "--out", str(out), "--report", str(tmp_path / "report.json"),
-                            "--name", prefix, "--no-progress", "--loop", str(loops), "--max-fps", "40",
+                            "--name", prefix, "--no-progress", "--loop", str(loops), "--max-fps", "25",
                             "--batch", "2", "--threads", "1",
                             "--source", str(media / "a.mp4"), "--source", str(media / "pictures")],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
