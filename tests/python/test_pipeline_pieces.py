@@ -13,6 +13,7 @@ import json
 import os
 import pathlib
 import pickle
+import signal
 import subprocess
 import sys
 import threading
@@ -269,6 +270,23 @@ def test_stop_ends_a_waiting_worker(name, model):
         thread.join(RECEIVE_S)
         assert not thread.is_alive(), "stop() ends run() (it checks at least every 100 ms)"
     assert worker.stop_requested and outcome["stats"].frames == 0 and outcome["stats"].end_reason == "none"
+
+
+@needs_worker
+def test_ctrl_c_interrupts_a_worker_running_in_the_main_thread(name, model):
+    results_name = f"{name}.results"
+    classifier = framebus.Classifier(*model)
+    with framebus.Producer(name, slots=4, slot_size="64KiB", groups=["workers"], linger=0), \
+            framebus.results_producer(results_name, linger=0), \
+            framebus.Consumer(results_name, group="sink"):
+        worker = framebus.Worker(classifier, name, results_name)
+        timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+        timer.start()
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            worker.run()  # waits for frames that never come, the GIL released
+        timer.join()
+        assert time.monotonic() - started < RECEIVE_S
 
 
 def test_a_worker_takes_a_framebus_classifier_only():
