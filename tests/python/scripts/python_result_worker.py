@@ -21,6 +21,8 @@ def main() -> None:
     frames_channel, results_channel, model, labels, worker_id = sys.argv[1:6]
     worker_id = int(worker_id)
     classifier = framebus.Classifier(model, labels, top_k=5)
+    # The results producer first: a run ends once its results channel has no producer left, so
+    # this worker must be one before it takes a frame whose result the sink then waits for.
     results = framebus.results_producer(results_channel)
     rx = framebus.Consumer(frames_channel, group="workers", wait=30.0)
     print("joined", flush=True)
