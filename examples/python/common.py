@@ -1,8 +1,10 @@
-"""What the four example pipelines share: options, input checks, batching, the reorder buffer,
-the JSON-lines writer, the summary and the clean-up on Ctrl-C.
+"""What the four example pipelines share: options, input checks, the JSON-lines output of the
+sink, the summary and the clean-up on Ctrl-C.
 
 Each example script is one `framebus run --topology X` written with the Python API; this module
-keeps them short. Nothing here is specific to one topology.
+keeps them short. Nothing here is specific to one topology. Batching, the result records and
+their ordering are not here: they are the library's (framebus.Worker, framebus.InferenceResult,
+framebus.ResultSink), the same code `framebus run` runs.
 """
 
 from __future__ import annotations
@@ -14,12 +16,11 @@ import multiprocessing.context
 import os
 import re
 import signal
-import statistics
 import sys
 import threading
 import time
 from multiprocessing import forkserver, resource_tracker
-from typing import Callable, Iterable, Optional, TextIO
+from typing import Iterable, Optional, TextIO
 
 import framebus
 
@@ -28,10 +29,6 @@ EXIT_OK = 0
 EXIT_STREAM_FAILED = 1  # the run completed, but a stream ended in error or frames are missing
 EXIT_SETUP_FAILED = 2  # nothing started: bad model, source or option
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM
-
-# The results of a worker are small records; this geometry is what `framebus worker` uses.
-RESULT_SLOTS = 256
-RESULT_SLOT_SIZE = 4096
 
 
 def parse_args(description: str, argv: Optional[list[str]] = None) -> argparse.Namespace:
@@ -48,6 +45,8 @@ def parse_args(description: str, argv: Optional[list[str]] = None) -> argparse.N
     p.add_argument("--threads", type=int, default=0,
                    help="inference threads per worker (default: cores / workers)")
     p.add_argument("--loop", type=int, default=1, help="passes over each source (default 1)")
+    p.add_argument("--gap-timeout", type=float, default=30.0, metavar="S",
+                   help="seconds a missing frame is waited for before it is written as a gap (default 30)")
     p.add_argument("--out", default="-", help="JSON-lines results file (default: stdout)")
     p.add_argument("--name", default=f"pyex-{os.getpid()}", help="channel name prefix")
     p.add_argument("--slot-size", default="8MiB", help="frames channel slot size (default 8MiB)")
@@ -91,149 +90,108 @@ def classifier(args: argparse.Namespace) -> framebus.Classifier:
                                max_batch=args.batch)
 
 
+def worker(args: argparse.Namespace, channel: str, results: str, worker_id: int) -> framebus.Worker:
+    """The C++ inference worker of `framebus run`: batches of up to --batch frames across streams
+    from group "workers" of `channel`, classified in place, one record per frame into `results`,
+    and only then the frames released (a worker killed at any point loses nothing)."""
+    return framebus.Worker(classifier(args), channel, results, batch=args.batch,
+                           batch_timeout=args.batch_timeout / 1000, worker_id=worker_id)
+
+
 def frame_slots(args: argparse.Namespace, readers: int) -> int:
     """Enough slots for every reader to hold two batches while the decoder keeps going
     (what `framebus run` picks)."""
     return max(16, 2 * readers * args.batch + 4)
 
 
-def take_batch(rx: framebus.Consumer, size: int, timeout_s: float,
-               stop: Callable[[], bool] = lambda: False) -> tuple[list, list, bool]:
-    """Up to `size` frames from `rx`, across streams: waits as long as needed for the first one
-    (asking `stop` every quarter second), then at most `timeout_s` for the batch to fill. An
-    end-of-stream marker ends the batch at once, so that a stream's last frames do not wait.
+class Results:
+    """The sink: a framebus.ResultSink (the reorder buffer of `framebus run`) puts the workers'
+    records back in frame order per stream, each frame once, and each frame it emits becomes one
+    JSON line (in a file, or stdout for "-"), as `framebus run --out` writes it.
 
-    Returns (frames, end markers, channel ended)."""
-    frames: list = []
-    ends: list = []
-    deadline = None
-    try:
-        while len(frames) < size:
-            if deadline is None:
-                msg = rx.receive(0.25)
-                if msg is None:
-                    if stop():
-                        break
-                    continue
-            else:
-                msg = rx.receive(max(0.0, deadline - time.monotonic()))
-                if msg is None:
-                    break
-            if msg.end_of_stream:
-                ends.append(msg)
-                break
-            frames.append(msg)
-            if deadline is None:
-                deadline = time.monotonic() + timeout_s
-    except framebus.EndOfChannel:
-        return frames, ends, True
-    return frames, ends, False
+    A frame still missing `gap_timeout` seconds after a later one of its stream arrived is written
+    as a gap; a second result for a frame (after a redelivery) is dropped and counted. The
+    end-of-stream record carries the stream's frame count, so a stream is finished once that many
+    frames went out, whichever worker sent it."""
 
-
-def encode_result(msg: framebus.Message, top: list, worker: int) -> bytes:
-    """A worker's record for one frame: what the sink needs besides stream, frame id and pts
-    (those travel in the message header)."""
-    return json.dumps({"top": top, "published_ns": msg.publish_time_ns, "worker": worker,
-                       "redelivered": msg.redelivered}).encode()
-
-
-class ResultWriter:
-    """Writes one JSON line per frame (to a file, or stdout for "-") and keeps what the summary
-    needs: frames, first and last result time, latencies per stream."""
-
-    def __init__(self, path: str, sources: list[str]) -> None:
+    def __init__(self, path: str, sources: list[str], gap_timeout: float) -> None:
         self.to_stdout = path == "-"
         self._file: TextIO = sys.stdout if self.to_stdout else open(path, "w")
         self.sources = sources
-        self.frames = [0] * len(sources)
-        self.latency_ms: list[list[float]] = [[] for _ in sources]
-        self.last_ns = [0] * len(sources)
+        self.sink = framebus.ResultSink(gap_timeout)
         self.start_ns = time.monotonic_ns()
-        self.first_ns = 0  # the first result's arrival: from there on the pipeline is warm
 
-    def write(self, stream: int, frame: int, pts_us: int, top: list, published_ns: int, arrived_ns: int,
-              worker: int) -> None:
-        latency = round((arrived_ns - published_ns) / 1e6, 2)
-        line = {"stream": stream, "frame": frame, "pts_us": pts_us,
-                "top": [[int(c), round(float(s), 4)] for c, s in top], "latency_ms": latency, "worker": worker}
-        # One line at a time, flushed: a reader of the file sees whole lines as they come.
-        self._file.write(json.dumps(line, separators=(",", ":")) + "\n")
-        self._file.flush()
-        self.frames[stream] += 1
-        self.latency_ms[stream].append(latency)
-        self.last_ns[stream] = arrived_ns
-        self.first_ns = self.first_ns or arrived_ns
+    def add(self, record) -> None:
+        """Takes one record: an InferenceResult, or a received message of a results channel."""
+        self._write(self.sink.add(record))
+
+    def tick(self) -> None:
+        """Writes the gaps whose time ran out (call it now and then while waiting)."""
+        self._write(self.sink.tick())
+
+    def finish(self) -> None:
+        """Writes every frame still missing as a gap: the end of a run that did not complete."""
+        self._write(self.sink.finish())
+
+    @property
+    def done(self) -> bool:
+        """Every stream sent its end and was written entirely."""
+        return len(self.sink.streams) >= len(self.sources) and self.sink.all_finished
+
+    def _write(self, entries: list) -> None:
+        for e in entries:
+            if e.gap:
+                line = {"stream": e.stream, "frame": e.frame, "gap": True}
+            else:
+                r = e.result
+                line = {"stream": e.stream, "frame": e.frame, "pts_us": r.pts_us,
+                        "top": [[c, round(s, 4)] for c, s in r.top], "latency_ms": round(e.latency_ms, 2),
+                        "worker": r.worker}
+            self._file.write(json.dumps(line, separators=(",", ":")) + "\n")
+        if entries:
+            # Flushed as they come: a reader of the file sees whole lines.
+            self._file.flush()
 
     def close(self) -> None:
         if not self.to_stdout:
             self._file.close()
 
 
-class ReorderBuffer:
-    """Puts results back in frame order per stream, each frame exactly once.
-
-    Workers finish out of order, and a frame redelivered after a worker died may be classified
-    twice. Frame n of a stream is emitted only after n-1; a second result for a frame is dropped
-    and counted. The end-of-stream marker carries the stream's frame count, so the stream is
-    finished once that many frames went out, whichever worker sent the marker."""
-
-    def __init__(self, streams: int, emit: Callable[..., None]) -> None:
-        self._emit = emit
-        self.next = [0] * streams  # the next frame to emit, per stream
-        self.pending: list[dict[int, tuple]] = [{} for _ in range(streams)]
-        self.count: list[Optional[int]] = [None] * streams  # from the end marker
-        self.duplicates = 0
-
-    def add(self, stream: int, frame: int, *record) -> None:
-        if frame < self.next[stream] or frame in self.pending[stream]:
-            self.duplicates += 1
-            return
-        self.pending[stream][frame] = record
-        while self.next[stream] in self.pending[stream]:
-            self._emit(stream, self.next[stream], *self.pending[stream].pop(self.next[stream]))
-            self.next[stream] += 1
-
-    def end(self, stream: int, frame_count: int) -> None:
-        self.count[stream] = frame_count
-
-    def finished(self, stream: int) -> bool:
-        return self.count[stream] is not None and self.next[stream] >= self.count[stream]
-
-    def all_finished(self) -> bool:
-        return all(self.finished(s) for s in range(len(self.next)))
-
-
-def summary(writer: ResultWriter, reorder: ReorderBuffer, errors: Iterable[str], interrupted: bool) -> int:
+def summary(results: Results, errors: Iterable[str], interrupted: bool) -> int:
     """Prints frames, fps and latency per stream (to stdout, or stderr when the results go to
     stdout) and returns the exit status: 0 only when every frame of every stream got exactly
     one result, in order, and no stream failed."""
     errors = list(errors)
-    out = sys.stderr if writer.to_stdout else sys.stdout
+    out = sys.stderr if results.to_stdout else sys.stdout
     print(f"{'stream':<7}{'source':<28}{'frames':>8}{'frames/s':>10}{'p50 ms':>9}{'p99 ms':>9}  state", file=out)
-    total = 0
-    end_ns = max(writer.last_ns + [writer.start_ns])
-    for s, source in enumerate(writer.sources):
-        frames = writer.frames[s]
-        total += frames
-        seconds = max(writer.last_ns[s] - writer.start_ns, 1) / 1e9
-        lat = sorted(writer.latency_ms[s]) or [0.0]
-        p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))]
-        if reorder.finished(s):
-            state = "done"
+    streams = results.sink.streams
+    tallies = [streams.get(s) for s in range(len(results.sources))]
+    total = sum(t.emitted for t in tallies if t is not None)
+    gaps = sum(t.gaps for t in tallies if t is not None)
+    last = [t.last_ns for t in tallies if t is not None and t.emitted]
+    first = [t.first_ns for t in tallies if t is not None and t.emitted]
+    for s, (source, t) in enumerate(zip(results.sources, tallies)):
+        frames = t.emitted if t is not None else 0
+        seconds = max((t.last_ns if frames else 0) - results.start_ns, 1) / 1e9
+        p50, p99 = (t.latency_percentile(50), t.latency_percentile(99)) if frames else (0.0, 0.0)
+        if t is not None and t.finished:
+            state = "done" if not t.gaps else f"done, {t.gaps} gaps"
         else:
-            state = "interrupted" if interrupted else f"incomplete: {frames} of {reorder.count[s] or '?'}"
+            count = t.frame_count if t is not None and t.frame_count is not None else "?"
+            state = "interrupted" if interrupted else f"incomplete: {frames} of {count}"
         print(f"{s:<7}{os.path.basename(source.rstrip('/'))[:27]:<28}{frames:>8}{frames / seconds:>10.1f}"
-              f"{statistics.median(lat):>9.1f}{p99:>9.1f}  {state}", file=out)
-    seconds = max(end_ns - writer.start_ns, 1) / 1e9
-    steady = (total - 1) / max(end_ns - writer.first_ns, 1) * 1e9 if total > 1 else 0.0
+              f"{p50:>9.1f}{p99:>9.1f}  {state}", file=out)
+    seconds = max(max(last, default=results.start_ns) - results.start_ns, 1) / 1e9
+    steady = (total - 1) / max(max(last) - min(first), 1) * 1e9 if total > 1 else 0.0
+    duplicates = sum(t.duplicates for t in tallies if t is not None)
     print(f"total: {total} frames in {seconds:.2f} s, {total / seconds:.1f} frames/s "
-          f"({steady:.1f} from the first result on); duplicates dropped: {reorder.duplicates}", file=out)
+          f"({steady:.1f} from the first result on); duplicates dropped: {duplicates}", file=out)
     for error in errors:
         print(f"error: {error}", file=out)
     if interrupted:
         print("interrupted", file=out)
         return EXIT_INTERRUPTED
-    return EXIT_OK if reorder.all_finished() and not errors else EXIT_STREAM_FAILED
+    return EXIT_OK if results.done and not gaps and not errors else EXIT_STREAM_FAILED
 
 
 def interrupt_on_sigterm() -> None:
@@ -313,19 +271,27 @@ def stream_errors(statuses: list[dict], sources: list[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def draining(consumers: Iterable[framebus.Consumer]):
-    """Takes and releases whatever is left in the consumers' channels until they end, in
-    background threads, for the duration of the block (closing a decoder whose workers are gone)."""
+def draining(channels: Iterable[str], group: str = "workers"):
+    """Takes and releases whatever is left for `group` in the channels until they end, in
+    background threads, for the duration of the block (closing a decoder whose workers are gone:
+    its streams would otherwise linger for them)."""
     def drain(rx: framebus.Consumer) -> None:
         try:
-            while True:
-                msg = rx.receive(1.0)
-                if msg is not None:
-                    msg.release()
+            with rx:
+                while True:
+                    msg = rx.receive(1.0)
+                    if msg is not None:
+                        msg.release()
         except (framebus.EndOfChannel, framebus.Closed):
             pass
 
-    threads = [threading.Thread(target=drain, args=(rx,), daemon=True) for rx in {id(c): c for c in consumers}.values()]
+    consumers = []
+    for name in dict.fromkeys(channels):
+        try:
+            consumers.append(framebus.Consumer(name, group=group))
+        except framebus.NotFound:
+            pass
+    threads = [threading.Thread(target=drain, args=(rx,), daemon=True) for rx in consumers]
     for t in threads:
         t.start()
     try:

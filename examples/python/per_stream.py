@@ -26,15 +26,14 @@ def main() -> None:
     args = common.parse_args(__doc__.split("\n\n")[0])
     common.check_inputs(args)
 
-    def attach(decoder: framebus.MultiDecoder) -> list[framebus.Consumer]:
-        handles = []
+    def attach(decoder: framebus.MultiDecoder) -> list[str]:
+        channels = []
         for i, source in enumerate(args.source):
             # The stream's own channel is created now, with the decoder's options (the "workers"
             # group declared), so no frame is published before its worker's group exists.
-            channel = f"{decoder.channel}.{i}"
-            decoder.add_stream(source, loop=args.loop, channel=channel)
-            handles.append(framebus.Consumer(channel, group="workers"))
-        return handles
+            channels.append(f"{decoder.channel}.{i}")
+            decoder.add_stream(source, loop=args.loop, channel=channels[-1])
+        return channels
 
     sys.exit(shared_workers.run(args, common.frame_slots(args, 1), attach))
 

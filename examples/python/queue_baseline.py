@@ -6,8 +6,9 @@
                                                                     (batches, classifies, orders)
 
 Each frame is pickled, copied down a pipe and unpickled on the other side; compare its frames/s
-with shared_workers.py on the same sources. The model still runs in framebus.Classifier, so only
-the transport differs.
+with shared_workers.py on the same sources. The model still runs in framebus.Classifier and the
+results are ordered and written by the same sink (framebus.ResultSink), so only the transport
+differs.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import sys
 import time
 
 import cv2
+
+import framebus
 
 import common
 
@@ -94,8 +97,7 @@ def main() -> None:
     common.check_inputs(args)
     common.interrupt_on_sigterm()
     context = multiprocessing.get_context(args.start_method)
-    writer = common.ResultWriter(args.out, args.source)
-    reorder = common.ReorderBuffer(len(args.source), writer.write)
+    results = common.Results(args.out, args.source, args.gap_timeout)
     # Bounded, as such pipelines bound theirs: a full queue blocks the readers.
     frames = context.Queue(maxsize=max(8, 2 * args.batch))
     readers = [context.Process(target=read, args=(source, i, args.loop, frames), name=f"reader-{i}")
@@ -107,16 +109,22 @@ def main() -> None:
         with common.starting_children(context):
             for reader in readers:
                 reader.start()
-        while not reorder.all_finished():
+        batches = 0
+        while not results.done:
             batch, others = take_batch(frames, args.batch, args.batch_timeout / 1000)
             if batch:
+                start_ns = time.monotonic_ns()
                 tops = classifier.classify([item[5] for item in batch])
-                arrived_ns = time.monotonic_ns()
+                end_ns = time.monotonic_ns()
+                batches += 1
                 for (_, stream, frame, pts_us, published_ns, _), top in zip(batch, tops):
-                    reorder.add(stream, frame, pts_us, top, published_ns, arrived_ns, 0)
+                    results.add(framebus.InferenceResult(
+                        stream=stream, frame=frame, pts_us=pts_us, top=top, published_ns=published_ns,
+                        received_ns=start_ns, infer_start_ns=start_ns, infer_end_ns=end_ns, batch=batches,
+                        batch_size=len(batch), worker_pid=os.getpid()))
             for item in others:
                 if item[0] == "end":
-                    reorder.end(item[1], item[2])
+                    results.add(framebus.end_of_stream_result(item[1], item[2]))
                 else:
                     errors.append(item[2])
             if not batch and not others and not any(r.is_alive() for r in readers):
@@ -128,13 +136,13 @@ def main() -> None:
         errors.append(common.output_closed())
     finally:
         common.ignore_interrupts()  # a second Ctrl-C does not cut the clean-up short
-        if reorder.all_finished():
+        if results.done:
             for reader in readers:
                 reader.join(10)  # they exit once the queue took their last items
         common.stop_processes(readers)
         frames.cancel_join_thread()
-        writer.close()
-    sys.exit(common.summary(writer, reorder, errors, interrupted))
+        results.close()
+    sys.exit(common.summary(results, errors, interrupted))
 
 
 if __name__ == "__main__":

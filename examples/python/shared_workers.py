@@ -4,15 +4,15 @@ results put back in frame order: `framebus run --topology shared` with the Pytho
 
     decoder (this process) --frames--> worker 0..M-1 (processes) --results--> sink (this process)
 
-Each frame goes to exactly one worker; a worker takes a batch across streams, classifies the
-frames straight from shared memory, publishes one small result per frame, and only then releases
-the frames. A worker killed at any point loses nothing: its frames are redelivered to another
-worker, and the sink drops the second result.
+Each frame goes to exactly one worker; a worker (framebus.Worker, the worker of `framebus run`)
+takes a batch across streams, classifies the frames straight from shared memory, publishes one
+record per frame, and only then releases the frames. A worker killed at any point loses nothing:
+its frames are redelivered to another worker, and the sink (framebus.ResultSink) drops the second
+result.
 """
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import sys
 import time
@@ -25,51 +25,27 @@ import common
 MAX_RESTARTS = 3
 
 
-def worker(frames: framebus.Consumer, results: framebus.Producer, args, worker_id: int) -> None:
-    """One worker process. `frames` and `results` are handles made in the parent: they pickle to
-    their channel name and options and reopen here, under every start method."""
+def worker(args, channel: str, results: str, worker_id: int) -> None:
+    """One worker process: runs until the frames channel ends (the GIL is released meanwhile)."""
     common.ignore_interrupts()
-    classifier = common.classifier(args)
-    with frames, results:
-        while True:
-            batch, ends, ended = common.take_batch(frames, args.batch, args.batch_timeout / 1000)
-            if batch:
-                tops = classifier.classify(batch)  # reads the frames in place, no copy
-                for msg, top in zip(batch, tops):
-                    results.send(common.encode_result(msg, top, worker_id), stream=msg.stream,
-                                 frame_id=msg.frame_id, pts=msg.pts)
-                # Released only now that their results are out: if this process dies before this
-                # line, the frames go back to the group and another worker classifies them.
-                for msg in batch:
-                    msg.release()
-            for marker in ends:
-                # The marker's frame_id is the stream's frame count: the sink knows when it is done.
-                results.end_stream(marker.stream, marker.frame_id)
-                marker.release()
-            if ended:
-                return
+    common.worker(args, channel, results, worker_id).run()
 
 
-def collect(sink: framebus.Consumer, reorder: common.ReorderBuffer, workers: list,
+def collect(sink: framebus.Consumer, results: common.Results, workers: list,
             start_worker: Callable[[int], multiprocessing.Process]) -> list[str]:
     """Receives results until every frame of every stream is out; restarts a worker that died
     while there is work. Returns the errors met."""
     restarts = 0
     next_check = time.monotonic()
-    while not reorder.all_finished():
+    while not results.done:
         msg = sink.receive(0.25)
         if msg is not None:
-            arrived_ns = time.monotonic_ns()
-            if msg.end_of_stream:
-                reorder.end(msg.stream, msg.frame_id)
-            else:
-                record = json.loads(msg.array.tobytes())
-                reorder.add(msg.stream, msg.frame_id, msg.pts, record["top"], record["published_ns"], arrived_ns,
-                            record["worker"])
+            results.add(msg)  # decoded in place, then ordered
             msg.release()
             if time.monotonic() < next_check:
                 continue
         next_check = time.monotonic() + 0.2
+        results.tick()
         for i, process in enumerate(workers):
             if process.exitcode is None:
                 continue
@@ -82,15 +58,14 @@ def collect(sink: framebus.Consumer, reorder: common.ReorderBuffer, workers: lis
     return []
 
 
-def run(args, slots: int, attach: Callable[[framebus.MultiDecoder], list[framebus.Consumer]]) -> int:
-    """The channel pipeline: `attach(decoder)` adds the streams and returns the frames handle of
-    each worker (one shared handle, or one per stream)."""
+def run(args, slots: int, attach: Callable[[framebus.MultiDecoder], list[str]]) -> int:
+    """The channel pipeline: `attach(decoder)` adds the streams and returns the frames channel of
+    each worker (one shared channel, or one per stream)."""
     common.interrupt_on_sigterm()
     context = multiprocessing.get_context(args.start_method)
-    writer = common.ResultWriter(args.out, args.source)
-    reorder = common.ReorderBuffer(len(args.source), writer.write)
-    decoder = results = sink = None
-    handles: list[framebus.Consumer] = []
+    results = common.Results(args.out, args.source, args.gap_timeout)
+    decoder = results_channel = sink = None
+    frame_channels: list[str] = []
     workers: list[multiprocessing.Process] = []
     channels = [f"{args.name}.frames", f"{args.name}.results"]
     errors: list[str] = []
@@ -104,20 +79,19 @@ def run(args, slots: int, attach: Callable[[framebus.MultiDecoder], list[framebu
         # killed with SIGKILL can leave a Queue's lock held or a record half-written, while here
         # its published results stay, its frames are redelivered, and the sink sees both.
         # linger=0: workers close it only after the sink has had every result.
-        results = framebus.Producer(channels[1], slots=common.RESULT_SLOTS, slot_size=common.RESULT_SLOT_SIZE,
-                                    groups=["sink"], linger=0)
+        results_channel = framebus.results_producer(channels[1], linger=0)
         sink = framebus.Consumer(channels[1], group="sink")
-        handles = attach(decoder)
-        channels += [h.name for h in handles if h.name not in channels]
+        frame_channels = attach(decoder)
+        channels += [c for c in frame_channels if c not in channels]
 
         def start_worker(i: int) -> multiprocessing.Process:
-            process = context.Process(target=worker, args=(handles[i], results, args, i), name=f"worker-{i}")
+            process = context.Process(target=worker, args=(args, frame_channels[i], channels[1], i), name=f"worker-{i}")
             with common.starting_children(context):
                 process.start()
             return process
 
-        workers = [start_worker(i) for i in range(len(handles))]
-        errors = collect(sink, reorder, workers, start_worker)
+        workers = [start_worker(i) for i in range(len(frame_channels))]
+        errors = collect(sink, results, workers, start_worker)
         errors += common.stream_errors(decoder.statuses(), args.source)
     except KeyboardInterrupt:
         interrupted = True
@@ -127,35 +101,35 @@ def run(args, slots: int, attach: Callable[[framebus.MultiDecoder], list[framebu
         errors.append(str(error))
     finally:
         common.ignore_interrupts()  # a second Ctrl-C does not cut the clean-up short
-        if not reorder.all_finished():
+        if not results.done:
             common.stop_processes(workers)  # interrupted, or no worker left: nothing more will come
         if decoder is not None:
             # The end of the frames channel: the workers see it and exit. Frames still queued
             # (after Ctrl-C) are drained here, so that the decoder's streams need not linger.
-            with common.draining(handles):
+            with common.draining(frame_channels):
                 decoder.close()
         deadline = time.monotonic() + 10
         for process in workers:
             process.join(max(0.0, deadline - time.monotonic()))
         common.stop_processes(workers)
-        for handle in [sink, results, *handles]:
+        for handle in [sink, results_channel]:
             if handle is not None:
                 handle.close()
         common.remove_channels(channels)
-        writer.close()
-    return common.summary(writer, reorder, errors, interrupted)
+        if not interrupted:
+            results.finish()  # frames that never came are written as gaps
+        results.close()
+    return common.summary(results, errors, interrupted)
 
 
 def main() -> None:
     args = common.parse_args(__doc__.split("\n\n")[0])
     common.check_inputs(args)
 
-    def attach(decoder: framebus.MultiDecoder) -> list[framebus.Consumer]:
+    def attach(decoder: framebus.MultiDecoder) -> list[str]:
         for source in args.source:
             decoder.add_stream(source, loop=args.loop)
-        # One handle for every worker: each child gets its own registration in the group.
-        shared = framebus.Consumer(decoder.channel, group="workers")
-        return [shared] * args.workers
+        return [decoder.channel] * args.workers  # every worker joins the one group "workers"
 
     sys.exit(run(args, common.frame_slots(args, args.workers), attach))
 

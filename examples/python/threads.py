@@ -2,20 +2,19 @@
 """The decoder in a child process, the workers as threads of this one: `framebus run --topology
 threads` with the Python API.
 
-    decoder (child process) --frames--> worker threads 0..M-1 (this process) --queue--> sink (main thread)
+    decoder (child process) --frames--> worker threads 0..M-1 (this process) --results--> sink (main thread)
 
-Threads are enough here because framebus releases the GIL while a worker waits in `receive` and
-while the model runs in `Classifier.classify`: M threads classify M batches at once. Results stay
-in the process, so a plain queue.Queue carries them to the main thread, which puts them in order.
+Threads are enough here because framebus.Worker releases the GIL for as long as it runs (waiting
+for frames, classifying, publishing): M threads classify M batches at once. Each thread runs the
+worker of `framebus run` with a classifier of its own; the records go through a results channel to
+the main thread, whose framebus.ResultSink puts them in order.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import queue
 import sys
 import threading
-import time
 
 import framebus
 
@@ -35,56 +34,30 @@ def decode(channel: str, args, slots: int, report) -> None:
         report.send(decoder.statuses())
 
 
-def worker(frames: framebus.Consumer, classifier: framebus.Classifier, args, worker_id: int,
-           results: queue.Queue, stop: threading.Event) -> None:
-    """One worker thread: batches across streams, classified in place, results to the queue."""
+def run_worker(worker: framebus.Worker, errors: list[str]) -> None:
+    """One worker thread, until the frames channel ends (the decoder's exit) or worker.stop()."""
     try:
-        while not stop.is_set():
-            batch, ends, ended = common.take_batch(frames, args.batch, args.batch_timeout / 1000, stop.is_set)
-            if batch:
-                tops = classifier.classify(batch)  # the GIL is released while the model runs
-                for msg, top in zip(batch, tops):
-                    results.put(("frame", msg.stream, msg.frame_id, msg.pts, top, msg.publish_time_ns, worker_id))
-                    msg.release()
-            for marker in ends:
-                # The marker's frame_id is the stream's frame count: the sink knows when it is done.
-                results.put(("end", marker.stream, marker.frame_id))
-                marker.release()
-            if ended:
-                return
-    except Exception as error:  # reported by the main thread, which then stops the run
-        results.put(("error", f"worker {worker_id}: {error}"))
+        worker.run()
+    except framebus.Error as error:  # reported by the main thread, which then stops the run
+        errors.append(f"worker {worker.worker_id}: {error}")
 
 
-def join_group(channel: str, decoder) -> framebus.Consumer:
-    """A consumer of the "workers" group, once the decoder process has made the channel."""
-    while True:
-        try:
-            return framebus.Consumer(channel, group="workers", wait=0.5)
-        except framebus.NotFound:
-            if decoder.exitcode is not None:
-                raise framebus.Error(f"the decoder process exited with status {decoder.exitcode} "
-                                     f"before it created channel '{channel}'") from None
-
-
-def collect(results: queue.Queue, reorder: common.ReorderBuffer, threads: list, decoder) -> list[str]:
+def collect(sink: framebus.Consumer, results: common.Results, threads: list, decoder,
+            errors: list[str]) -> list[str]:
     """Takes results until every frame of every stream is out; returns the errors met."""
-    while not reorder.all_finished():
-        try:
-            item = results.get(timeout=0.25)
-        except queue.Empty:
-            if decoder.exitcode not in (None, 0):
-                return [f"the decoder process exited with status {decoder.exitcode}"]
-            if not any(t.is_alive() for t in threads):
-                return ["every worker thread ended before the streams did"]
+    while not results.done:
+        msg = sink.receive(0.25)
+        if msg is not None:
+            results.add(msg)
+            msg.release()
             continue
-        if item[0] == "frame":
-            _, stream, frame, pts, top, published_ns, worker_id = item
-            reorder.add(stream, frame, pts, top, published_ns, time.monotonic_ns(), worker_id)
-        elif item[0] == "end":
-            reorder.end(item[1], item[2])
-        else:
-            return [item[1]]
+        results.tick()
+        if errors:
+            return list(errors)
+        if decoder.exitcode not in (None, 0):
+            return [f"the decoder process exited with status {decoder.exitcode}"]
+        if not any(t.is_alive() for t in threads):
+            return ["every worker thread ended before the streams did"]
     return []
 
 
@@ -93,28 +66,32 @@ def main() -> None:
     common.check_inputs(args)
     common.interrupt_on_sigterm()
     context = multiprocessing.get_context(args.start_method)
-    channel = f"{args.name}.frames"
-    writer = common.ResultWriter(args.out, args.source)
-    reorder = common.ReorderBuffer(len(args.source), writer.write)
-    results: queue.Queue = queue.Queue()
-    stop = threading.Event()
+    channel, results_name = f"{args.name}.frames", f"{args.name}.results"
+    results = common.Results(args.out, args.source, args.gap_timeout)
     statuses_in, statuses_out = context.Pipe(duplex=False)
     decoder = context.Process(target=decode, args=(channel, args, common.frame_slots(args, args.workers), statuses_out),
                               name="decoder")
-    consumers: list[framebus.Consumer] = []
+    workers: list[framebus.Worker] = []
     threads: list[threading.Thread] = []
+    results_channel = sink = None
     errors: list[str] = []
+    worker_errors: list[str] = []
     interrupted = False
     try:
+        # The results channel exists before any worker publishes; linger=0: the workers close it
+        # only after the sink has had every result.
+        results_channel = framebus.results_producer(results_name, linger=0)
+        sink = framebus.Consumer(results_name, group="sink")
         with common.starting_children(context):
             decoder.start()
         for i in range(args.workers):
-            # One consumer and one classifier per thread; the threads share the group's frames.
-            consumers.append(join_group(channel, decoder))
-            threads.append(threading.Thread(target=worker, name=f"worker-{i}", daemon=True,
-                                            args=(consumers[i], common.classifier(args), args, i, results, stop)))
+            # One worker and one classifier per thread; they share the group's frames. A worker
+            # waits (open_wait) for the decoder process to create the channel.
+            workers.append(common.worker(args, channel, results_name, i))
+            threads.append(threading.Thread(target=run_worker, args=(workers[i], worker_errors), name=f"worker-{i}",
+                                            daemon=True))
             threads[i].start()
-        errors = collect(results, reorder, threads, decoder)
+        errors = collect(sink, results, threads, decoder, worker_errors)
         if not errors:
             if not statuses_in.poll(30):
                 errors.append("the decoder did not report its streams")
@@ -128,19 +105,23 @@ def main() -> None:
         errors.append(common.output_closed())
     finally:
         common.ignore_interrupts()  # a second Ctrl-C does not cut the clean-up short
-        stop.set()
-        if not reorder.all_finished():
+        for w in workers:
+            w.stop()  # each returns after its current batch
+        if not results.done:
             # The decoder's death ends the channel for the threads (reason "producer_died").
             common.stop_processes([decoder])
         decoder.join(10)
         common.stop_processes([decoder])
         for t in threads:
             t.join(10)
-        for rx in consumers:
-            rx.close()
-        common.remove_channels([channel])
-        writer.close()
-    sys.exit(common.summary(writer, reorder, errors, interrupted))
+        for handle in [sink, results_channel]:
+            if handle is not None:
+                handle.close()
+        common.remove_channels([channel, results_name])
+        if not interrupted:
+            results.finish()  # frames that never came are written as gaps
+        results.close()
+    sys.exit(common.summary(results, errors, interrupted))
 
 
 if __name__ == "__main__":

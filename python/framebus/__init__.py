@@ -15,6 +15,8 @@ from . import _core
 from ._classifier import Classifier
 from ._decoder import MultiDecoder
 from ._endpoints import Consumer, LoanArray, Message, Producer, channels, gc, inspect, remove, remove_group
+from ._pipeline import (InferenceResult, ResultSink, SinkEntry, StreamTally, Worker, WorkerStats, decode_result, encode_result,
+                        encoded_result_size, end_of_stream_result, publish_result, results_producer)
 from ._sizes import parse_size
 
 __version__ = _core.__version__
@@ -24,4 +26,6 @@ __all__ = [
     "Error", "InvalidArgument", "InvalidName", "PayloadTooLarge", "NotFound", "AlreadyExists",
     "PermissionDenied", "Corrupt", "VersionMismatch", "Timeout", "LimitReached", "Closed", "SystemFailure",
     "EndOfChannel", "ProducerDied", "LingerExpired", "LingerExpiredWarning",
+    "InferenceResult", "encode_result", "decode_result", "encoded_result_size", "end_of_stream_result",
+    "ResultSink", "SinkEntry", "StreamTally", "Worker", "WorkerStats", "publish_result", "results_producer",
 ]

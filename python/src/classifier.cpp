@@ -102,12 +102,15 @@ class PyClassifier {
   }
 
   [[nodiscard]] const Classifier& get() const { return *classifier_; }
+  [[nodiscard]] Classifier& get() { return *classifier_; }
 
  private:
   std::optional<Classifier> classifier_;
 };
 
 }  // namespace
+
+Classifier& native_classifier(py::handle core) { return core.cast<PyClassifier&>().get(); }
 
 void bind_classifier(py::module_& m) {
   py::class_<PyClassifier>(m, "_Classifier")

@@ -8,6 +8,7 @@
 #include "errors.hpp"
 #include "framebus/framebus.hpp"
 #include "message.hpp"
+#include "pipeline.hpp"
 #ifdef FRAMEBUS_HAS_DECODE
 #include "decoder.hpp"
 #endif
@@ -112,6 +113,7 @@ PYBIND11_MODULE(_core, m) {
 #ifdef FRAMEBUS_HAS_CLASSIFY
   bind_classifier(m);
 #endif
+  bind_pipeline(m);  // after the classifier: its Worker takes one
 
   m.def("channels", [] {
     py::list out;
