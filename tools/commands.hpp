@@ -11,9 +11,12 @@ inline constexpr int kExitFailure = 1;
 
 // Each function adds one subcommand to `app`. When the subcommand runs, its callback stores the
 // exit status in `status` (which must outlive app.parse()).
-void add_ls_command(CLI::App& app, int& status);
-void add_rm_command(CLI::App& app, int& status);
-void add_gc_command(CLI::App& app, int& status);
+// Channel administration: `list` (alias `ls`), `inspect`, `remove` (alias `rm`), `collect-garbage`
+// (alias `gc`): the names of the library's admin calls.
+void add_list_command(CLI::App& app, int& status);
+void add_inspect_command(CLI::App& app, int& status);
+void add_remove_command(CLI::App& app, int& status);
+void add_collect_garbage_command(CLI::App& app, int& status);
 #ifdef FRAMEBUS_HAS_DECODE
 void add_decode_command(CLI::App& app, int& status);
 #endif

@@ -1,8 +1,9 @@
 // framebus: lists, removes and garbage-collects the framebus channels of this host.
 //
-//   framebus ls [NAME...] [--json]   channels, participants, queues and counters
-//   framebus rm NAME... [--json]     unlink channels
-//   framebus gc [--json]             unlink channels whose participants are all dead
+//   framebus list [NAME...] [--json]        channels, participants, queues and counters (alias ls)
+//   framebus inspect NAME... [--json]       the named channels
+//   framebus remove NAME... [--json]        unlink channels (alias rm)
+//   framebus collect-garbage [--json]       unlink channels whose participants are all dead (alias gc)
 //   framebus decode SOURCE... --channel NAME   decode files, URLs and image folders into a channel
 //   framebus worker --channel NAME --results NAME --model M   classify a channel's frames
 //   framebus run --source S... --model M       the whole pipeline: decode, classify, ordered results
@@ -39,9 +40,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   int status = framebus::cli::kExitOk;
-  framebus::cli::add_ls_command(app, status);
-  framebus::cli::add_rm_command(app, status);
-  framebus::cli::add_gc_command(app, status);
+  framebus::cli::add_list_command(app, status);
+  framebus::cli::add_inspect_command(app, status);
+  framebus::cli::add_remove_command(app, status);
+  framebus::cli::add_collect_garbage_command(app, status);
 #ifdef FRAMEBUS_HAS_DECODE
   framebus::cli::add_decode_command(app, status);
 #endif

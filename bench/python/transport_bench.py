@@ -68,10 +68,10 @@ def run_framebus_producer(name: str, seconds: float, zero_copy: bool, ready) -> 
         if zero_copy:
             buf = tx.loan(SHAPE)
             buf.reshape(-1)[16] = frame_id & 0xFF  # the decoder would write here; we touch a byte
-            buf.publish(frame_id=frame_id, pts=t)
+            buf.publish(frame=frame_id, pts=t)
         else:
             source.reshape(-1)[16] = frame_id & 0xFF
-            tx.send(source, frame_id=frame_id, pts=t)
+            tx.send(source, frame=frame_id, pts=t)
         frame_id += 1
     tx.close()
 
@@ -240,7 +240,7 @@ def receive_overhead(iterations: int) -> float:
             framebus.Consumer(name, group="o") as rx:
         spent = 0
         for i in range(iterations):
-            tx.loan(SHAPE).publish(frame_id=i)
+            tx.loan(SHAPE).publish(frame=i)
             t0 = time.perf_counter_ns()
             msg = rx.receive(5.0)
             _ = msg.array[0, 0, 0]

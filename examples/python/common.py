@@ -253,7 +253,7 @@ def remove_channels(names: Iterable[str]) -> None:
     whatever happened."""
     for name in names:
         try:
-            framebus.remove(name)
+            framebus.remove_channel(name)
         except framebus.NotFound:
             pass
 

@@ -2,7 +2,7 @@
 
     import framebus
     with framebus.Producer("cams", slots=16, slot_size="8MiB") as tx:
-        tx.send(frame, stream=0, frame_id=i)
+        tx.send(frame, stream=0, frame=i)
     with framebus.Consumer("cams", group="infer", wait=5.0) as rx:
         for msg in rx:
             img = msg.array            # read-only NumPy view, no copy
@@ -14,7 +14,8 @@ from ._errors import (AlreadyExists, Closed, Corrupt, EndOfChannel, Error, Inval
 from . import _core
 from ._classifier import Classifier
 from ._decoder import MultiDecoder
-from ._endpoints import Consumer, LoanArray, Message, Producer, channels, gc, inspect, remove, remove_group
+from ._endpoints import (Consumer, LoanArray, Message, Producer, channels, collect_garbage, gc, inspect, inspect_channel,
+                         list_channels, remove, remove_channel, remove_group)
 from ._pipeline import (InferenceResult, ResultSink, SinkEntry, StreamTally, Worker, WorkerStats, decode_result, encode_result,
                         encoded_result_size, end_of_stream_result, publish_result, results_producer)
 from ._sizes import parse_size
@@ -22,7 +23,8 @@ from ._sizes import parse_size
 __version__ = _core.__version__
 
 __all__ = [
-    "Classifier", "MultiDecoder", "Producer", "Consumer", "Message", "LoanArray", "channels", "inspect", "remove", "remove_group", "gc", "parse_size",
+    "Classifier", "MultiDecoder", "Producer", "Consumer", "Message", "LoanArray", "list_channels", "inspect_channel", "remove_channel", "remove_group",
+    "collect_garbage", "parse_size", "channels", "inspect", "remove", "gc",
     "Error", "InvalidArgument", "InvalidName", "PayloadTooLarge", "NotFound", "AlreadyExists",
     "PermissionDenied", "Corrupt", "VersionMismatch", "Timeout", "LimitReached", "Closed", "SystemFailure",
     "EndOfChannel", "ProducerDied", "LingerExpired", "LingerExpiredWarning",

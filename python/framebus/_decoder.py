@@ -15,8 +15,8 @@ class MultiDecoder:
     """Decodes sources into channel ``channel`` with FFmpeg, one thread per stream.
 
     Frames arrive as images (``format``, default ``"bgr24"``) with ``stream`` = the id that
-    ``add_stream`` returned, ``frame_id`` counting the frames the stream handed to the channel and
-    ``pts`` in microseconds; a finished stream sends its end-of-stream marker, whose ``frame_id``
+    ``add_stream`` returned, ``frame`` counting the frames the stream handed to the channel and
+    ``pts`` in microseconds; a finished stream sends its end-of-stream marker, whose ``frame``
     is the number of ids the stream used. A frame the channel's drop policy discards keeps its id,
     so a reader sees it as a gap. The channel options are those of :class:`framebus.Producer`.
     ``FRAMEBUS_FFMPEG_LOG`` (``quiet`` ... ``debug``, ``trace``) in the environment sets FFmpeg's

@@ -41,6 +41,28 @@ def _normalise_groups(groups: GroupsArg) -> list[tuple[str, Optional[str]]]:
     return out
 
 
+def _deprecated(old: str, new: str) -> None:
+    # stacklevel 3: the warning points at the user's call, not at this module.
+    warnings.warn(f"{old} is deprecated: use {new}", DeprecationWarning, stacklevel=3)
+
+
+def _renamed_message_fields(frame: int, user_meta: bytes, frame_id: Optional[int],
+                            meta: Optional[bytes]) -> tuple[int, bytes]:
+    # `frame` and `user_meta` are the names C++ and the CLI use; the older keywords still work for
+    # one release. Giving both names of one field is refused rather than guessed.
+    if frame_id is not None:
+        if frame != 0:
+            raise InvalidArgument("give the frame number once, as frame= (frame_id= is its deprecated name)")
+        warnings.warn("frame_id= is deprecated: use frame=", DeprecationWarning, stacklevel=3)
+        frame = frame_id
+    if meta is not None:
+        if user_meta != b"":
+            raise InvalidArgument("give the user metadata once, as user_meta= (meta= is its deprecated name)")
+        warnings.warn("meta= is deprecated: use user_meta=", DeprecationWarning, stacklevel=3)
+        user_meta = meta
+    return frame, user_meta
+
+
 def _numpy_dtype(dtype: Any) -> np.dtype:
     try:
         return np.dtype(dtype)
@@ -195,13 +217,15 @@ class Producer(_Handle):
     def slot_size(self) -> int:
         return self._h.slot_size
 
-    def send(self, data: Any, *, stream: int = 0, frame_id: int = 0, pts: int = 0, meta: bytes = b"", flags: int = 0,
-             format: Optional[str] = None, dtype: Any = None, shape: Optional[Sequence[int]] = None) -> None:
+    def send(self, data: Any, *, stream: int = 0, frame: int = 0, pts: int = 0, user_meta: bytes = b"", flags: int = 0,
+             format: Optional[str] = None, dtype: Any = None, shape: Optional[Sequence[int]] = None,
+             frame_id: Optional[int] = None, meta: Optional[bytes] = None) -> None:
         """Copies ``data`` (a NumPy array or any buffer) into a slot and publishes it.
 
         A NumPy array travels with its dtype and shape; with ``format`` (``"bgr24"``, ``"rgb24"``,
         ``"gray8"``, ``"nv12"``, ``"yuv420p"``) it is an image. Blocks per the policy when full.
         """
+        frame, user_meta = _renamed_message_fields(frame, user_meta, frame_id, meta)
         if isinstance(data, np.ndarray):
             if not data.flags.c_contiguous:
                 data = np.ascontiguousarray(data)
@@ -213,7 +237,7 @@ class Producer(_Handle):
                 dtype = data.dtype.name
         if dtype is not None and not isinstance(dtype, str):
             dtype = _numpy_dtype(dtype).name
-        self._h.send(data, stream, frame_id, pts, flags, bytes(meta), dtype,
+        self._h.send(data, stream, frame, pts, flags, bytes(user_meta), dtype,
                      None if shape is None else [int(s) for s in shape], format)
 
     def loan(self, shape: Union[int, Sequence[int]], dtype: Any = "uint8", *, format: Optional[str] = None) -> "LoanArray":
@@ -260,11 +284,13 @@ class LoanArray(np.ndarray):
         """True when the drop policy already discarded this message: publishing only counts it."""
         return self._loan is not None and self._loan.discarded
 
-    def publish(self, *, stream: int = 0, frame_id: int = 0, pts: int = 0, meta: bytes = b"", flags: int = 0) -> None:
+    def publish(self, *, stream: int = 0, frame: int = 0, pts: int = 0, user_meta: bytes = b"", flags: int = 0,
+                frame_id: Optional[int] = None, meta: Optional[bytes] = None) -> None:
         """Hands the slot to the consumers without copying. The array becomes read-only."""
+        frame, user_meta = _renamed_message_fields(frame, user_meta, frame_id, meta)
         if self._loan is None or self._producer is None or not self._loan.valid:
             raise Closed("only an unpublished loan from Producer.loan() can be published")
-        self._producer._h.publish(self._loan, stream, frame_id, pts, flags, bytes(meta), self.dtype.name,
+        self._producer._h.publish(self._loan, stream, frame, pts, flags, bytes(user_meta), self.dtype.name,
                                   list(self.shape), self._format)
         self.flags.writeable = False
 
@@ -358,27 +384,53 @@ class Consumer(_Handle):
                 yield message
 
 
-def channels() -> list[dict]:
-    """Every channel on this host with its participants, groups and counters (as ``framebus ls``)."""
-    return _core.channels()
+def list_channels() -> list[dict]:
+    """Every channel on this host with its participants, groups and counters (as ``framebus list``)."""
+    return _core.list_channels()
 
 
-def inspect(name: str) -> dict:
-    """One channel, as ``channels()`` describes it."""
-    return _core.inspect(name)
+def inspect_channel(name: str) -> dict:
+    """One channel, as ``list_channels()`` describes it (as ``framebus inspect NAME``)."""
+    return _core.inspect_channel(name)
 
 
-def remove(name: str) -> None:
-    """Unlinks a channel (processes that have it open keep working)."""
-    _core.remove(name)
+def remove_channel(name: str) -> None:
+    """Unlinks a channel (processes that have it open keep working). As ``framebus remove NAME``."""
+    _core.remove_channel(name)
 
 
 def remove_group(name: str, group: str) -> int:
     """Removes consumer group ``group`` of channel ``name`` and releases its queue (refused while
-    it has a live member); returns how many messages were released. As ``framebus rm --group``."""
+    it has a live member); returns how many messages were released. As ``framebus remove --group``."""
     return _core.remove_group(name, group)
 
 
+def collect_garbage() -> list[str]:
+    """Removes channels whose participants are all dead; returns their names. As
+    ``framebus collect-garbage``."""
+    return _core.collect_garbage()
+
+
+# The names before the C++, Python and CLI vocabularies were made one; kept for one release.
+def channels() -> list[dict]:
+    """Deprecated name of :func:`list_channels`."""
+    _deprecated("framebus.channels()", "framebus.list_channels()")
+    return list_channels()
+
+
+def inspect(name: str) -> dict:
+    """Deprecated name of :func:`inspect_channel`."""
+    _deprecated("framebus.inspect()", "framebus.inspect_channel()")
+    return inspect_channel(name)
+
+
+def remove(name: str) -> None:
+    """Deprecated name of :func:`remove_channel`."""
+    _deprecated("framebus.remove()", "framebus.remove_channel()")
+    remove_channel(name)
+
+
 def gc() -> list[str]:
-    """Removes channels whose participants are all dead; returns their names."""
-    return _core.gc()
+    """Deprecated name of :func:`collect_garbage`."""
+    _deprecated("framebus.gc()", "framebus.collect_garbage()")
+    return collect_garbage()

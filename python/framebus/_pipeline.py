@@ -8,7 +8,7 @@ Python feeds a ``framebus run`` sink, and ``ResultSink`` orders what C++ workers
     with framebus.Consumer("cams.frames", group="workers") as rx:
         for msg in rx:                                        # your own model here
             framebus.publish_result(results, framebus.InferenceResult(
-                stream=msg.stream, frame=msg.frame_id, pts_us=msg.pts, top=[(3, 0.9)],
+                stream=msg.stream, frame=msg.frame, pts_us=msg.pts, top=[(3, 0.9)],
                 published_ns=msg.publish_time_ns, worker=7))
             msg.release()                                     # after its result is out
 """
@@ -57,7 +57,7 @@ def publish_result(results: Producer, result: InferenceResult) -> None:
     """Publishes one record into a results channel (a ``results_producer``), encoded by the C++
     codec, with its stream, frame and pts in the message header as C++ workers publish them.
     Blocks while the sink's queue is full."""
-    results.send(result.encode(), stream=result.stream, frame_id=result.frame, pts=result.pts_us)
+    results.send(result.encode(), stream=result.stream, frame=result.frame, pts=result.pts_us)
 
 
 def end_of_stream_result(stream: int, frame_count: int, worker: int = 0,

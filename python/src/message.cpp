@@ -202,6 +202,25 @@ py::object Message::dlpack(py::handle self) {
   return py::capsule(&holder->managed, "dltensor", &capsule_destructor);
 }
 
+namespace {
+
+// The names shared with C++ and the CLI are `frame` and `user_meta`; the older Python names stay
+// for one release and say what replaces them.
+void deprecated(const char* old_name, const char* new_name) {
+  const std::string text = std::string(old_name) + " is deprecated: use " + new_name;
+  if (PyErr_WarnEx(PyExc_DeprecationWarning, text.c_str(), 1) != 0) throw py::error_already_set();
+}
+
+std::uint64_t frame_of(const Message& m) { return m.detached() ? m.detached()->frame : m.sample().frame(); }
+
+py::bytes user_meta_of(const Message& m) {
+  if (m.detached()) return py::bytes(m.detached()->user);
+  const auto user = m.sample().user_meta();
+  return py::bytes(reinterpret_cast<const char*>(user.data()), user.size());
+}
+
+}  // namespace
+
 void bind_message(py::module_& mod) {
   py::class_<SampleRef>(mod, "_SampleRef");
 
@@ -212,8 +231,11 @@ every view made from it are gone, or early with ``release()`` / the ``with`` sta
 made before keep their own reference).)doc")
       .def_property_readonly("stream", [](const Message& m) { return m.detached() ? m.detached()->stream : m.sample().stream(); },
                              "Video stream (camera) id.")
-      .def_property_readonly("frame_id", [](const Message& m) { return m.detached() ? m.detached()->frame : m.sample().frame(); },
-                             "Frame number in the stream.")
+      .def_property_readonly("frame", &frame_of, "Frame number in the stream.")
+      .def_property_readonly("frame_id", [](const Message& m) {
+        deprecated("Message.frame_id", "Message.frame");
+        return frame_of(m);
+      }, "Deprecated name of ``frame``.")
       .def_property_readonly("pts", [](const Message& m) { return m.detached() ? m.detached()->pts : m.sample().pts(); },
                              "Presentation time stamp.")
       .def_property_readonly("flags", [](const Message& m) { return m.detached() ? m.detached()->flags : m.sample().flags(); })
@@ -226,11 +248,11 @@ made before keep their own reference).)doc")
       .def_property_readonly("publish_time_ns", [](const Message& m) {
         return m.detached() ? m.detached()->publish_ns : m.sample().publish_time_ns();
       }, "CLOCK_MONOTONIC nanoseconds at publish (time.monotonic_ns() scale).")
+      .def_property_readonly("user_meta", &user_meta_of, "The user metadata blob, as bytes.")
       .def_property_readonly("meta", [](const Message& m) {
-        if (m.detached()) return py::bytes(m.detached()->user);
-        const auto user = m.sample().user_meta();
-        return py::bytes(reinterpret_cast<const char*>(user.data()), user.size());
-      }, "The user metadata blob, as bytes.")
+        deprecated("Message.meta", "Message.user_meta");
+        return user_meta_of(m);
+      }, "Deprecated name of ``user_meta``.")
       .def_property_readonly("kind", [](const Message& m) {
         return std::string(kind_name(m.detached() ? m.detached()->kind : m.sample().kind()));
       }, "'bytes', 'image' or 'tensor'.")
@@ -273,11 +295,11 @@ made before keep their own reference).)doc")
       .def("__repr__", [](const Message& m) {
         if (m.released()) return std::string("<framebus.Message released>");
         if (const DetachedMeta* d = m.detached()) {
-          return "<framebus.Message stream=" + std::to_string(d->stream) + " frame_id=" + std::to_string(d->frame) +
+          return "<framebus.Message stream=" + std::to_string(d->stream) + " frame=" + std::to_string(d->frame) +
                  " kind=" + std::string(kind_name(d->kind)) + " nbytes=" + std::to_string(d->nbytes) + " private>";
         }
         const Sample& s = m.sample();
-        return "<framebus.Message stream=" + std::to_string(s.stream()) + " frame_id=" + std::to_string(s.frame()) +
+        return "<framebus.Message stream=" + std::to_string(s.stream()) + " frame=" + std::to_string(s.frame()) +
                " kind=" + std::string(kind_name(s.kind())) + " nbytes=" + std::to_string(s.size()) +
                (s.redelivered() ? " redelivered" : "") + (s.is_end_of_stream() ? " end_of_stream" : "") + ">";
       });

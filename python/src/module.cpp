@@ -115,14 +115,14 @@ PYBIND11_MODULE(_core, m) {
 #endif
   bind_pipeline(m);  // after the classifier: its Worker takes one
 
-  m.def("channels", [] {
+  m.def("list_channels", [] {
     py::list out;
     for (const ChannelInfo& c : list_channels()) out.append(channel_dict(c));
     return out;
   }, "Every framebus channel on this host, as `framebus ls --json` shows them.");
-  m.def("inspect", [](const std::string& name) { return channel_dict(unwrap(inspect_channel(name))); }, py::arg("name"));
-  m.def("remove", [](const std::string& name) { unwrap(remove_channel(name)); }, py::arg("name"));
-  m.def("gc", [] { return collect_garbage(); });
+  m.def("inspect_channel", [](const std::string& name) { return channel_dict(unwrap(inspect_channel(name))); }, py::arg("name"));
+  m.def("remove_channel", [](const std::string& name) { unwrap(remove_channel(name)); }, py::arg("name"));
+  m.def("collect_garbage", [] { return collect_garbage(); });
   m.def("remove_group", [](const std::string& name, const std::string& group) { return unwrap(remove_group(name, group)); },
         py::arg("name"), py::arg("group"), "Removes a consumer group (refused while it has a live member); returns the messages released.");
   m.def("parse_size", [](const std::string& text) { return unwrap(parse_size(text)); }, py::arg("text"));

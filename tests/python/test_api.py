@@ -18,9 +18,9 @@ import framebus
 def test_send_and_receive_carry_array_and_metadata(name):
     with framebus.Producer(name, slots=4, slot_size="1MiB") as tx, framebus.Consumer(name) as rx:
         frame = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
-        tx.send(frame, stream=3, frame_id=17, pts=-5, meta=b"camera=front")
+        tx.send(frame, stream=3, frame=17, pts=-5, user_meta=b"camera=front")
         msg = rx.receive(timeout=5.0)
-        assert (msg.stream, msg.frame_id, msg.pts, msg.meta) == (3, 17, -5, b"camera=front")
+        assert (msg.stream, msg.frame, msg.pts, msg.user_meta) == (3, 17, -5, b"camera=front")
         assert not msg.redelivered and not msg.end_of_stream
         assert msg.kind == "tensor"
         assert msg.array.dtype == np.float32 and msg.array.shape == (2, 3, 4)
@@ -32,9 +32,9 @@ def test_send_and_receive_carry_array_and_metadata(name):
 def test_images_travel_with_their_format(name):
     with framebus.Producer(name, slots=4, slot_size="1MiB") as tx, framebus.Consumer(name) as rx:
         img = np.random.default_rng(1).integers(0, 255, (48, 64, 3), dtype=np.uint8)
-        tx.send(img, format="bgr24", frame_id=1)
+        tx.send(img, format="bgr24", frame=1)
         gray = img[:, :, 0].copy()
-        tx.send(gray, format="gray8", frame_id=2)
+        tx.send(gray, format="gray8", frame=2)
         a, b = rx.receive(5.0), rx.receive(5.0)
         assert a.kind == "image" and a.format == "bgr24" and a.array.shape == (48, 64, 3)
         np.testing.assert_array_equal(a.array, img)
@@ -49,10 +49,10 @@ def test_a_loan_is_a_writable_array_in_shared_memory_published_without_copy(name
             assert isinstance(buf, framebus.LoanArray) and buf.flags.writeable
             buf[:] = 7
             buf[0, 0] = (1, 2, 3)
-            buf.publish(stream=0, frame_id=9)
+            buf.publish(stream=0, frame=9)
             assert not buf.flags.writeable, "a published loan can no longer be written"
         msg = rx.receive(5.0)
-        assert msg.frame_id == 9 and msg.array.shape == (1080, 1920, 3)
+        assert msg.frame == 9 and msg.array.shape == (1080, 1920, 3)
         assert tuple(msg.array[0, 0]) == (1, 2, 3) and msg.array[500, 500, 1] == 7
         tx.close()
 
@@ -88,11 +88,11 @@ def test_iteration_ends_at_end_of_channel_and_receive_raises_it(name):
     tx = framebus.Producer(name, slot_size=4096, groups=["default"])
     rx = framebus.Consumer(name)
     for i in range(3):
-        tx.send(np.array([0, i]), frame_id=i)
+        tx.send(np.array([0, i]), frame=i)
     tx.end_stream(0)
     closer = threading.Thread(target=tx.close)
     closer.start()
-    got = [(m.frame_id, m.end_of_stream) for m in rx]
+    got = [(m.frame, m.end_of_stream) for m in rx]
     closer.join(10)
     assert got == [(0, False), (1, False), (2, False), (0, True)]
     assert rx.end_reason == "closed"
@@ -112,7 +112,7 @@ def test_the_gil_is_released_while_receiving(name):
         spins = sum(1 for _ in range(200_000))
         tx.send(np.array([1, 2]))
         waiter.join(10)
-        assert spins == 200_000 and got and got[0].frame_id == 0
+        assert spins == 200_000 and got and got[0].frame == 0
         tx.close()
 
 
@@ -154,7 +154,7 @@ def test_bad_dtype_shape_policy_and_size_are_clear_errors(name):
         with pytest.raises(framebus.InvalidArgument, match="pixel format"):
             tx.send(np.zeros((2, 2, 3), np.uint8), format="bgr32")
         with pytest.raises(framebus.InvalidArgument, match="user metadata"):
-            tx.send(np.zeros(4, np.uint8), meta=b"x" * 600)
+            tx.send(np.zeros(4, np.uint8), user_meta=b"x" * 600)
         tx.close()
     with pytest.raises(framebus.InvalidArgument, match="policy"):
         framebus.Producer(name + "-p", policy="sometimes")
@@ -172,12 +172,12 @@ def test_channels_lists_groups_and_counters(name):
     with framebus.Producer(name, slots=4, slot_size=4096, groups={"a": "drop_oldest"}, linger=0) as tx:
         for i in range(6):
             tx.send(np.array([0, i]))
-        info = framebus.inspect(name)
+        info = framebus.inspect_channel(name)
         assert info["slot_count"] == 4 and info["published"] == 6
         assert info["groups"][0]["name"] == "a" and info["groups"][0]["dropped"] == 2
         assert info["groups"][0]["drops_by_stream"] == [{"stream": 0, "dropped": 2}]
         assert info["mode"] == "0600"
-        assert any(c["name"] == name for c in framebus.channels())
+        assert any(c["name"] == name for c in framebus.list_channels())
 
 
 def test_channels_shows_what_the_framebus_tool_shows(name):
@@ -192,7 +192,7 @@ def test_channels_shows_what_the_framebus_tool_shows(name):
         held = rx.receive(1.0)
         listed = json.loads(subprocess.run([tool, "ls", name, "--json"], check=True, capture_output=True,
                                            text=True).stdout)
-        assert listed == [framebus.inspect(name)]
+        assert listed == [framebus.inspect_channel(name)]
         held.release()
 
 

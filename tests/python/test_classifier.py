@@ -129,8 +129,8 @@ def test_messages_are_classified_in_place(tiny, name):
     with framebus.Producer(name, slots=8, slot_size="1MiB", linger=0) as tx, \
             framebus.Consumer(name, group="infer") as rx:
         for i, pic in enumerate(pictures):
-            tx.send(pic, stream=0, frame_id=i, format="bgr24")
-        tx.send(b"not a picture", stream=0, frame_id=3)
+            tx.send(pic, stream=0, frame=i, format="bgr24")
+        tx.send(b"not a picture", stream=0, frame=3)
         messages = [rx.receive(10.0) for _ in range(4)]
         assert all(m is not None for m in messages)
         assert c.classify(messages[:3]) == c.classify(pictures)

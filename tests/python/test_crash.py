@@ -18,7 +18,7 @@ def test_frames_held_by_a_killed_python_consumer_are_redelivered(name):
     ctx = mp.get_context("fork")
     tx = framebus.Producer(name, slots=8, slot_size=4096, groups=["infer"])
     for f in range(6):
-        tx.send(np.array([0, f]), frame_id=f)
+        tx.send(np.array([0, f]), frame=f)
     holding = ctx.Queue()
     victim = ctx.Process(target=workers.hold_and_wait, args=(name, "infer", holding))
     victim.start()
@@ -27,7 +27,7 @@ def test_frames_held_by_a_killed_python_consumer_are_redelivered(name):
     victim.join(10)
     assert victim.exitcode == -signal.SIGKILL
     rx = framebus.Consumer(name, group="infer")
-    got = [(m.frame_id, m.redelivered) for m in (rx.receive(5.0) for _ in range(6))]
+    got = [(m.frame, m.redelivered) for m in (rx.receive(5.0) for _ in range(6))]
     assert got == [(0, True), (1, True), (2, False), (3, False), (4, False), (5, False)]
     tx.close()
     rx.close()
@@ -47,7 +47,7 @@ def test_consumers_see_producer_died_when_the_producer_is_killed(name):
     producer.start()
     assert started.wait(30)
     rx = framebus.Consumer(name)
-    assert rx.receive(5.0).frame_id == 0
+    assert rx.receive(5.0).frame == 0
     os.kill(producer.pid, signal.SIGKILL)
     producer.join(10)
     with pytest.raises(framebus.ProducerDied) as died:
@@ -79,8 +79,8 @@ def test_a_forked_child_uses_its_own_registration_not_its_parents(name):
     done = ctx.Queue()
 
     def child():
-        tx.send(np.array([0, 1]), frame_id=1)  # reopens in the child, transparently
-        done.put(framebus.inspect(name)["participants"])
+        tx.send(np.array([0, 1]), frame=1)  # reopens in the child, transparently
+        done.put(framebus.inspect_channel(name)["participants"])
 
     p = ctx.Process(target=child)
     p.start()
@@ -89,9 +89,9 @@ def test_a_forked_child_uses_its_own_registration_not_its_parents(name):
     assert p.exitcode == 0
     pids = {x["pid"] for x in participants}
     assert p.pid in pids and os.getpid() in pids
-    assert rx.receive(5.0).frame_id == 1
-    tx.send(np.array([0, 2]), frame_id=2)  # the parent's registration still works
-    assert rx.receive(5.0).frame_id == 2
+    assert rx.receive(5.0).frame == 1
+    tx.send(np.array([0, 2]), frame=2)  # the parent's registration still works
+    assert rx.receive(5.0).frame == 2
     tx.close()
     rx.close()
 
@@ -116,4 +116,4 @@ def test_ctrl_c_interrupts_a_send_blocked_on_a_full_channel(name):
     os.kill(sender.pid, signal.SIGINT)
     sender.join(10)
     assert sender.exitcode == 42, "KeyboardInterrupt reached the blocked send"
-    framebus.remove(name)
+    framebus.remove_channel(name)

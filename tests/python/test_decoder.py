@@ -47,7 +47,7 @@ def drain(rx: framebus.Consumer, streams: int) -> dict:
             ended += 1
             got.setdefault(msg.stream, [])
             continue
-        got.setdefault(msg.stream, []).append((msg.frame_id, msg.pts, msg.array.copy() if msg.frame_id < 3 else None))
+        got.setdefault(msg.stream, []).append((msg.frame, msg.pts, msg.array.copy() if msg.frame < 3 else None))
         msg.release()
     return got
 
@@ -116,7 +116,7 @@ def test_loop_none_restarts_the_file_until_remove_stream_whose_marker_then_arriv
             if msg is None:
                 continue
             assert not msg.end_of_stream, "a stream that loops forever never ends by itself"
-            frames.append((msg.frame_id, msg.pts))
+            frames.append((msg.frame, msg.pts))
             msg.release()
         assert len(frames) == 100, "frames 90..99 come from the fourth pass"
         status = dec.status(stream)
@@ -128,9 +128,9 @@ def test_loop_none_restarts_the_file_until_remove_stream_whose_marker_then_arriv
             msg = rx.receive(30.0)
             assert msg is not None, "the removed stream's marker never came"
             if msg.end_of_stream:
-                marker = msg.frame_id
+                marker = msg.frame
                 break
-            frames.append((msg.frame_id, msg.pts))
+            frames.append((msg.frame, msg.pts))
             msg.release()
         remover.join(30)
         assert not remover.is_alive()
@@ -256,7 +256,7 @@ def test_the_decode_command_feeds_a_consumer_and_exits_when_the_files_end(name, 
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         rx = framebus.Consumer(name, group="g", wait=30)
-        frames = [m.frame_id for m in rx if not m.end_of_stream and m.stream == 0]
+        frames = [m.frame for m in rx if not m.end_of_stream and m.stream == 0]
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:

@@ -53,7 +53,7 @@ WRAPPING_OFFSET = (2**64 - HUGE_ROWS + 16) % 2**64
 
 
 def send_small_image(tx: framebus.Producer, frame: int) -> None:
-    tx.send(np.zeros((4, 4), np.uint8), frame_id=frame, format="gray8")
+    tx.send(np.zeros((4, 4), np.uint8), frame=frame, format="gray8")
 
 
 def test_an_array_is_refused_when_the_description_was_rewritten_to_wrap_around(name):
@@ -84,7 +84,7 @@ def test_a_message_rewritten_before_receive_is_an_error_and_the_next_one_comes(n
             rx.receive(5.0)
         send_small_image(tx, 2)
         msg = rx.receive(5.0)
-        assert msg is not None and msg.frame_id == 2
+        assert msg is not None and msg.frame == 2
         assert msg.array.shape == (4, 4)
 
 

@@ -30,7 +30,7 @@ def test_a_multiprocessing_child_that_never_closes_its_consumer_leaves_no_channe
     tx = framebus.Producer(name, slots=8, slot_size=4096, groups=["g"], linger=30)
     rx = framebus.Consumer(name, group="g")
     for f in range(5):
-        tx.send(np.array([f]), frame_id=f)
+        tx.send(np.array([f]), frame=f)
     ready, results = ctx.Event(), ctx.Queue()
     child = ctx.Process(target=workers.read_to_end_without_closing, args=(rx, ready, results))
     child.start()

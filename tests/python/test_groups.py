@@ -22,15 +22,15 @@ def _frame(i: int) -> np.ndarray:
 
 
 def _group(name: str, group: str) -> dict:
-    return next(g for g in framebus.inspect(name)["groups"] if g["name"] == group)
+    return next(g for g in framebus.inspect_channel(name)["groups"] if g["name"] == group)
 
 
 def test_a_group_that_blocks_the_producer_is_shown_and_remove_group_releases_it(name):
     with framebus.Producer(name, slots=2, slot_size=4096, groups=["idle"], block_timeout=0.2, linger=0.0) as tx:
-        tx.send(_frame(0), stream=0, frame_id=0)
-        tx.send(_frame(1), stream=0, frame_id=1)
+        tx.send(_frame(0), stream=0, frame=0)
+        tx.send(_frame(1), stream=0, frame=1)
         with pytest.raises(framebus.Timeout):
-            tx.send(_frame(2), stream=0, frame_id=2)
+            tx.send(_frame(2), stream=0, frame=2)
         idle = _group(name, "idle")
         assert idle["blocking"] and idle["pending"] == 2 and idle["declared"]
         with framebus.Consumer(name, group="idle"):
@@ -38,8 +38,8 @@ def test_a_group_that_blocks_the_producer_is_shown_and_remove_group_releases_it(
                 framebus.remove_group(name, "idle")
         assert framebus.remove_group(name, "idle") == 2
         with framebus.Consumer(name, group="after") as rx:
-            tx.send(_frame(2), stream=0, frame_id=2)
-            assert rx.receive(5.0).frame_id == 2
+            tx.send(_frame(2), stream=0, frame=2)
+            assert rx.receive(5.0).frame == 2
 
 
 _TAKE_AND_DIE = textwrap.dedent("""
@@ -61,10 +61,10 @@ def test_max_deliveries_gives_up_a_message_that_killed_its_consumers(name):
                     child = subprocess.Popen([sys.executable, "-c", _TAKE_AND_DIE, name, "2"],
                                              env=dict(os.environ))
                     deadline = time.monotonic() + 30
-                    while not any(g["name"] == "w" for g in framebus.inspect(name)["groups"]):
+                    while not any(g["name"] == "w" for g in framebus.inspect_channel(name)["groups"]):
                         assert time.monotonic() < deadline, "the child never joined"
                         os.sched_yield()
-                    tx.send(_frame(7), stream=3, frame_id=7)
+                    tx.send(_frame(7), stream=3, frame=7)
                 else:
                     child = subprocess.Popen([sys.executable, "-c", _TAKE_AND_DIE, name, "2"],
                                              env=dict(os.environ))
@@ -81,8 +81,8 @@ def test_a_group_nobody_declared_goes_with_its_last_member_and_its_queue_is_coun
         with framebus.Consumer(name, group="work") as work:
             with framebus.Consumer(name, group="tap"):
                 for i in range(3):
-                    tx.send(_frame(i), stream=0, frame_id=i)
-            info = framebus.inspect(name)
+                    tx.send(_frame(i), stream=0, frame=i)
+            info = framebus.inspect_channel(name)
             assert [g["name"] for g in info["groups"]] == ["work"]
             assert info["groups_removed"] == 1 and info["group_released"] == 3
-            assert [work.receive(5.0).frame_id for _ in range(3)] == [0, 1, 2]
+            assert [work.receive(5.0).frame for _ in range(3)] == [0, 1, 2]

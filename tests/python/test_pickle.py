@@ -17,10 +17,10 @@ def test_producer_and_consumer_pickle_round_trip(name):
     rx2 = pickle.loads(pickle.dumps(rx))
     assert (tx2.name, tx2.slot_count, tx2.slot_size) == (name, 3, 64 * 1024)
     assert rx2.group == "a"
-    tx2.send(np.array([0, 5]), frame_id=5)
+    tx2.send(np.array([0, 5]), frame=5)
     msg = rx.receive(5.0) or rx2.receive(5.0)
-    assert msg.frame_id == 5
-    assert len(framebus.inspect(name)["participants"]) == 4
+    assert msg.frame == 5
+    assert len(framebus.inspect_channel(name)["participants"]) == 4
     msg.release()
     for handle in (tx2, tx, rx2, rx):
         handle.close()

@@ -167,7 +167,7 @@ def test_records_of_a_cpp_worker_re_encode_to_the_bytes_it_published(name, model
         worker = start_cpp_worker(name, results_name, model, worker_id=9)
         try:
             for i, pic in enumerate(pics):
-                tx.send(pic, stream=2, frame_id=i, pts=1000 * i, format="bgr24")
+                tx.send(pic, stream=2, frame=i, pts=1000 * i, format="bgr24")
             tx.end_stream(2, len(pics))
             records = receive_records(rx, frames=len(pics), ends=1)
         finally:
@@ -199,7 +199,7 @@ def test_the_sink_orders_the_records_of_two_cpp_workers_every_frame_once(name, m
         try:
             for f in range(per_stream):
                 for s in range(streams):
-                    tx.send(pics[f], stream=s, frame_id=f, format="bgr24")
+                    tx.send(pics[f], stream=s, frame=f, format="bgr24")
             for s in range(streams):
                 tx.end_stream(s, per_stream)
             deadline = time.monotonic() + 2 * RECEIVE_S
@@ -240,7 +240,7 @@ def test_a_worker_runs_in_a_python_thread_with_the_gil_released(name, model):
         thread.start()
         # This thread sends and receives while the worker runs: it holds no GIL in run().
         for i, pic in enumerate(pics):
-            tx.send(pic, stream=0, frame_id=i, format="bgr24")
+            tx.send(pic, stream=0, frame=i, format="bgr24")
         tx.end_stream(0, len(pics))
         records = [r for _, r in receive_records(rx, frames=len(pics), ends=1)]
         tx.close()  # the end of the frames channel ends run()

@@ -221,8 +221,8 @@ def test_labels_equal_those_of_the_classifier_on_the_same_decoded_frames(media, 
             ended += 1
             continue
         (top,) = classifier.classify([msg])
-        got = results[(msg.stream, msg.frame_id)]
-        assert got["top"][0][0] == top[0][0], f"stream {msg.stream} frame {msg.frame_id}"
+        got = results[(msg.stream, msg.frame)]
+        assert got["top"][0][0] == top[0][0], f"stream {msg.stream} frame {msg.frame}"
         np.testing.assert_allclose([s for _, s in got["top"]], [s for _, s in top], atol=1e-3)
         checked += 1
         msg.release()
@@ -286,7 +286,7 @@ def freeze_a_worker_holding_frames(frames_channel: str, supervisor: int, seconds
                 continue
             while not stopped(pid) and time.monotonic() < deadline:
                 time.sleep(0.001)
-            held = sum(p["held"] for p in framebus.inspect(frames_channel)["participants"] if p["pid"] == pid)
+            held = sum(p["held"] for p in framebus.inspect_channel(frames_channel)["participants"] if p["pid"] == pid)
             if held >= 2 and stopped(pid):
                 return pid
             os.kill(pid, signal.SIGCONT)
@@ -566,7 +566,7 @@ def test_width_and_height_resize_the_frames_before_they_are_classified(media, mo
             ended += 1
             continue
         assert msg.array.shape == ((72, 96, 3) if msg.stream == 0 else (120, 160, 3))
-        expected[msg.stream, msg.frame_id] = classifier.classify([msg])[0]
+        expected[msg.stream, msg.frame] = classifier.classify([msg])[0]
         msg.release()
     decoder.close()
     rx.close()

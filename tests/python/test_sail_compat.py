@@ -97,7 +97,7 @@ def test_every_pipe_path_maps_to_a_name_the_channel_layer_accepts():
         name = sail.channel_name(path)
         assert name.startswith("sail.") and len(name) <= 200, (path, name)
         try:
-            framebus.inspect(name)
+            framebus.inspect_channel(name)
         except framebus.NotFound:
             pass  # a valid name that nobody created: what every mapped name must be here
         except framebus.InvalidName as error:

@@ -63,7 +63,7 @@ def test_one_channel_per_stream_with_consumers_started_before_the_producer(name)
     for n in names:
         tx = framebus.Producer(n, slots=4, slot_size=4096, groups=["default"])
         for f in range(FRAMES):
-            tx.send(np.array([0, f]), stream=0, frame_id=f)
+            tx.send(np.array([0, f]), stream=0, frame=f)
         tx.end_stream(0)
         tx.close()
     parts = collect(results, STREAMS)

@@ -24,7 +24,7 @@ def test_a_copy_is_private_writable_and_shaped_as_the_array_and_drawing_on_it_le
     frame = a_frame()
     with framebus.Producer(name, slots=4, slot_size="1MiB", groups=["draw", "keep"]) as tx, \
             framebus.Consumer(name, group="draw") as drawer, framebus.Consumer(name, group="keep") as keeper:
-        tx.send(frame, format="bgr24", frame_id=1)
+        tx.send(frame, format="bgr24", frame=1)
         msg = drawer.receive(5.0)
         assert not msg.array.flags.writeable, "the view of shared memory stays read-only"
         copy = msg.copy()
@@ -43,10 +43,10 @@ def test_a_writable_consumer_gets_private_arrays_and_gives_each_slot_back_at_onc
     with framebus.Producer(name, slots=2, slot_size="1MiB", groups=["draw", "keep"]) as tx, \
             framebus.Consumer(name, group="draw", writable=True) as drawer, \
             framebus.Consumer(name, group="keep") as keeper:
-        tx.send(frame, format="bgr24", stream=2, frame_id=1, meta=b"cam")
+        tx.send(frame, format="bgr24", stream=2, frame=1, user_meta=b"cam")
         msg = drawer.receive(5.0)
         assert msg.private and drawer.writable
-        assert (msg.stream, msg.frame_id, msg.meta, msg.kind, msg.format) == (2, 1, b"cam", "image", "bgr24")
+        assert (msg.stream, msg.frame, msg.user_meta, msg.kind, msg.format) == (2, 1, b"cam", "image", "bgr24")
         assert msg.array.flags.writeable and msg.array.shape == frame.shape
         assert msg.array is msg.array, "made once"
         draw(msg.array)
@@ -55,20 +55,20 @@ def test_a_writable_consumer_gets_private_arrays_and_gives_each_slot_back_at_onc
         np.testing.assert_array_equal(other.array, frame)
         other.release()
         # The drawer's slot went back when it received: both slots are free for two more frames.
-        held = {g["name"]: g["held"] for g in framebus.inspect(name)["groups"]}
+        held = {g["name"]: g["held"] for g in framebus.inspect_channel(name)["groups"]}
         assert held == {"draw": 0, "keep": 0}
         tx.close()
-        assert [m.frame_id for m in drawer] == []
+        assert [m.frame for m in drawer] == []
 
 
 def test_iterating_a_writable_consumer_yields_private_messages(name):
     with framebus.Producer(name, slots=4, slot_size=4096) as tx, framebus.Consumer(name, writable=True) as rx:
         for f in range(3):
-            tx.send(np.full(8, f, np.uint8), frame_id=f)
+            tx.send(np.full(8, f, np.uint8), frame=f)
         got = []
         for msg in rx:
             msg.array[0] = 99
-            got.append((msg.frame_id, msg.array.tolist()))
+            got.append((msg.frame, msg.array.tolist()))
             if len(got) == 3:
                 break
         assert got == [(f, [99] + [f] * 7) for f in range(3)]

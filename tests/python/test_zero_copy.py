@@ -49,7 +49,7 @@ def test_a_hundred_1080p_frames_are_received_without_a_single_copy(name):
         for i in range(100):
             with tx.loan(FRAME) as buf:
                 buf[0, 0, 0] = i % 256
-                buf.publish(frame_id=i)
+                buf.publish(frame=i)
             msg = rx.receive(5.0)
             view = msg.array
             checksum += int(view[0, 0, 0]) + int(view[::512, ::512].sum() > -1)
@@ -66,17 +66,17 @@ def test_a_hundred_1080p_frames_are_received_without_a_single_copy(name):
 def test_a_view_keeps_its_slot_after_the_message_is_dropped(name):
     with framebus.Producer(name, slots=2, slot_size=4096, groups=["g"], policy="drop_oldest", linger=0) as tx, \
             framebus.Consumer(name, group="g") as rx:
-        tx.send(np.full(64, 11, np.uint8), frame_id=0)
+        tx.send(np.full(64, 11, np.uint8), frame=0)
         msg = rx.receive(5.0)
         view = msg.array
         del msg
         gc.collect()
         for i in range(1, 20):  # the channel recycles every other slot many times meanwhile
-            tx.send(np.full(64, 99, np.uint8), frame_id=i)
+            tx.send(np.full(64, 99, np.uint8), frame=i)
         assert (view == 11).all(), "the view's slot was not reused while the view lives"
         del view
         gc.collect()
-        info = framebus.inspect(name)
+        info = framebus.inspect_channel(name)
         assert info["groups"][0]["held"] == 0
         tx.close()
 
@@ -98,7 +98,7 @@ def test_torch_and_numpy_import_through_dlpack_without_copying(name):
         del as_numpy
         gc.collect()
         for i in range(8):
-            tx.send(np.zeros((2, 3, 4), np.float32), frame_id=i + 1)
+            tx.send(np.zeros((2, 3, 4), np.float32), frame=i + 1)
             rx.receive(5.0).release()
         assert torch.equal(tensor, torch.from_numpy(frame))
         del tensor

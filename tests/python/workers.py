@@ -17,8 +17,8 @@ def consume_all(rx: framebus.Consumer, results) -> None:
     got = []
     for msg in rx:
         if not msg.end_of_stream:
-            assert msg.array[0] == msg.stream and msg.array[1] == msg.frame_id, "payload matches metadata"
-            got.append((msg.stream, msg.frame_id, msg.redelivered))
+            assert msg.array[0] == msg.stream and msg.array[1] == msg.frame, "payload matches metadata"
+            got.append((msg.stream, msg.frame, msg.redelivered))
         msg.release()
     results.put((os.getpid(), got, rx.end_reason))
     rx.close()
@@ -37,7 +37,7 @@ def produce(tx_or_name, streams: int, frames: int, groups=None) -> None:
         tx_or_name, slots=8, slot_size=4096, groups=groups)
     for f in range(frames):
         for s in range(streams):
-            tx.send(np.array([s, f], dtype=np.int64), stream=s, frame_id=f)
+            tx.send(np.array([s, f], dtype=np.int64), stream=s, frame=f)
     for s in range(streams):
         tx.end_stream(s)
     tx.close()
@@ -48,7 +48,7 @@ def hold_and_wait(name: str, group: str, holding) -> None:
     rx = framebus.Consumer(name, group=group, wait=30.0)
     a = rx.receive(10.0)
     b = rx.receive(10.0)
-    holding.put((a.frame_id, b.frame_id))
+    holding.put((a.frame, b.frame))
     signal.pause()
 
 

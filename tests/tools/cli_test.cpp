@@ -626,4 +626,51 @@ TEST(CliGc, text_output_lists_removed_channels) {
   EXPECT_EQ(again.out.find(dead), std::string::npos) << again;
 }
 
+// The admin commands carry the names of the library's calls; ls, rm and gc stay as aliases.
+TEST(CliNames, list_inspect_and_remove_are_the_commands_and_ls_rm_their_aliases) {
+  const std::string name = unique_name("names");
+  const std::string missing = unique_name("names_missing");
+  ChannelGuard guard(name);
+  auto producer = framebus::Producer::create(name, small_options(4, 1024));
+  ASSERT_TRUE(producer) << producer.error().message();
+
+  for (const char* command : {"list", "ls"}) {
+    const auto listed = find_channel(run_cli_json({command}), name);
+    ASSERT_TRUE(listed) << command;
+    EXPECT_EQ((*listed)["slot_count"], 4) << command;
+  }
+  const json inspected = run_cli_json({"inspect", name});
+  ASSERT_TRUE(inspected.is_array() && inspected.size() == 1) << inspected.dump(2);
+  EXPECT_EQ(inspected[0]["name"], name);
+  EXPECT_EQ(inspected[0]["slot_count"], 4);
+
+  const CliResult not_there = run_cli({"inspect", missing});
+  EXPECT_EQ(not_there.exit_code, 1) << not_there;
+  EXPECT_NE(not_there.err.find("framebus inspect: " + missing), std::string::npos) << not_there;
+  const CliResult no_names = run_cli({"inspect"});
+  EXPECT_GE(no_names.exit_code, 100) << "inspect needs names: a usage error. " << no_names;
+
+  const CliResult removed = run_cli({"remove", name});
+  EXPECT_EQ(removed.exit_code, 0) << removed;
+  EXPECT_FALSE(shm_exists(name));
+  const CliResult again = run_cli({"rm", name});
+  EXPECT_EQ(again.exit_code, 1) << again;
+  EXPECT_NE(again.err.find("framebus remove: " + name), std::string::npos) << again;
+}
+
+TEST(CliGc, collect_garbage_is_the_command_and_gc_its_alias) {
+  for (const char* command : {"collect-garbage", "gc"}) {
+    const std::string dead = unique_name(std::string("collect_") + (command[0] == 'g' ? "gc" : "long"));
+    ChannelGuard guard(dead);
+    ProducerProcess victim(dead, small_options(4, 1024));
+    ASSERT_EQ(victim.start(), "");
+    victim.kill_and_reap();
+    ASSERT_TRUE(shm_exists(dead)) << "kill -9 must leave the channel behind";
+    const json result = run_cli_json({command});
+    const auto& gone = result["removed"];
+    EXPECT_NE(std::find(gone.begin(), gone.end(), dead), gone.end()) << command << ": " << result.dump(2);
+    EXPECT_FALSE(shm_exists(dead)) << command;
+  }
+}
+
 }  // namespace

@@ -84,7 +84,7 @@ class IPC:
 
     def sendTensor(self, tensor: Any, channel_id: int, frame_id: int) -> None:
         """Sends an array (any dtype and shape) for ``channel_id`` as frame ``frame_id``."""
-        self._sender().send(np.asarray(tensor), stream=int(channel_id), frame_id=int(frame_id))
+        self._sender().send(np.asarray(tensor), stream=int(channel_id), frame=int(frame_id))
 
     def sendBMImage(self, image: Any, channel_id: int, frame_id: int) -> None:
         """Sends an image: a ``(H, W, 3)`` BGR or ``(H, W)`` gray uint8 array."""
@@ -92,7 +92,7 @@ class IPC:
         if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
             raise InvalidArgument(f"an image is a (H, W, 3) or (H, W) uint8 array, not {image.dtype} {image.shape}")
         fmt = "bgr24" if image.ndim == 3 else "gray8"
-        self._sender().send(image, stream=int(channel_id), frame_id=int(frame_id), format=fmt)
+        self._sender().send(image, stream=int(channel_id), frame=int(frame_id), format=fmt)
 
     # -- receiving -------------------------------------------------------------------------------
     def _receive(self, private: bool) -> Tuple[np.ndarray, int, int]:
@@ -102,7 +102,7 @@ class IPC:
             message = self._rx.receive(None)  # raises EndOfChannel at the end
             if message is None or message.end_of_stream:
                 continue
-            channel_id, frame_id = message.stream, message.frame_id
+            channel_id, frame_id = message.stream, message.frame
             if private or self.usec2c:
                 array = message.copy()  # writable, C-contiguous, the caller's own
                 message.release()

@@ -30,7 +30,7 @@ def main() -> None:
     with rx, results:
         for msg in rx:
             if msg.end_of_stream:
-                framebus.publish_result(results, framebus.end_of_stream_result(msg.stream, msg.frame_id, worker_id,
+                framebus.publish_result(results, framebus.end_of_stream_result(msg.stream, msg.frame, worker_id,
                                                                                os.getpid()))
                 msg.release()
                 continue
@@ -38,7 +38,7 @@ def main() -> None:
             top = classifier.classify([msg])[0]  # any model would do: numpy, torch, cv2.dnn
             batches += 1
             framebus.publish_result(results, framebus.InferenceResult(
-                stream=msg.stream, frame=msg.frame_id, pts_us=msg.pts, top=top, published_ns=msg.publish_time_ns,
+                stream=msg.stream, frame=msg.frame, pts_us=msg.pts, top=top, published_ns=msg.publish_time_ns,
                 received_ns=received, infer_start_ns=received, infer_end_ns=time.monotonic_ns(), worker=worker_id,
                 batch_size=1, batch=batches, worker_pid=os.getpid(), redelivered=msg.redelivered))
             msg.release()  # only after its result is out: a kill before this loses nothing

@@ -1,4 +1,5 @@
-// framebus ls [NAME...] [--json]: the channels of this host, or the named ones.
+// framebus list [NAME...] [--json] (alias ls), framebus inspect NAME... [--json]: the channels of
+// this host, or the named ones.
 
 #include <iostream>
 #include <memory>
@@ -14,12 +15,13 @@
 namespace framebus::cli {
 namespace {
 
-struct LsOptions {
+struct ListOptions {
   std::vector<std::string> names;
   bool json = false;
+  std::string command;  // the name it was called by, for messages
 };
 
-int run_ls(const LsOptions& options) {
+int run_list(const ListOptions& options) {
   int status = kExitOk;
   std::vector<ChannelInfo> channels;
   if (options.names.empty()) {
@@ -29,7 +31,7 @@ int run_ls(const LsOptions& options) {
     for (const auto& name : options.names) {
       auto info = inspect_channel(name);
       if (!info) {
-        std::cerr << "framebus ls: " << name << ": " << info.error().message() << '\n';
+        std::cerr << "framebus " << options.command << ": " << name << ": " << info.error().message() << '\n';
         status = kExitFailure;
         continue;
       }
@@ -60,13 +62,24 @@ int run_ls(const LsOptions& options) {
 
 }  // namespace
 
-void add_ls_command(CLI::App& app, int& status) {
-  auto options = std::make_shared<LsOptions>();
+void add_list_command(CLI::App& app, int& status) {
+  auto options = std::make_shared<ListOptions>();
+  options->command = "list";
   CLI::App* cmd = app.add_subcommand(
-      "ls", "List channels: geometry, participants, group queues, counters, stale flag.");
+      "list", "List channels: geometry, participants, group queues, counters, stale flag.");
+  cmd->alias("ls");
   cmd->add_option("names", options->names, "Channels to show (default: every channel)");
   cmd->add_flag("--json", options->json, "Print a JSON array of channel objects (see tools/README.md)");
-  cmd->callback([options, &status] { status = run_ls(*options); });
+  cmd->callback([options, &status] { status = run_list(*options); });
+}
+
+void add_inspect_command(CLI::App& app, int& status) {
+  auto options = std::make_shared<ListOptions>();
+  options->command = "inspect";
+  CLI::App* cmd = app.add_subcommand("inspect", "Show the named channels (as 'list NAME...'); a missing one is an error.");
+  cmd->add_option("names", options->names, "Channels to show")->required();
+  cmd->add_flag("--json", options->json, "Print a JSON array of channel objects (see tools/README.md)");
+  cmd->callback([options, &status] { status = run_list(*options); });
 }
 
 }  // namespace framebus::cli

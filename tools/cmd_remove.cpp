@@ -43,7 +43,7 @@ int run_rm(const RmOptions& options) {
     }
     result["removed"] = removed.has_value();
     if (!removed) {
-      std::cerr << "framebus rm: " << name << ": " << removed.error().message() << " ("
+      std::cerr << "framebus remove: " << name << ": " << removed.error().message() << " ("
                 << to_string(removed.error().code()) << ")\n";
       result["error"] = error_to_json(removed.error());
       status = kExitFailure;
@@ -56,9 +56,10 @@ int run_rm(const RmOptions& options) {
 
 }  // namespace
 
-void add_rm_command(CLI::App& app, int& status) {
+void add_remove_command(CLI::App& app, int& status) {
   auto options = std::make_shared<RmOptions>();
-  CLI::App* cmd = app.add_subcommand("rm", "Remove channels by name.");
+  CLI::App* cmd = app.add_subcommand("remove", "Remove channels by name.");
+  cmd->alias("rm");
   cmd->add_option("names", options->names, "Channels to remove")->required();
   cmd->add_option("--group", options->group,
                  "Remove this consumer group of each channel (and release its queue) instead of the channel");

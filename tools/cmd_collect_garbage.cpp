@@ -1,4 +1,4 @@
-// framebus gc [--json]: removes every channel whose participants are all dead (kill -9, crash).
+// framebus collect-garbage [--json] (alias gc): removes every channel whose participants are all dead (kill -9, crash).
 
 #include <iostream>
 #include <memory>
@@ -33,10 +33,11 @@ int run_gc(const GcOptions& options) {
 
 }  // namespace
 
-void add_gc_command(CLI::App& app, int& status) {
+void add_collect_garbage_command(CLI::App& app, int& status) {
   auto options = std::make_shared<GcOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "gc", "Remove channels whose participants are all dead; print the names removed.");
+      "collect-garbage", "Remove channels whose participants are all dead; print the names removed.");
+  cmd->alias("gc");
   cmd->add_flag("--json", options->json, R"(Print {"removed": [NAME...]})");
   cmd->callback([options, &status] { status = run_gc(*options); });
 }
