@@ -6,8 +6,6 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "commands.hpp"
 #include "format.hpp"
 #include "framebus/channel/admin.hpp"
@@ -40,11 +38,7 @@ int run_list(const ListOptions& options) {
   }
 
   if (options.json) {
-    nlohmann::ordered_json out = nlohmann::ordered_json::array();
-    for (const auto& channel : channels) out.push_back(channel_to_json(channel));
-    // Names come from shared memory that anyone with access may have scribbled on: bytes that
-    // are not UTF-8 are printed as U+FFFD instead of making the dump throw.
-    std::cout << out.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
+    std::cout << to_json(channels, 2) << '\n';
     return status;
   }
   if (channels.empty() && options.names.empty()) {

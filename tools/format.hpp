@@ -42,8 +42,6 @@ std::string format_mode(std::uint32_t mode);
 /// Writes one channel as a block of text (header lines, participant table, group table).
 void print_channel(std::ostream& out, const ChannelInfo& channel);
 
-/// One channel as the JSON object of `framebus ls --json`.
-nlohmann::ordered_json channel_to_json(const ChannelInfo& channel);
 /// An error as {"code": "not_found", "message": "..."}.
 nlohmann::ordered_json error_to_json(const Error& error);
 

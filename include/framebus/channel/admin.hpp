@@ -96,4 +96,10 @@ Result<std::uint64_t> remove_group(std::string_view name, std::string_view group
 /// Removes every channel whose participants are all dead. Returns the names removed.
 std::vector<std::string> collect_garbage();
 
+/// A channel as the JSON object that `framebus list --json` prints and Python's
+/// `list_channels()` returns (schema in tools/README.md); `indent` < 0 writes one line.
+std::string to_json(const ChannelInfo& channel, int indent = -1);
+/// Channels as a JSON array of those objects.
+std::string to_json(const std::vector<ChannelInfo>& channels, int indent = -1);
+
 }  // namespace framebus
