@@ -22,13 +22,8 @@ std::string format_mode(std::uint32_t mode) {
 }
 
 Json participant_json(const ParticipantInfo& p) {
-  return {
-      {"pid", p.pid},
-      {"role", p.producer ? "producer" : "consumer"},
-      {"group", p.producer ? Json(nullptr) : Json(p.group)},
-      {"alive", p.alive},
-      {"held", p.held},
-  };
+  return {{"pid", p.pid}, {"role", p.producer ? "producer" : "consumer"},
+          {"group", p.producer ? Json(nullptr) : Json(p.group)}, {"alive", p.alive}, {"held", p.held}};
 }
 
 Json group_json(const GroupInfo& g) {
@@ -39,23 +34,12 @@ Json group_json(const GroupInfo& g) {
     dead.push_back({{"stream", d.stream}, {"frame", d.frame}, {"deliveries", d.deliveries}});
   }
   return {
-      {"name", g.name},
-      {"policy", std::string(to_string(g.policy))},
-      {"members", g.members},
-      {"queued", g.queued},
-      {"held", g.held},
-      {"delivered", g.delivered},
-      {"dropped", g.dropped},
-      {"redelivered", g.redelivered},
-      {"drops_by_stream", std::move(drops)},
-      {"declared", g.declared},
-      {"max_deliveries", g.max_deliveries},
-      {"expired", g.expired},
-      {"dead_letters", g.dead_letters},
-      {"recent_dead_letters", std::move(dead)},
-      {"pending", g.pending},
-      {"blocking", g.blocking},
-      {"orphaned_ms", g.orphaned_ms},
+      {"name", g.name}, {"policy", std::string(to_string(g.policy))}, {"members", g.members},
+      {"queued", g.queued}, {"held", g.held}, {"delivered", g.delivered}, {"dropped", g.dropped},
+      {"redelivered", g.redelivered}, {"drops_by_stream", std::move(drops)}, {"declared", g.declared},
+      {"max_deliveries", g.max_deliveries}, {"expired", g.expired}, {"dead_letters", g.dead_letters},
+      {"recent_dead_letters", std::move(dead)}, {"pending", g.pending}, {"blocking", g.blocking},
+      {"orphaned_ms", g.orphaned_ms}
   };
 }
 
@@ -65,27 +49,17 @@ Json channel_json(const ChannelInfo& channel) {
   Json groups = Json::array();
   for (const auto& g : channel.groups) groups.push_back(group_json(g));
   return {
-      {"name", channel.name},
-      {"path", channel.path},
+      {"name", channel.name}, {"path", channel.path},
       {"error", channel.error.empty() ? Json(nullptr) : Json(channel.error)},
-      {"slot_count", channel.slot_count},
-      {"slot_size", channel.slot_size},
-      {"total_bytes", channel.total_bytes},
-      {"owner_uid", channel.owner_uid},
-      {"mode", format_mode(channel.mode)},
-      {"published", channel.published},
-      {"free_slots", channel.free_slots},
-      {"lobby", channel.lobby},
-      {"end_reason", channel.end_reason},
-      {"stale", channel.stale},
-      {"discarded", channel.discarded},
-      {"reclaimed", channel.reclaimed},
-      {"groups_removed", channel.groups_removed},
-      {"group_released", channel.group_released},
+      {"slot_count", channel.slot_count}, {"slot_size", channel.slot_size},
+      {"total_bytes", channel.total_bytes}, {"owner_uid", channel.owner_uid},
+      {"mode", format_mode(channel.mode)}, {"published", channel.published},
+      {"free_slots", channel.free_slots}, {"lobby", channel.lobby}, {"end_reason", channel.end_reason},
+      {"stale", channel.stale}, {"discarded", channel.discarded}, {"reclaimed", channel.reclaimed},
+      {"groups_removed", channel.groups_removed}, {"group_released", channel.group_released},
       {"lock_holder_pid", channel.lock_holder_pid == 0 ? Json(nullptr) : Json(channel.lock_holder_pid)},
-      {"lock_held_ms", channel.lock_held_ms},
-      {"participants", std::move(participants)},
-      {"groups", std::move(groups)},
+      {"lock_held_ms", channel.lock_held_ms}, {"participants", std::move(participants)},
+      {"groups", std::move(groups)}
   };
 }
 

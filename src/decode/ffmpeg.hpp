@@ -63,28 +63,20 @@ using FramePtr = std::unique_ptr<AVFrame, FrameFree>;
 using PacketPtr = std::unique_ptr<AVPacket, PacketFree>;
 using SwsContextPtr = std::unique_ptr<SwsContext, SwsFree>;
 
-/// Unrefs a frame when a decode pass is over, whichever way it leaves.
-class FrameUnref {
+/// Calls `unref` on an FFmpeg object when the scope ends, whichever way it leaves: a frame when a
+/// decode pass is over, a packet once it has been handed to the decoder (or skipped).
+template <typename T, void (*unref)(T*)>
+class ScopedUnref {
  public:
-  explicit FrameUnref(AVFrame* frame) noexcept : frame_(frame) {}
-  FrameUnref(const FrameUnref&) = delete;
-  FrameUnref& operator=(const FrameUnref&) = delete;
-  ~FrameUnref() { av_frame_unref(frame_); }
+  explicit ScopedUnref(T* object) noexcept : object_(object) {}
+  ScopedUnref(const ScopedUnref&) = delete;
+  ScopedUnref& operator=(const ScopedUnref&) = delete;
+  ~ScopedUnref() { unref(object_); }
 
  private:
-  AVFrame* frame_;
+  T* object_;
 };
-
-/// Unrefs a packet once it has been handed to the decoder (or skipped).
-class PacketUnref {
- public:
-  explicit PacketUnref(AVPacket* packet) noexcept : packet_(packet) {}
-  PacketUnref(const PacketUnref&) = delete;
-  PacketUnref& operator=(const PacketUnref&) = delete;
-  ~PacketUnref() { av_packet_unref(packet_); }
-
- private:
-  AVPacket* packet_;
-};
+using FrameUnref = ScopedUnref<AVFrame, av_frame_unref>;
+using PacketUnref = ScopedUnref<AVPacket, av_packet_unref>;
 
 }  // namespace framebus::detail
