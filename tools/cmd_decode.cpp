@@ -16,11 +16,10 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "commands.hpp"
 #include "framebus/channel/admin.hpp"
 #include "framebus/decode/decoder.hpp"
+#include "framebus/pipeline/decoder_status.hpp"
 #include "framebus/channel/producer.hpp"
 
 namespace framebus::cli {
@@ -55,30 +54,6 @@ struct DecodeOptions {
   double interval = 1.0;
   bool status_json = false;
 };
-
-// One line of JSON per status report, for a supervising process (framebus run).
-nlohmann::ordered_json status_json(const std::vector<StreamStatus>& statuses, bool final) {
-  nlohmann::ordered_json out;
-  out["final"] = final;
-  auto& streams = out["streams"] = nlohmann::ordered_json::array();
-  for (const auto& s : statuses) {
-    streams.push_back({{"id", s.id},
-                       {"source", s.source},
-                       {"state", std::string(to_string(s.state))},
-                       {"message", s.message},
-                       {"native_fps", s.native_fps},
-                       {"width", s.source_width},
-                       {"height", s.source_height},
-                       {"decoded", s.decoded},
-                       {"published", s.published},
-                       {"dropped", s.dropped},
-                       {"skipped", s.skipped},
-                       {"decode_errors", s.decode_errors},
-                       {"reconnects", s.reconnects},
-                       {"last_error", s.last_error ? s.last_error->message() : std::string()}});
-  }
-  return out;
-}
 
 std::string status_line(const StreamStatus& s, double fps) {
   char line[512];
@@ -170,7 +145,8 @@ int run_decode(const DecodeOptions& o) {
     const bool done = !finite.empty() && decoder->wait(interval).has_value();
     const auto statuses = decoder->statuses();
     if (o.status_json) {
-      std::cout << status_json(statuses, false).dump() << std::endl;
+      // One line per report, for a supervising process (framebus run).
+      std::cout << encode_decoder_status(statuses, false) << std::endl;
       if (done || g_stop.load()) break;
       continue;
     }
@@ -193,9 +169,9 @@ int run_decode(const DecodeOptions& o) {
     // Closing first lets consumers see the end of the channel before the last report.
     auto closed = decoder->close();
     if (!closed) status = kExitFailure;
-    auto last = status_json(statuses, true);
-    if (!closed) last["error"] = closed.error().message();
-    std::cout << last.dump() << std::endl;
+    std::cout << encode_decoder_status(statuses, true,
+                                       closed ? std::nullopt : std::optional<std::string>(closed.error().message()))
+              << std::endl;
     return status;
   }
   std::cout << "stream  state         frames  dropped  skipped  errors  reconnects  source\n";
