@@ -17,6 +17,7 @@ from ._decoder import MultiDecoder
 from ._endpoints import Consumer, LoanArray, Message, Producer, channels, gc, inspect, remove, remove_group
 from ._pipeline import (InferenceResult, ResultSink, SinkEntry, StreamTally, Worker, WorkerStats, decode_result, encode_result,
                         encoded_result_size, end_of_stream_result, publish_result, results_producer)
+from ._run import Pipeline, RunReport
 from ._sizes import parse_size
 
 __version__ = _core.__version__
@@ -28,4 +29,5 @@ __all__ = [
     "EndOfChannel", "ProducerDied", "LingerExpired", "LingerExpiredWarning",
     "InferenceResult", "encode_result", "decode_result", "encoded_result_size", "end_of_stream_result",
     "ResultSink", "SinkEntry", "StreamTally", "Worker", "WorkerStats", "publish_result", "results_producer",
+    "Pipeline", "RunReport",
 ]
