@@ -8,7 +8,9 @@ agrees with the results; a bad option is a ValueError that names it.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -150,3 +152,29 @@ def test_without_the_executable_the_error_names_framebus_executable(media, model
     monkeypatch.setenv("FRAMEBUS_EXECUTABLE", "/nonexistent/framebus")
     with pytest.raises(framebus.Error, match="FRAMEBUS_EXECUTABLE"):
         framebus.Pipeline(sources=[str(media / "a.mp4")], model=str(model[0]))
+
+
+CTRL_C_SCRIPT = """
+import sys, framebus
+p = framebus.Pipeline(sources=[sys.argv[1]], model=sys.argv[2], name=sys.argv[3], executable=sys.argv[4],
+                      loop=100, realtime=True, workers=1)
+print("running", flush=True)
+try:
+    p.run()
+except KeyboardInterrupt:
+    print("interrupted", p.stats()["frames"], flush=True)
+    sys.exit(3)
+"""
+
+
+def test_ctrl_c_stops_a_run_in_the_main_thread_and_raises_keyboard_interrupt(media, model, tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", CTRL_C_SCRIPT, str(media / "a.mp4"), str(model[0]), prefix(tmp_path),
+                             str(TOOL)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert proc.stdout.readline().strip() == "running"
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 3, out + err
+    assert out.startswith("interrupted"), out
+    assert not channels_left(prefix(tmp_path))
