@@ -92,7 +92,9 @@ PipelineOptions options_from(const py::dict& kwargs) {
     } else if (name == "name") {
       o.name = text_from(name, value);
     } else if (name == "policy") {
-      auto p = parse_policy(py::isinstance<py::str>(value) ? value.cast<std::string>() : py::str(value.attr("name")).cast<std::string>());
+      // A name, or a member of an enum of the same names.
+      if (!py::isinstance<py::str>(value) && !py::hasattr(value, "name")) bad_option(name, "a policy name is expected");
+      auto p = parse_policy(py::str(py::isinstance<py::str>(value) ? value : value.attr("name")).cast<std::string>());
       if (!p) bad_option(name, p.error().message());
       o.policy = *p;
     } else if (name == "slots") {

@@ -57,7 +57,8 @@ void Session::end_results() {
 
 RunSnapshot Session::snapshot(std::int64_t now_ns) const {
   std::lock_guard lock(mutex_);
-  return framebus::snapshot(stats_, sink_, now_ns, workers_running_, workers_wanted_);
+  // Before the run starts nothing has elapsed.
+  return framebus::snapshot(stats_, sink_, stats_.start_ns == 0 ? 0 : now_ns, workers_running_, workers_wanted_);
 }
 
 void Session::message(std::string_view text) const {
