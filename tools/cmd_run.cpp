@@ -3,7 +3,6 @@
 // lines), with a live display and a summary.
 
 #include <signal.h>
-#include <unistd.h>
 
 #include <fstream>
 #include <iostream>
@@ -63,15 +62,10 @@ int run_pipeline(RunArgs a) {
   std::ofstream file;
   std::ostream* out = &std::cout;
   o.on_result = [&out](const SinkEntry& e) { *out << result_line(e) << '\n'; };
-  const bool tty = ::isatty(STDERR_FILENO) != 0;
-  std::size_t drawn = 0;
+  ProgressDisplay display;
   if (a.progress) {
     o.on_progress = [&](const RunSnapshot& stats) {
-      const auto lines = progress_lines(stats);
-      // On a terminal the display is redrawn in place; in a log it is a block per interval.
-      if (tty && drawn > 0) std::cerr << "\033[" << drawn << "A";
-      for (const auto& line : lines) std::cerr << (tty ? "\033[K" : "") << line << '\n';
-      drawn = lines.size();
+      display.show(stats);
       out->flush();
     };
   }
@@ -95,13 +89,9 @@ int run_pipeline(RunArgs a) {
   print_summary(console, report.stats);
   console.flush();
   int status = report.exit_status;
-  if (!a.report.empty()) {
-    std::ofstream file_report(a.report, std::ios::trunc);
-    file_report << report_json(report.stats).dump(2) << '\n';
-    if (!file_report) {
-      std::cerr << "framebus run: cannot write the report '" << a.report << "'\n";
-      if (status == kRunOk) status = kRunStreamFailed;
-    }
+  if (!a.report.empty() && !write_report(a.report, report.stats)) {
+    std::cerr << "framebus run: cannot write the report '" << a.report << "'\n";
+    if (status == kRunOk) status = kRunStreamFailed;
   }
   return status;
 }

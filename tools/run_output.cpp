@@ -3,6 +3,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include <unistd.h>
 
 #include "format.hpp"
 
@@ -119,6 +123,21 @@ nlohmann::ordered_json report_json(const RunSnapshot& s) {
   j["steady_fps"] = s.steady_fps;
   j["errors"] = s.errors;
   return j;
+}
+
+ProgressDisplay::ProgressDisplay() : tty_(::isatty(STDERR_FILENO) != 0) {}
+
+void ProgressDisplay::show(const RunSnapshot& stats) {
+  const auto lines = progress_lines(stats);
+  if (tty_ && drawn_ > 0) std::cerr << "\033[" << drawn_ << "A";
+  for (const auto& line : lines) std::cerr << (tty_ ? "\033[K" : "") << line << '\n';
+  drawn_ = lines.size();
+}
+
+bool write_report(const std::string& path, const RunSnapshot& stats) {
+  std::ofstream report(path, std::ios::trunc);
+  report << report_json(stats).dump(2) << '\n';
+  return static_cast<bool>(report);
 }
 
 void print_summary(std::ostream& out, const RunStats& stats, const ResultSink& sink) {

@@ -14,6 +14,20 @@
 
 namespace framebus::cli {
 
+/// The live display on stderr: redrawn in place on a terminal, a block per interval in a log.
+class ProgressDisplay {
+ public:
+  ProgressDisplay();
+  void show(const RunSnapshot& stats);
+
+ private:
+  bool tty_;
+  std::size_t drawn_ = 0;
+};
+
+/// Writes report_json to `path`; false when it cannot.
+bool write_report(const std::string& path, const RunSnapshot& stats);
+
 /// Per-stream and per-worker summary tables, as printed at the end of a run.
 void print_summary(std::ostream& out, const RunSnapshot& stats);
 /// The same as JSON (--report).
