@@ -27,11 +27,13 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/framebus
   PATTERN "children.hpp" EXCLUDE
   PATTERN "pipeline.hpp" EXCLUDE
   PATTERN "pipeline_options.hpp" EXCLUDE
-  PATTERN "decoder_status.hpp" EXCLUDE)
+  PATTERN "decoder_status.hpp" EXCLUDE
+  PATTERN "decoder_process.hpp" EXCLUDE)
 install(FILES ${PROJECT_BINARY_DIR}/include/framebus/modules.hpp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/framebus)
 if(FRAMEBUS_BUILD_DECODE)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/framebus/decode DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/framebus)
   install(FILES ${PROJECT_SOURCE_DIR}/include/framebus/pipeline/decoder_status.hpp
+                ${PROJECT_SOURCE_DIR}/include/framebus/pipeline/decoder_process.hpp
           DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/framebus/pipeline)
 endif()
 if(FRAMEBUS_BUILD_CLASSIFY)

@@ -19,7 +19,7 @@
 #include "commands.hpp"
 #include "framebus/channel/admin.hpp"
 #include "framebus/decode/decoder.hpp"
-#include "framebus/pipeline/decoder_status.hpp"
+#include "framebus/pipeline/decoder_process.hpp"
 #include "framebus/channel/producer.hpp"
 
 namespace framebus::cli {
@@ -69,27 +69,16 @@ std::chrono::milliseconds milliseconds(double seconds) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::duration<double>(seconds));
 }
 
-// The channel of stream `index`: NAME, or NAME.<index> with --channel-per-stream.
-std::string stream_channel(const DecodeOptions& o, std::size_t index) {
-  return o.channel_per_stream ? o.channel + "." + std::to_string(index) : o.channel;
-}
-
 int run_decode(const DecodeOptions& o) {
   auto fail = [](const Error& e) {
     std::cerr << "framebus decode: " << e.message() << '\n';
     return kExitFailure;
   };
-  // Every name is checked before any channel is made, so a bad one leaves nothing behind.
-  for (std::size_t i = 0; i < o.sources.size(); ++i) {
-    if (auto ok = validate_name(stream_channel(o, i)); !ok) {
-      return fail(Error(ok.error().code(), "--channel '" + o.channel + "'" +
-                                               (o.channel_per_stream ? " gives stream " + std::to_string(i) + " the channel '" +
-                                                                           stream_channel(o, i) + "'"
-                                                                     : std::string()) +
-                                               ": " + ok.error().message()));
-    }
-  }
-  ProducerOptions producer;
+  DecoderProcessOptions options;
+  options.sources = o.sources;
+  options.channel = o.channel;
+  options.channel_per_stream = o.channel_per_stream;
+  ProducerOptions& producer = options.producer;
   producer.slots = o.slots;
   producer.linger = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(o.linger));
   auto slot_size = parse_size(o.slot_size);
@@ -101,7 +90,7 @@ int run_decode(const DecodeOptions& o) {
   producer.slot_size = *slot_size;
   producer.policy = *policy;
   for (const auto& g : o.groups) producer.groups.push_back(GroupSpec{g, std::nullopt});
-  StreamOptions stream;
+  StreamOptions& stream = options.stream;
   stream.loop = o.forever ? StreamOptions::kLoopForever : o.loop;
   stream.frame_skip = o.skip;
   stream.max_fps = o.max_fps;
@@ -115,41 +104,23 @@ int run_decode(const DecodeOptions& o) {
   stream.width = o.width;
   stream.height = o.height;
   stream.format = *format;
+  const auto interval = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(o.interval));
 
-  // With a channel per stream the decoder's own channel is stream 0's, so no channel is left
-  // without a stream.
-  auto decoder = MultiDecoder::create(stream_channel(o, 0), producer);
-  if (!decoder) return fail(decoder.error());
-  std::vector<std::uint32_t> finite;  // streams whose end ends the run
-  for (std::size_t i = 0; i < o.sources.size(); ++i) {
-    const std::string& source = o.sources[i];
-    stream.channel = stream_channel(o, i);
-    auto id = decoder->add_stream(source, stream);
-    if (!id) {
-      std::cerr << "framebus decode: " << source << ": " << id.error().message() << '\n';
-      return kExitFailure;
-    }
-    if (stream.loop != StreamOptions::kLoopForever) finite.push_back(*id);
-  }
   struct sigaction sa{};
   sa.sa_handler = &on_signal;
   ::sigaction(SIGINT, &sa, nullptr);
   ::sigaction(SIGTERM, &sa, nullptr);
+  // For a supervising process (framebus run): one status line per interval on stdout.
+  if (o.status_json) return run_decoder_child(options, interval, g_stop, std::cout);
 
+  auto decoder = DecoderProcess::start(options);
+  if (!decoder) return fail(decoder.error());
   const bool tty = ::isatty(STDERR_FILENO) != 0;
   std::map<std::uint32_t, std::uint64_t> last_published;
   std::size_t drawn = 0;
-  const auto interval = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(o.interval));
   for (;;) {
-    // Waiting on the streams paces the display and returns at once when they are done.
-    const bool done = !finite.empty() && decoder->wait(interval).has_value();
+    const bool done = decoder->wait(interval);
     const auto statuses = decoder->statuses();
-    if (o.status_json) {
-      // One line per report, for a supervising process (framebus run).
-      std::cout << encode_decoder_status(statuses, false) << std::endl;
-      if (done || g_stop.load()) break;
-      continue;
-    }
     if (tty && drawn > 0) std::cerr << "\033[" << drawn << "A";
     for (const auto& s : statuses) {
       const double fps = static_cast<double>(s.published - last_published[s.id]) / o.interval;
@@ -161,19 +132,6 @@ int run_decode(const DecodeOptions& o) {
   }
   decoder->stop();
   int status = kExitOk;
-  if (o.status_json) {
-    const auto statuses = decoder->statuses();
-    for (const auto& s : statuses) {
-      if (s.state == StreamState::error) status = kExitFailure;
-    }
-    // Closing first lets consumers see the end of the channel before the last report.
-    auto closed = decoder->close();
-    if (!closed) status = kExitFailure;
-    std::cout << encode_decoder_status(statuses, true,
-                                       closed ? std::nullopt : std::optional<std::string>(closed.error().message()))
-              << std::endl;
-    return status;
-  }
   std::cout << "stream  state         frames  dropped  skipped  errors  reconnects  source\n";
   for (const auto& s : decoder->statuses()) {
     std::printf("%6u  %-12s %7llu  %7llu  %7llu  %6llu  %10llu  %s\n", s.id, std::string(to_string(s.state)).c_str(),

@@ -23,6 +23,7 @@
 
 #if FRAMEBUS_HAS_DECODE
 #include "framebus/decode/decoder.hpp"
+#include "framebus/pipeline/decoder_process.hpp"
 #include "framebus/pipeline/decoder_status.hpp"
 #endif
 

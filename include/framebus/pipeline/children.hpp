@@ -1,14 +1,15 @@
 #pragma once
 /// @file children.hpp
 /// The processes a Pipeline starts, as functions: the `framebus` executable's `worker` and
-/// `read-frames` subcommands call these (the decoder child is `framebus decode --status-json`,
-/// which reports with decoder_status.hpp's codec).
+/// `read-frames` subcommands call these; its `decode --status-json` calls run_decoder_child
+/// (decoder_process.hpp).
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
 
+#include "framebus/pipeline/decoder_process.hpp"
 #include "framebus/pipeline/pipeline_options.hpp"
 #include "framebus/units.hpp"
 
