@@ -64,7 +64,8 @@ class Pipeline:
     not load raises before anything starts. ``run()`` blocks (without the GIL) and returns a
     ``RunReport``; iterating runs the pipeline in a background thread and yields ``SinkEntry``
     objects in order; ``stop()`` (any thread, or a signal handler) ends the run promptly;
-    ``stats()`` is a dict of the statistics now. A Pipeline runs once.
+    ``stats()`` is a dict of the statistics now. Leaving the iteration early stops the run. A
+    Pipeline runs once.
     """
 
     def __init__(self, sources: Any = None, model: Any = None, **options: Any) -> None:
@@ -118,17 +119,24 @@ class Pipeline:
             self.start()
         elif self._thread is None and self._report is None:
             raise InvalidArgument("this Pipeline is running in run(); iterate instead of calling run()")
-        while True:
-            entry = self._core.next_result(0.1)
-            if entry is not None:
-                yield entry
-                continue
-            if self._thread is not None and self._thread.is_alive():
-                continue
-            # The run is over: every result it made is queued.
-            while (entry := self._core.next_result(0.0)) is not None:
-                yield entry
-            break
+        try:
+            while True:
+                entry = self._core.next_result(0.1)
+                if entry is not None:
+                    yield entry
+                    continue
+                if self._thread is not None and self._thread.is_alive():
+                    continue
+                # The run is over: every result it made is queued.
+                while (entry := self._core.next_result(0.0)) is not None:
+                    yield entry
+                break
+        except GeneratorExit:
+            # Leaving the loop early ends the run it started (the results would go unread).
+            if self._thread is not None:
+                self.stop()
+                self._thread.join()
+            raise
         if self._thread is not None:
             self._thread.join()
         if self._error is not None:

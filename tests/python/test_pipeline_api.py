@@ -124,6 +124,20 @@ def test_iteration_stops_when_the_run_is_stopped(media, model, tmp_path):
     assert not channels_left(prefix(tmp_path))
 
 
+def test_leaving_the_iteration_early_stops_the_run(media, model, tmp_path):
+    p = pipeline(media, model, tmp_path, loop=100, realtime=True, workers=1)
+    start = time.monotonic()
+    for entry in p:
+        if entry.frame == 3:
+            break
+    del entry
+    # The generator is closed once it is no longer referenced by the loop.
+    assert p.wait(20) is not None, "the run ended"
+    assert time.monotonic() - start < 25
+    assert p.report.exit_status == framebus._run.EXIT_INTERRUPTED
+    assert not channels_left(prefix(tmp_path))
+
+
 @pytest.mark.parametrize("options, named", [
     ({"workers": 0}, "workers"),
     ({"batch": 1000}, "batch"),
