@@ -53,6 +53,7 @@ struct DecodeOptions {
   int threads = 0;
   double interval = 1.0;
   bool status_json = false;
+  std::vector<std::string> stream_options;  // I:key=value,... (framebus run)
 };
 
 std::string status_line(const StreamStatus& s, double fps) {
@@ -67,6 +68,47 @@ std::string status_line(const StreamStatus& s, double fps) {
 
 std::chrono::milliseconds milliseconds(double seconds) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::duration<double>(seconds));
+}
+
+// `--stream-options I:loop=N,max_fps=F,realtime=0|1,reconnect=0|1,width=W,height=H,threads=T`:
+// stream I decoded otherwise than the rest (the keys given replace `base`'s).
+bool parse_stream_options(const std::string& spec, const StreamOptions& base, std::map<std::size_t, StreamOptions>& out) {
+  const auto colon = spec.find(':');
+  if (colon == std::string::npos) return false;
+  try {
+    StreamOptions s = base;
+    std::string rest = spec.substr(colon + 1);
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      const std::string item = rest.substr(0, comma);
+      rest = comma == std::string::npos ? std::string() : rest.substr(comma + 1);
+      const auto eq = item.find('=');
+      if (eq == std::string::npos) return false;
+      const std::string key = item.substr(0, eq);
+      const std::string value = item.substr(eq + 1);
+      if (key == "loop") {
+        s.loop = static_cast<std::uint32_t>(std::stoul(value));
+      } else if (key == "max_fps") {
+        s.max_fps = std::stod(value);
+      } else if (key == "realtime") {
+        s.realtime = value == "1";
+      } else if (key == "reconnect") {
+        s.reconnect = value == "1";
+      } else if (key == "width") {
+        s.width = static_cast<std::uint32_t>(std::stoul(value));
+      } else if (key == "height") {
+        s.height = static_cast<std::uint32_t>(std::stoul(value));
+      } else if (key == "threads") {
+        s.threads = std::stoi(value);
+      } else {
+        return false;
+      }
+    }
+    out[std::stoul(spec.substr(0, colon))] = s;
+  } catch (const std::exception&) {  // std::stoul and friends on a value that is not a number
+    return false;
+  }
+  return true;
 }
 
 int run_decode(const DecodeOptions& o) {
@@ -104,6 +146,11 @@ int run_decode(const DecodeOptions& o) {
   stream.width = o.width;
   stream.height = o.height;
   stream.format = *format;
+  for (const auto& spec : o.stream_options) {
+    if (!parse_stream_options(spec, stream, options.per_stream)) {
+      return fail(Error(ErrorCode::invalid_argument, "--stream-options '" + spec + "': I:key=value,... is expected"));
+    }
+  }
   const auto interval = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(o.interval));
 
   struct sigaction sa{};
@@ -189,6 +236,9 @@ void add_decode_command(CLI::App& app, int& status) {
   cmd->add_option("--width", o->width, "Output width (0: the source's)");
   cmd->add_option("--height", o->height, "Output height (0: the source's)");
   cmd->add_option("--threads", o->threads, "Decoder threads per stream (0: FFmpeg decides)");
+  cmd->add_option("--stream-options", o->stream_options,
+                  "Stream I decoded otherwise: I:loop=N,max_fps=F,realtime=0|1,reconnect=0|1,width=W,height=H,threads=T")
+      ->group("");  // written by framebus run for its per-source options
   cmd->add_flag("--status-json", o->status_json, "Report statuses as JSON lines on stdout (for a supervising program)");
   cmd->add_option("--status-interval", o->interval, "Seconds between status lines")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->callback([o, &status] { status = run_decode(*o); });

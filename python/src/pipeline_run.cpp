@@ -58,13 +58,48 @@ std::string text_from(const std::string& option, const py::handle& value) {
   return value.cast<std::string>();
 }
 
+// A decoding option (PipelineOptions::decode, or one source's); false when `name` is not one.
+bool decode_option(SourceOptions& d, const std::string& name, const py::handle& value) {
+  if (name == "loop") {
+    d.loop = number_from<std::uint32_t>(name, value);
+  } else if (name == "max_fps") {
+    d.max_fps = number_from<double>(name, value);
+  } else if (name == "realtime") {
+    d.realtime = value.cast<bool>();
+  } else if (name == "reconnect") {
+    d.reconnect = value.cast<bool>();
+  } else if (name == "width") {
+    d.width = number_from<std::uint32_t>(name, value);
+  } else if (name == "height") {
+    d.height = number_from<std::uint32_t>(name, value);
+  } else if (name == "decode_threads") {
+    d.decode_threads = number_from<int>(name, value);
+  } else {
+    return false;
+  }
+  return true;
+}
+
 PipelineOptions options_from(const py::dict& kwargs) {
   PipelineOptions o;
+  // Sources given as {"source": ..., "loop": 2, ...}: decoded as `decode` says but for the keys
+  // they give, so they are applied once every keyword option is read.
+  std::vector<std::pair<std::uint32_t, py::dict>> own_options;
   for (const auto& [key, value] : kwargs) {
     const auto name = key.cast<std::string>();
+    if (decode_option(o.decode, name, value)) continue;
     if (name == "sources") {
       if (py::isinstance<py::str>(value)) bad_option(name, "a list of sources is expected, not one string");
-      for (py::handle s : value) o.sources.push_back(text_from(name, s));
+      for (py::handle s : value) {
+        if (!py::isinstance<py::dict>(s)) {
+          o.sources.push_back(text_from(name, s));
+          continue;
+        }
+        auto d = py::reinterpret_borrow<py::dict>(s);
+        if (!d.contains("source")) bad_option(name, "a source given as a dict needs its \"source\"");
+        own_options.emplace_back(static_cast<std::uint32_t>(o.sources.size()), d);
+        o.sources.push_back(text_from(name, d["source"]));
+      }
     } else if (name == "model") {
       o.model.model = text_from(name, value);
     } else if (name == "labels") {
@@ -107,20 +142,6 @@ PipelineOptions options_from(const py::dict& kwargs) {
       } else {
         o.slot_size = number_from<std::uint64_t>(name, value);
       }
-    } else if (name == "loop") {
-      o.decode.loop = number_from<std::uint32_t>(name, value);
-    } else if (name == "max_fps") {
-      o.decode.max_fps = number_from<double>(name, value);
-    } else if (name == "realtime") {
-      o.decode.realtime = value.cast<bool>();
-    } else if (name == "reconnect") {
-      o.decode.reconnect = value.cast<bool>();
-    } else if (name == "width") {
-      o.decode.width = number_from<std::uint32_t>(name, value);
-    } else if (name == "height") {
-      o.decode.height = number_from<std::uint32_t>(name, value);
-    } else if (name == "decode_threads") {
-      o.decode.decode_threads = number_from<int>(name, value);
     } else if (name == "gap_timeout") {
       o.gap_timeout = duration_from(name, value);
     } else if (name == "progress_interval") {
@@ -134,6 +155,16 @@ PipelineOptions options_from(const py::dict& kwargs) {
     } else {
       bad_option(name, "not an option of Pipeline");
     }
+  }
+  for (const auto& [index, d] : own_options) {
+    SourceOptions s = o.decode;
+    for (const auto& [key, value] : d) {
+      const auto name = key.cast<std::string>();
+      if (name != "source" && !decode_option(s, name, value)) {
+        bad_option("sources[" + std::to_string(index) + "]." + name, "not an option of a source");
+      }
+    }
+    o.source_options[index] = s;
   }
   return o;
 }

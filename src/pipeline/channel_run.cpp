@@ -168,6 +168,7 @@ bool ChannelRun::start_decoder() {
   if (d.reconnect) args.emplace_back("--reconnect");
   if (d.width) args.insert(args.end(), {"--width", std::to_string(d.width)});
   if (d.height) args.insert(args.end(), {"--height", std::to_string(d.height)});
+  for (const auto& [index, s] : o_.source_options) args.insert(args.end(), {"--stream-options", stream_options_arg(index, s)});
   auto child = spawn_child(exe_, args, true);
   if (!child) {
     session_.message(std::string("cannot start the decoder: ") + std::strerror(errno));

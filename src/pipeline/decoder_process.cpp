@@ -30,14 +30,17 @@ Result<DecoderProcess> DecoderProcess::start(const DecoderProcessOptions& o) {
   // without a stream.
   auto decoder = MultiDecoder::create(stream_channel(o, 0), o.producer);
   if (!decoder) return tl::unexpected(decoder.error());
-  StreamOptions stream = o.stream;
+  bool finite = false;
   for (std::size_t i = 0; i < o.sources.size(); ++i) {
+    const auto own = o.per_stream.find(i);
+    StreamOptions stream = own == o.per_stream.end() ? o.stream : own->second;
     stream.channel = stream_channel(o, i);
+    finite = finite || stream.loop != StreamOptions::kLoopForever;
     if (auto id = decoder->add_stream(o.sources[i], stream); !id) {
       return make_error(id.error().code(), o.sources[i] + ": " + id.error().message());
     }
   }
-  return DecoderProcess(std::move(*decoder), !o.sources.empty() && o.stream.loop != StreamOptions::kLoopForever);
+  return DecoderProcess(std::move(*decoder), finite);
 }
 
 bool DecoderProcess::wait(Duration interval) {

@@ -44,6 +44,14 @@ Result<void> validate(const PipelineOptions& o) {
                      range("decode_threads", o.decode.decode_threads, 0, 1024), range("loop", o.decode.loop, 1, 1 << 30)}) {
     if (!check) return check;
   }
+  for (const auto& [index, s] : o.source_options) {
+    const std::string option = "source_options[" + std::to_string(index) + "]";
+    if (index >= o.sources.size()) return bad(option, "there are only " + std::to_string(o.sources.size()) + " sources");
+    for (auto check : {range(option + ".loop", s.loop, 1, 1 << 30), range(option + ".decode_threads", s.decode_threads, 0, 1024)}) {
+      if (!check) return check;
+    }
+    if (!(s.max_fps >= 0.0)) return bad(option + ".max_fps", "must not be negative");
+  }
   if (o.batch_timeout < Duration::zero()) return bad("batch_timeout", "must not be negative");
   if (o.gap_timeout < Duration::zero()) return bad("gap_timeout", "must not be negative");
   if (o.progress_interval <= Duration::zero()) return bad("progress_interval", "must be positive");

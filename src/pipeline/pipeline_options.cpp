@@ -31,6 +31,11 @@ Result<Topology> parse_topology(std::string_view text) {
                     "unknown topology '" + std::string(text) + "' (shared, per-stream, threads or queue)");
 }
 
+const SourceOptions& source_options(const PipelineOptions& options, std::uint32_t index) {
+  const auto it = options.source_options.find(index);
+  return it == options.source_options.end() ? options.decode : it->second;
+}
+
 ClassifierOptions to_classifier_options(const ModelOptions& model, int threads, std::uint32_t max_batch) {
   ClassifierOptions o;
   o.model = model.model;
@@ -45,6 +50,13 @@ ClassifierOptions to_classifier_options(const ModelOptions& model, int threads, 
 }
 
 namespace pipeline_detail {
+
+std::string stream_options_arg(std::uint32_t index, const SourceOptions& s) {
+  return std::to_string(index) + ":loop=" + std::to_string(s.loop) + ",max_fps=" + std::to_string(s.max_fps) +
+         ",realtime=" + (s.realtime ? "1" : "0") + ",reconnect=" + (s.reconnect ? "1" : "0") +
+         ",width=" + std::to_string(s.width) + ",height=" + std::to_string(s.height) +
+         ",threads=" + std::to_string(s.decode_threads);
+}
 
 std::vector<std::string> model_args(const ModelOptions& model) {
   std::vector<std::string> out{"--model", model.model, "--top-k", std::to_string(model.top_k), "--backend", model.backend};

@@ -86,7 +86,7 @@ int run_with_queue(const RunContext& run) {
   }
   std::vector<Reader> readers;
   for (std::uint32_t i = 0; i < o.sources.size(); ++i) {
-    const SourceOptions& decode = o.decode;
+    const SourceOptions& decode = source_options(o, i);
     std::vector<std::string> args{"read-frames", o.sources[i], "--stream", std::to_string(i), "--loop", std::to_string(decode.loop)};
     if (decode.width && decode.height) {
       args.insert(args.end(), {"--width", std::to_string(decode.width), "--height", std::to_string(decode.height)});

@@ -23,6 +23,9 @@ int run_with_channels(const RunContext& run);
 /// The baseline: reader processes, a bounded copying queue, one inference consumer.
 int run_with_queue(const RunContext& run);
 
+/// The value of `framebus decode --stream-options` for a stream decoded otherwise than the rest.
+std::string stream_options_arg(std::uint32_t index, const SourceOptions& options);
+
 /// The command-line arguments of a child that loads `model`.
 std::vector<std::string> model_args(const ModelOptions& model);
 

@@ -170,6 +170,25 @@ TEST_F(PipelineTest, a_small_run_gives_every_frame_one_result_in_order) {
   }
 }
 
+TEST_F(PipelineTest, a_source_decoded_otherwise_keeps_its_own_options) {
+  for (auto topology : {Topology::shared, Topology::queue}) {
+    auto o = options();
+    o.topology = topology;
+    o.sources.push_back(o.sources[0]);
+    o.source_options[1].loop = 3;  // the second stream passes three times over the pictures
+    auto p = Pipeline::create(o);
+    ASSERT_TRUE(p) << p.error().message();
+    const RunReport report = p->run();
+    EXPECT_EQ(report.exit_status, kRunOk) << to_string(topology);
+    ASSERT_EQ(report.stats.streams.size(), 2U);
+    EXPECT_EQ(report.stats.streams[0].frames, kPictures) << to_string(topology);
+    EXPECT_EQ(report.stats.streams[1].frames, 3 * kPictures) << to_string(topology);
+  }
+  auto o = options();
+  o.source_options[1].loop = 2;  // there is one source
+  expect_invalid(o, "source_options[1]");
+}
+
 TEST_F(PipelineTest, stop_before_the_end_interrupts_the_run) {
   auto o = options();
   o.decode.loop = 1000;

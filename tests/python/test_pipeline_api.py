@@ -138,6 +138,17 @@ def test_leaving_the_iteration_early_stops_the_run(media, model, tmp_path):
     assert not channels_left(prefix(tmp_path))
 
 
+def test_a_source_given_as_a_dict_is_decoded_with_its_own_options(media, model, tmp_path):
+    pictures = str(media / "pictures")
+    p = pipeline(media, model, tmp_path, sources=[pictures, {"source": pictures, "loop": 2}], workers=1)
+    entries = list(p)
+    assert [e.frame for e in entries if e.stream == 0] == list(range(12))
+    assert [e.frame for e in entries if e.stream == 1] == list(range(24))
+    assert p.report.ok
+    with pytest.raises(ValueError, match=r"sources\[0\]\.speed"):
+        pipeline(media, model, tmp_path, sources=[{"source": pictures, "speed": 2}])
+
+
 @pytest.mark.parametrize("options, named", [
     ({"workers": 0}, "workers"),
     ({"batch": 1000}, "batch"),

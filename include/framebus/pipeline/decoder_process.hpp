@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -22,7 +23,8 @@ struct DecoderProcessOptions {
   std::string channel;
   bool channel_per_stream = false;   ///< Stream i publishes into channel `channel`.i.
   ProducerOptions producer;          ///< Of the channels.
-  StreamOptions stream;              ///< Every source's (its channel is set per source).
+  StreamOptions stream;              ///< Every source's (its channel is set per source)...
+  std::map<std::size_t, StreamOptions> per_stream;  ///< ...but these streams', by index.
 };
 
 class DecoderProcess {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,7 +60,9 @@ struct SourceOptions {
 struct PipelineOptions {
   /// Video files, URLs (rtsp://, http://, udp://) or image folders; stream i is sources[i].
   std::vector<std::string> sources;
-  SourceOptions decode;
+  SourceOptions decode;  ///< How every source is decoded, but for those in source_options.
+  /// Streams decoded otherwise, by index into `sources` (replacing `decode` for that stream).
+  std::map<std::uint32_t, SourceOptions> source_options;
   ModelOptions model;
   Topology topology = Topology::shared;
   std::uint32_t workers = 2;   ///< Worker processes (threads with Topology::threads), 1 to 32.
@@ -87,5 +90,8 @@ struct PipelineOptions {
   /// What the run has to say to a person (a restarted worker, a dead letter). Default: stderr.
   std::function<void(std::string_view)> on_message;
 };
+
+/// How stream `index` is decoded: its source_options, else `decode`.
+const SourceOptions& source_options(const PipelineOptions& options, std::uint32_t index);
 
 }  // namespace framebus
