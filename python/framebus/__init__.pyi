@@ -269,7 +269,7 @@ class RunReport:
     def ok(self) -> bool: ...
 
 class Pipeline:
-    def __init__(self, sources: Union[Sequence[Union[str, os.PathLike]], str, os.PathLike, None] = ...,
+    def __init__(self, sources: Union[Sequence[Union[str, os.PathLike, Mapping[str, Any]]], str, os.PathLike, None] = ...,
                  model: Union[str, os.PathLike, None] = ..., *, labels: Union[str, os.PathLike] = ...,
                  top_k: int = ..., input_size: int = ..., backend: str = ..., topology: str = ...,
                  workers: int = ..., batch: int = ..., batch_timeout: Union[float, timedelta] = ...,

@@ -58,7 +58,9 @@ class Pipeline:
     ``name``, ``policy`` ("block", "drop_oldest", "drop_newest"), ``slots``, ``slot_size`` (bytes
     or "8MiB"), ``loop``, ``max_fps``, ``realtime``, ``reconnect``, ``width``, ``height``,
     ``decode_threads``, ``max_restarts``; and ``executable`` (the ``framebus`` tool the children
-    run) and ``collect_results`` (default True: keep the ordered results for iteration).
+    run) and ``collect_results`` (default True: keep the ordered results for iteration). A source
+    given as a dict (``{"source": "b.mp4", "loop": 3}``) has its own decoding options (``loop``,
+    ``max_fps``, ``realtime``, ``reconnect``, ``width``, ``height``, ``decode_threads``).
 
     A bad option raises ``ValueError`` (``framebus.InvalidArgument``) naming it; a model that does
     not load raises before anything starts. ``run()`` blocks (without the GIL) and returns a
