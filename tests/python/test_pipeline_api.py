@@ -173,6 +173,12 @@ def test_a_model_that_does_not_load_is_an_error_naming_it(media, tmp_path):
         framebus.Pipeline(sources=[str(media / "a.mp4")], model=str(missing), executable=str(TOOL))
 
 
+def test_in_a_build_tree_the_module_finds_the_framebus_tool_by_itself(media, model, tmp_path, monkeypatch):
+    monkeypatch.delenv("FRAMEBUS_EXECUTABLE", raising=False)
+    p = framebus.Pipeline(sources=[str(media / "pictures")], model=str(model[0]), name=prefix(tmp_path), workers=1)
+    assert p.run().ok
+
+
 def test_without_the_executable_the_error_names_framebus_executable(media, model, monkeypatch):
     monkeypatch.setenv("FRAMEBUS_EXECUTABLE", "/nonexistent/framebus")
     with pytest.raises(framebus.Error, match="FRAMEBUS_EXECUTABLE"):
