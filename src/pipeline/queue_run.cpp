@@ -157,6 +157,9 @@ int run_with_queue(const RunContext& run) {
       session.tick(detail::monotonic_ns(), 1, 1);
       continue;
     }
+    // Once stopped, nothing queued is classified any more: it is let go, so that the pipes are
+    // read to their end (the killed readers' EOF) even when the queue was full.
+    if (interrupted) queue.clear();
     // Read while the queue has room; otherwise just wait for the batch deadline.
     std::vector<pollfd> fds;
     std::vector<Reader*> polled;
