@@ -23,14 +23,29 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/framebus
   FILES_MATCHING PATTERN "*.hpp"
   PATTERN "decode" EXCLUDE
   PATTERN "classify" EXCLUDE
-  PATTERN "worker.hpp" EXCLUDE)
+  PATTERN "worker.hpp" EXCLUDE
+  PATTERN "children.hpp" EXCLUDE
+  PATTERN "pipeline.hpp" EXCLUDE
+  PATTERN "pipeline_options.hpp" EXCLUDE
+  PATTERN "decoder_status.hpp" EXCLUDE
+  PATTERN "decoder_process.hpp" EXCLUDE)
 install(FILES ${PROJECT_BINARY_DIR}/include/framebus/modules.hpp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/framebus)
 if(FRAMEBUS_BUILD_DECODE)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/framebus/decode DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/framebus)
+  install(FILES ${PROJECT_SOURCE_DIR}/include/framebus/pipeline/decoder_status.hpp
+                ${PROJECT_SOURCE_DIR}/include/framebus/pipeline/decoder_process.hpp
+          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/framebus/pipeline)
 endif()
 if(FRAMEBUS_BUILD_CLASSIFY)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/framebus/classify DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/framebus)
   install(FILES ${PROJECT_SOURCE_DIR}/include/framebus/pipeline/worker.hpp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/framebus/pipeline)
+endif()
+# The pipeline needs both modules.
+if(FRAMEBUS_BUILD_DECODE AND FRAMEBUS_BUILD_CLASSIFY)
+  foreach(_header children pipeline pipeline_options)
+    install(FILES ${PROJECT_SOURCE_DIR}/include/framebus/pipeline/${_header}.hpp
+            DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/framebus/pipeline)
+  endforeach()
 endif()
 
 if(TARGET framebus_cli)
@@ -81,7 +96,13 @@ endif()
 # OpenCV's Debian -dev packages have no opencv4.pc (only the libopencv-dev meta package does), so
 # the classifier module names its libraries directly.
 if(FRAMEBUS_BUILD_CLASSIFY)
-  set(FRAMEBUS_PC_LIBS_PRIVATE "Libs.private: -lopencv_dnn -lopencv_imgproc -lopencv_core")
+  if(FRAMEBUS_BUILD_DECODE)
+    # The pipeline's queue topology reads with videoio and imgcodecs.
+    set(FRAMEBUS_PC_LIBS_PRIVATE
+        "Libs.private: -lopencv_videoio -lopencv_imgcodecs -lopencv_dnn -lopencv_imgproc -lopencv_core")
+  else()
+    set(FRAMEBUS_PC_LIBS_PRIVATE "Libs.private: -lopencv_dnn -lopencv_imgproc -lopencv_core")
+  endif()
 else()
   set(FRAMEBUS_PC_LIBS_PRIVATE "")
 endif()

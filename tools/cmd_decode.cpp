@@ -16,11 +16,10 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "commands.hpp"
 #include "framebus/channel/admin.hpp"
 #include "framebus/decode/decoder.hpp"
+#include "framebus/pipeline/decoder_process.hpp"
 #include "framebus/channel/producer.hpp"
 
 namespace framebus::cli {
@@ -54,31 +53,8 @@ struct DecodeOptions {
   int threads = 0;
   double interval = 1.0;
   bool status_json = false;
+  std::vector<std::string> stream_options;  // I:key=value,... (framebus run)
 };
-
-// One line of JSON per status report, for a supervising process (framebus run).
-nlohmann::ordered_json status_json(const std::vector<StreamStatus>& statuses, bool final) {
-  nlohmann::ordered_json out;
-  out["final"] = final;
-  auto& streams = out["streams"] = nlohmann::ordered_json::array();
-  for (const auto& s : statuses) {
-    streams.push_back({{"id", s.id},
-                       {"source", s.source},
-                       {"state", std::string(to_string(s.state))},
-                       {"message", s.message},
-                       {"native_fps", s.native_fps},
-                       {"width", s.source_width},
-                       {"height", s.source_height},
-                       {"decoded", s.decoded},
-                       {"published", s.published},
-                       {"dropped", s.dropped},
-                       {"skipped", s.skipped},
-                       {"decode_errors", s.decode_errors},
-                       {"reconnects", s.reconnects},
-                       {"last_error", s.last_error ? s.last_error->message() : std::string()}});
-  }
-  return out;
-}
 
 std::string status_line(const StreamStatus& s, double fps) {
   char line[512];
@@ -94,9 +70,45 @@ std::chrono::milliseconds milliseconds(double seconds) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::duration<double>(seconds));
 }
 
-// The channel of stream `index`: NAME, or NAME.<index> with --channel-per-stream.
-std::string stream_channel(const DecodeOptions& o, std::size_t index) {
-  return o.channel_per_stream ? o.channel + "." + std::to_string(index) : o.channel;
+// `--stream-options I:loop=N,max_fps=F,realtime=0|1,reconnect=0|1,width=W,height=H,threads=T`:
+// stream I decoded otherwise than the rest (the keys given replace `base`'s).
+bool parse_stream_options(const std::string& spec, const StreamOptions& base, std::map<std::size_t, StreamOptions>& out) {
+  const auto colon = spec.find(':');
+  if (colon == std::string::npos) return false;
+  try {
+    StreamOptions s = base;
+    std::string rest = spec.substr(colon + 1);
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      const std::string item = rest.substr(0, comma);
+      rest = comma == std::string::npos ? std::string() : rest.substr(comma + 1);
+      const auto eq = item.find('=');
+      if (eq == std::string::npos) return false;
+      const std::string key = item.substr(0, eq);
+      const std::string value = item.substr(eq + 1);
+      if (key == "loop") {
+        s.loop = static_cast<std::uint32_t>(std::stoul(value));
+      } else if (key == "max_fps") {
+        s.max_fps = std::stod(value);
+      } else if (key == "realtime") {
+        s.realtime = value == "1";
+      } else if (key == "reconnect") {
+        s.reconnect = value == "1";
+      } else if (key == "width") {
+        s.width = static_cast<std::uint32_t>(std::stoul(value));
+      } else if (key == "height") {
+        s.height = static_cast<std::uint32_t>(std::stoul(value));
+      } else if (key == "threads") {
+        s.threads = std::stoi(value);
+      } else {
+        return false;
+      }
+    }
+    out[std::stoul(spec.substr(0, colon))] = s;
+  } catch (const std::exception&) {  // std::stoul and friends on a value that is not a number
+    return false;
+  }
+  return true;
 }
 
 int run_decode(const DecodeOptions& o) {
@@ -104,17 +116,11 @@ int run_decode(const DecodeOptions& o) {
     std::cerr << "framebus decode: " << e.message() << '\n';
     return kExitFailure;
   };
-  // Every name is checked before any channel is made, so a bad one leaves nothing behind.
-  for (std::size_t i = 0; i < o.sources.size(); ++i) {
-    if (auto ok = validate_name(stream_channel(o, i)); !ok) {
-      return fail(Error(ok.error().code(), "--channel '" + o.channel + "'" +
-                                               (o.channel_per_stream ? " gives stream " + std::to_string(i) + " the channel '" +
-                                                                           stream_channel(o, i) + "'"
-                                                                     : std::string()) +
-                                               ": " + ok.error().message()));
-    }
-  }
-  ProducerOptions producer;
+  DecoderProcessOptions options;
+  options.sources = o.sources;
+  options.channel = o.channel;
+  options.channel_per_stream = o.channel_per_stream;
+  ProducerOptions& producer = options.producer;
   producer.slots = o.slots;
   producer.linger = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(o.linger));
   auto slot_size = parse_size(o.slot_size);
@@ -126,7 +132,7 @@ int run_decode(const DecodeOptions& o) {
   producer.slot_size = *slot_size;
   producer.policy = *policy;
   for (const auto& g : o.groups) producer.groups.push_back(GroupSpec{g, std::nullopt});
-  StreamOptions stream;
+  StreamOptions& stream = options.stream;
   stream.loop = o.forever ? StreamOptions::kLoopForever : o.loop;
   stream.frame_skip = o.skip;
   stream.max_fps = o.max_fps;
@@ -140,40 +146,28 @@ int run_decode(const DecodeOptions& o) {
   stream.width = o.width;
   stream.height = o.height;
   stream.format = *format;
-
-  // With a channel per stream the decoder's own channel is stream 0's, so no channel is left
-  // without a stream.
-  auto decoder = MultiDecoder::create(stream_channel(o, 0), producer);
-  if (!decoder) return fail(decoder.error());
-  std::vector<std::uint32_t> finite;  // streams whose end ends the run
-  for (std::size_t i = 0; i < o.sources.size(); ++i) {
-    const std::string& source = o.sources[i];
-    stream.channel = stream_channel(o, i);
-    auto id = decoder->add_stream(source, stream);
-    if (!id) {
-      std::cerr << "framebus decode: " << source << ": " << id.error().message() << '\n';
-      return kExitFailure;
+  for (const auto& spec : o.stream_options) {
+    if (!parse_stream_options(spec, stream, options.per_stream)) {
+      return fail(Error(ErrorCode::invalid_argument, "--stream-options '" + spec + "': I:key=value,... is expected"));
     }
-    if (stream.loop != StreamOptions::kLoopForever) finite.push_back(*id);
   }
+  const auto interval = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(o.interval));
+
   struct sigaction sa{};
   sa.sa_handler = &on_signal;
   ::sigaction(SIGINT, &sa, nullptr);
   ::sigaction(SIGTERM, &sa, nullptr);
+  // For a supervising process (framebus run): one status line per interval on stdout.
+  if (o.status_json) return run_decoder_child(options, interval, g_stop, std::cout);
 
+  auto decoder = DecoderProcess::start(options);
+  if (!decoder) return fail(decoder.error());
   const bool tty = ::isatty(STDERR_FILENO) != 0;
   std::map<std::uint32_t, std::uint64_t> last_published;
   std::size_t drawn = 0;
-  const auto interval = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(o.interval));
   for (;;) {
-    // Waiting on the streams paces the display and returns at once when they are done.
-    const bool done = !finite.empty() && decoder->wait(interval).has_value();
+    const bool done = decoder->wait(interval);
     const auto statuses = decoder->statuses();
-    if (o.status_json) {
-      std::cout << status_json(statuses, false).dump() << std::endl;
-      if (done || g_stop.load()) break;
-      continue;
-    }
     if (tty && drawn > 0) std::cerr << "\033[" << drawn << "A";
     for (const auto& s : statuses) {
       const double fps = static_cast<double>(s.published - last_published[s.id]) / o.interval;
@@ -185,19 +179,6 @@ int run_decode(const DecodeOptions& o) {
   }
   decoder->stop();
   int status = kExitOk;
-  if (o.status_json) {
-    const auto statuses = decoder->statuses();
-    for (const auto& s : statuses) {
-      if (s.state == StreamState::error) status = kExitFailure;
-    }
-    // Closing first lets consumers see the end of the channel before the last report.
-    auto closed = decoder->close();
-    if (!closed) status = kExitFailure;
-    auto last = status_json(statuses, true);
-    if (!closed) last["error"] = closed.error().message();
-    std::cout << last.dump() << std::endl;
-    return status;
-  }
   std::cout << "stream  state         frames  dropped  skipped  errors  reconnects  source\n";
   for (const auto& s : decoder->statuses()) {
     std::printf("%6u  %-12s %7llu  %7llu  %7llu  %6llu  %10llu  %s\n", s.id, std::string(to_string(s.state)).c_str(),
@@ -255,6 +236,9 @@ void add_decode_command(CLI::App& app, int& status) {
   cmd->add_option("--width", o->width, "Output width (0: the source's)");
   cmd->add_option("--height", o->height, "Output height (0: the source's)");
   cmd->add_option("--threads", o->threads, "Decoder threads per stream (0: FFmpeg decides)");
+  cmd->add_option("--stream-options", o->stream_options,
+                  "Stream I decoded otherwise: I:loop=N,max_fps=F,realtime=0|1,reconnect=0|1,width=W,height=H,threads=T")
+      ->group("");  // written by framebus run for its per-source options
   cmd->add_flag("--status-json", o->status_json, "Report statuses as JSON lines on stdout (for a supervising program)");
   cmd->add_option("--status-interval", o->interval, "Seconds between status lines")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->callback([o, &status] { status = run_decode(*o); });

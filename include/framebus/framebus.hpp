@@ -19,9 +19,12 @@
 #include "framebus/pipeline/latency_histogram.hpp"
 #include "framebus/pipeline/result.hpp"
 #include "framebus/pipeline/result_sink.hpp"
+#include "framebus/pipeline/run_stats.hpp"
 
 #if FRAMEBUS_HAS_DECODE
 #include "framebus/decode/decoder.hpp"
+#include "framebus/pipeline/decoder_process.hpp"
+#include "framebus/pipeline/decoder_status.hpp"
 #endif
 
 #if FRAMEBUS_HAS_CLASSIFY
@@ -29,4 +32,10 @@
 #include "framebus/classify/inference_backend.hpp"
 #include "framebus/classify/prediction.hpp"
 #include "framebus/pipeline/worker.hpp"
+#endif
+
+#if FRAMEBUS_HAS_DECODE && FRAMEBUS_HAS_CLASSIFY
+#include "framebus/pipeline/children.hpp"
+#include "framebus/pipeline/pipeline.hpp"
+#include "framebus/pipeline/pipeline_options.hpp"
 #endif

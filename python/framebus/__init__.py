@@ -18,6 +18,7 @@ from ._endpoints import (Consumer, LoanArray, Message, Producer, channels, colle
                          list_channels, remove, remove_channel, remove_group)
 from ._pipeline import (InferenceResult, ResultSink, SinkEntry, StreamTally, Worker, WorkerStats, decode_result, encode_result,
                         encoded_result_size, end_of_stream_result, publish_result, results_producer)
+from ._run import Pipeline, RunReport
 from ._sizes import parse_size
 
 __version__ = _core.__version__
@@ -30,4 +31,5 @@ __all__ = [
     "EndOfChannel", "ProducerDied", "LingerExpired", "LingerExpiredWarning",
     "InferenceResult", "encode_result", "decode_result", "encoded_result_size", "end_of_stream_result",
     "ResultSink", "SinkEntry", "StreamTally", "Worker", "WorkerStats", "publish_result", "results_producer",
+    "Pipeline", "RunReport",
 ]

@@ -316,6 +316,9 @@ void bind_pipeline(py::module_& m) {
       .def("stop", &PyWorker::stop)
       .def_property_readonly("stop_requested", &PyWorker::stop_requested);
 #endif
+#if defined(FRAMEBUS_HAS_DECODE) && defined(FRAMEBUS_HAS_CLASSIFY)
+  bind_pipeline_run(m);
+#endif
 }
 
 }  // namespace framebus::python

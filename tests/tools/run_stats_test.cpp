@@ -2,7 +2,7 @@
 // fps, frames done, drops; queue depth and workers), the JSON line of each frame, the summary
 // tables and the report.
 
-#include "run/run_stats.hpp"
+#include "run_output.hpp"
 
 #include <cmath>
 #include <set>

@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-namespace framebus::cli {
+namespace framebus::pipeline_detail {
 
 inline constexpr std::uint32_t kFramePipeMagic = 0x50465246;  // "FRFP"
 
@@ -21,4 +21,4 @@ struct FramePipeHeader {
   std::uint64_t bytes = 0;  // BGR24, width * height * 3
 };
 
-}  // namespace framebus::cli
+}  // namespace framebus::pipeline_detail

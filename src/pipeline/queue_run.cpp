@@ -1,4 +1,4 @@
-// `framebus run --topology queue`: the baseline that pipelines built on multiprocessing queues
+// Topology::queue (`framebus run --topology queue`): the baseline that pipelines built on multiprocessing queues
 // have today. One OpenCV reader process per source writes copies of its frames down a pipe; one
 // consumer copies them into a bounded queue, classifies them in batches and orders the results.
 // It shares the sink, output and report with the channel topologies so both can be compared.
@@ -11,17 +11,17 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
-#include <iostream>
 #include <thread>
 #include <vector>
 
 #include "common/clock.hpp"
 #include "framebus/classify/classifier.hpp"
-#include "run/frame_pipe.hpp"
-#include "run/spawn.hpp"
-#include "run/supervisor.hpp"
+#include "framebus/pipeline/pipeline.hpp"
+#include "pipeline/frame_pipe.hpp"
+#include "pipeline/runs.hpp"
+#include "pipeline/spawn.hpp"
 
-namespace framebus::cli {
+namespace framebus::pipeline_detail {
 namespace {
 
 struct QueuedFrame {
@@ -46,7 +46,7 @@ void parse(Reader& r, std::deque<QueuedFrame>& queue, Session& session) {
     FramePipeHeader h;
     std::memcpy(&h, r.buffer.data() + offset, sizeof h);
     if (h.magic != kFramePipeMagic) {
-      session.stats().errors.push_back("reader of stream " + std::to_string(r.stream) + " wrote a malformed frame");
+      session.stats()->errors.push_back("reader of stream " + std::to_string(r.stream) + " wrote a malformed frame");
       r.buffer.clear();
       return;
     }
@@ -66,7 +66,7 @@ void parse(Reader& r, std::deque<QueuedFrame>& queue, Session& session) {
     f.bytes.assign(begin, begin + h.bytes);
     queue.push_back(std::move(f));
     ++r.frames;
-    session.stats().decoder[r.stream].published = r.frames;
+    session.stats()->decoder[r.stream].published = r.frames;
     offset += sizeof h + h.bytes;
   }
   r.buffer.erase(r.buffer.begin(), r.buffer.begin() + static_cast<std::ptrdiff_t>(offset));
@@ -74,19 +74,26 @@ void parse(Reader& r, std::deque<QueuedFrame>& queue, Session& session) {
 
 }  // namespace
 
-int run_with_queue(const RunOptions& o, Session& session, const std::atomic<bool>& stop) {
+int run_with_queue(const RunContext& run) {
+  const PipelineOptions& o = run.options;
+  Session& session = run.session;
+  const std::atomic<bool>& stop = run.stop;
   const std::uint32_t cores = std::max(1U, std::thread::hardware_concurrency());
   auto classifier = Classifier::create(to_classifier_options(o.model, o.threads > 0 ? o.threads : static_cast<int>(cores), o.batch));
   if (!classifier) {
-    std::cerr << "framebus run: " << classifier.error().message() << '\n';
+    session.message(classifier.error().message());
     return kRunSetupFailed;
   }
   std::vector<Reader> readers;
   for (std::uint32_t i = 0; i < o.sources.size(); ++i) {
-    std::vector<std::string> args{"read-frames", o.sources[i], "--stream", std::to_string(i), "--loop", std::to_string(o.loop)};
-    if (o.width && o.height) args.insert(args.end(), {"--width", std::to_string(o.width), "--height", std::to_string(o.height)});
-    auto child = spawn_self(args, true);
-    auto& d = session.stats().decoder[i];
+    const SourceOptions& decode = source_options(o, i);
+    std::vector<std::string> args{"read-frames", o.sources[i], "--stream", std::to_string(i), "--loop", std::to_string(decode.loop)};
+    if (decode.width && decode.height) {
+      args.insert(args.end(), {"--width", std::to_string(decode.width), "--height", std::to_string(decode.height)});
+    }
+    auto child = spawn_child(run.executable, args, true);
+    auto stats = session.stats();
+    auto& d = stats->decoder[i];
     d.source = o.sources[i];
     if (!child) {
       d.state = "error";
@@ -100,7 +107,7 @@ int run_with_queue(const RunOptions& o, Session& session, const std::atomic<bool
   const std::size_t capacity = std::max<std::size_t>(8, 2 * o.batch);
   std::deque<QueuedFrame> queue;
   std::int64_t batch_deadline_ns = -1;
-  const auto batch_timeout_ns = static_cast<std::int64_t>(o.batch_timeout_ms * 1e6);
+  const std::int64_t batch_timeout_ns = o.batch_timeout.count();
   std::uint64_t batches = 0;
   bool interrupted = false;
   for (;;) {
@@ -130,7 +137,7 @@ int run_with_queue(const RunOptions& o, Session& session, const std::atomic<bool
       auto predictions = classifier->classify(std::span<const ImageRef>(refs));
       const std::int64_t done = detail::monotonic_ns();
       ++batches;
-      if (!predictions) session.stats().errors.push_back("classification failed: " + predictions.error().message());
+      if (!predictions) session.stats()->errors.push_back("classification failed: " + predictions.error().message());
       for (std::size_t i = 0; i < batch.size(); ++i) {
         InferenceResult r;
         r.stream = batch[i].header.stream;
@@ -146,10 +153,13 @@ int run_with_queue(const RunOptions& o, Session& session, const std::atomic<bool
         if (predictions) r.top = std::move((*predictions)[i]);
         session.take(std::move(r), detail::monotonic_ns());
       }
-      session.stats().queued = static_cast<std::uint32_t>(queue.size());
+      session.stats()->queued = static_cast<std::uint32_t>(queue.size());
       session.tick(detail::monotonic_ns(), 1, 1);
       continue;
     }
+    // Once stopped, nothing queued is classified any more: it is let go, so that the pipes are
+    // read to their end (the killed readers' EOF) even when the queue was full.
+    if (interrupted) queue.clear();
     // Read while the queue has room; otherwise just wait for the batch deadline.
     std::vector<pollfd> fds;
     std::vector<Reader*> polled;
@@ -186,7 +196,8 @@ int run_with_queue(const RunOptions& o, Session& session, const std::atomic<bool
         continue;
       }
       r.pid = -1;
-      auto& d = session.stats().decoder[r.stream];
+      auto stats = session.stats();
+      auto& d = stats->decoder[r.stream];
       if (exit->ok()) {
         d.state = "eof";
       } else if (!interrupted) {
@@ -195,7 +206,7 @@ int run_with_queue(const RunOptions& o, Session& session, const std::atomic<bool
       }
     }
     // The display's queue depth: frames read and waiting for the consumer's next batch.
-    session.stats().queued = static_cast<std::uint32_t>(queue.size());
+    session.stats()->queued = static_cast<std::uint32_t>(queue.size());
     session.tick(detail::monotonic_ns(), 1, 1);
   }
   for (auto& r : readers) {
@@ -205,14 +216,14 @@ int run_with_queue(const RunOptions& o, Session& session, const std::atomic<bool
       while (!poll_exit(r.pid)) ::usleep(1000);
     }
   }
-  auto& tally = session.stats().workers[0];
-  tally.last_exit = "in-process";
-  bool failed = !session.finish(detail::monotonic_ns());
-  for (const auto& [id, d] : session.stats().decoder) {
+  session.stats()->workers[0].last_exit = "in-process";
+  session.finish(detail::monotonic_ns());
+  bool failed = false;
+  for (const auto& [id, d] : session.stats()->decoder) {
     if (d.state == "error") failed = true;
   }
   if (interrupted) return kRunInterrupted;
   return failed ? kRunStreamFailed : kRunOk;
 }
 
-}  // namespace framebus::cli
+}  // namespace framebus::pipeline_detail

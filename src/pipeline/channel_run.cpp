@@ -1,4 +1,4 @@
-#include "run/supervisor.hpp"
+#include "pipeline/runs.hpp"
 
 #include <signal.h>
 #include <unistd.h>
@@ -6,9 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <iostream>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
@@ -18,10 +16,12 @@
 #include "framebus/channel/admin.hpp"
 #include "framebus/channel/consumer.hpp"
 #include "framebus/channel/producer.hpp"
+#include "framebus/pipeline/decoder_status.hpp"
+#include "framebus/pipeline/pipeline.hpp"
 #include "framebus/pipeline/worker.hpp"
-#include "run/spawn.hpp"
+#include "pipeline/spawn.hpp"
 
-namespace framebus::cli {
+namespace framebus::pipeline_detail {
 namespace {
 
 constexpr auto kPoll = std::chrono::milliseconds(50);
@@ -36,7 +36,8 @@ struct WorkerSlot {
   pid_t pid = -1;
 };
 
-std::string seconds_arg(double s) { return std::to_string(s); }
+std::string seconds_arg(Duration d) { return std::to_string(std::chrono::duration<double>(d).count()); }
+std::string milliseconds_arg(Duration d) { return std::to_string(std::chrono::duration<double, std::milli>(d).count()); }
 
 // Reads the decoder's JSON status lines (non-blocking) into the run's counters.
 class DecoderReport {
@@ -48,7 +49,7 @@ class DecoderReport {
   DecoderReport(const DecoderReport&) = delete;
   DecoderReport& operator=(const DecoderReport&) = delete;
 
-  void read(RunStats& stats) {
+  void read(Session& session) {
     char buf[4096];
     for (;;) {
       const ssize_t n = ::read(fd_, buf, sizeof buf);
@@ -59,25 +60,11 @@ class DecoderReport {
     while ((eol = pending_.find('\n')) != std::string::npos) {
       const std::string line = pending_.substr(0, eol);
       pending_.erase(0, eol + 1);
-      apply(line, stats);
+      apply_decoder_status(line, session.stats()->decoder);
     }
   }
 
  private:
-  static void apply(const std::string& line, RunStats& stats) {
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.contains("streams")) return;
-    for (const auto& s : j["streams"]) {
-      auto& d = stats.decoder[s.value("id", 0U)];
-      if (auto source = s.value("source", std::string()); !source.empty()) d.source = source;
-      d.state = s.value("state", "");
-      d.message = s.value("message", "");
-      d.native_fps = s.value("native_fps", 0.0);
-      d.published = s.value("published", 0ULL);
-      d.dropped = s.value("dropped", 0ULL);
-      d.decode_errors = s.value("decode_errors", 0ULL);
-    }
-  }
 
   int fd_;
   std::string pending_;
@@ -85,8 +72,8 @@ class DecoderReport {
 
 class ChannelRun {
  public:
-  ChannelRun(const RunOptions& o, Topology t, Session& s, const std::atomic<bool>& stop)
-      : o_(o), topology_(t), session_(s), stop_(stop) {}
+  explicit ChannelRun(const RunContext& run)
+      : o_(run.options), topology_(run.options.topology), exe_(run.executable), session_(run.session), stop_(run.stop) {}
 
   int run();
 
@@ -94,7 +81,7 @@ class ChannelRun {
   bool create_channels();
   bool start_decoder();
   void start_workers();
-  bool spawn_worker(WorkerSlot& w, double open_wait);
+  bool spawn_worker(WorkerSlot& w, Duration open_wait);
   void reap_children();
   void sample_channels();
   void release_frame_channels();
@@ -103,8 +90,9 @@ class ChannelRun {
   std::uint32_t workers_running() const;
   std::uint32_t threads_per_process() const { return topology_ == Topology::threads ? o_.workers : 1; }
 
-  const RunOptions& o_;
+  const PipelineOptions& o_;
   Topology topology_;
+  std::string exe_;
   Session& session_;
   const std::atomic<bool>& stop_;
 
@@ -138,18 +126,14 @@ bool ChannelRun::create_channels() {
     frame_channels_.push_back(frames_);
   }
   auto fail = [&](const Error& e) {
-    std::cerr << "framebus run: " << e.message() << '\n';
+    session_.message(e.message());
     return false;
   };
-  auto slot_size = parse_size(o_.slot_size);
-  if (!slot_size) return fail(slot_size.error());
-  auto policy = parse_policy(o_.policy);
-  if (!policy) return fail(policy.error());
   ProducerOptions frames;
   frames.slots = o_.slots;
-  frames.slot_size = *slot_size;
-  frames.policy = *policy;
-  frames.groups = {GroupSpec{"workers", *policy}};
+  frames.slot_size = o_.slot_size;
+  frames.policy = o_.policy;
+  frames.groups = {GroupSpec{"workers", o_.policy}};
   frames.linger = Duration::zero();
   // The supervisor holds each channel from the start, so that workers may join before the
   // decoder and no frame is published before the workers' group exists.
@@ -172,19 +156,22 @@ bool ChannelRun::create_channels() {
 bool ChannelRun::start_decoder() {
   std::vector<std::string> args{"decode"};
   args.insert(args.end(), o_.sources.begin(), o_.sources.end());
+  const SourceOptions& d = o_.decode;
+  const Duration status_interval = std::max<Duration>(std::chrono::milliseconds(100), o_.progress_interval / 2);
   args.insert(args.end(), {"--channel", frames_, "--group", "workers", "--slots", std::to_string(o_.slots),
-                           "--slot-size", o_.slot_size, "--policy", o_.policy, "--status-json",
-                           "--status-interval", seconds_arg(std::max(0.1, o_.interval / 2)), "--linger", "600",
-                           "--loop", std::to_string(o_.loop), "--threads", std::to_string(o_.decode_threads)});
+                           "--slot-size", std::to_string(o_.slot_size), "--policy", std::string(to_string(o_.policy)),
+                           "--status-json", "--status-interval", seconds_arg(status_interval), "--linger", "600",
+                           "--loop", std::to_string(d.loop), "--threads", std::to_string(d.decode_threads)});
   if (topology_ == Topology::per_stream) args.emplace_back("--channel-per-stream");
-  if (o_.max_fps > 0) args.insert(args.end(), {"--max-fps", std::to_string(o_.max_fps)});
-  if (o_.realtime) args.emplace_back("--realtime");
-  if (o_.reconnect) args.emplace_back("--reconnect");
-  if (o_.width) args.insert(args.end(), {"--width", std::to_string(o_.width)});
-  if (o_.height) args.insert(args.end(), {"--height", std::to_string(o_.height)});
-  auto child = spawn_self(args, true);
+  if (d.max_fps > 0) args.insert(args.end(), {"--max-fps", std::to_string(d.max_fps)});
+  if (d.realtime) args.emplace_back("--realtime");
+  if (d.reconnect) args.emplace_back("--reconnect");
+  if (d.width) args.insert(args.end(), {"--width", std::to_string(d.width)});
+  if (d.height) args.insert(args.end(), {"--height", std::to_string(d.height)});
+  for (const auto& [index, s] : o_.source_options) args.insert(args.end(), {"--stream-options", stream_options_arg(index, s)});
+  auto child = spawn_child(exe_, args, true);
   if (!child) {
-    std::cerr << "framebus run: cannot start the decoder: " << std::strerror(errno) << '\n';
+    session_.message(std::string("cannot start the decoder: ") + std::strerror(errno));
     return false;
   }
   decoder_pid_ = child->pid;
@@ -192,19 +179,20 @@ bool ChannelRun::start_decoder() {
   return true;
 }
 
-bool ChannelRun::spawn_worker(WorkerSlot& w, double open_wait) {
+bool ChannelRun::spawn_worker(WorkerSlot& w, Duration open_wait) {
   auto args = w.args;
   args.insert(args.end(), {"--open-wait", seconds_arg(open_wait)});
-  auto child = spawn_self(args, false);
+  auto child = spawn_child(exe_, args, false);
   if (!child) {
-    session_.stats().errors.push_back("cannot start worker " + std::to_string(w.id) + ": " + std::strerror(errno));
+    session_.stats()->errors.push_back("cannot start worker " + std::to_string(w.id) + ": " + std::strerror(errno));
     return false;
   }
   w.pid = child->pid;
   // One tally per worker thread of the process (ids w.id, w.id + 1, ...), so that the summary
   // lists every worker, also one that got no frame; restarts are counted on the first.
+  auto stats = session_.stats();
   for (std::uint32_t i = 0; i < threads_per_process(); ++i) {
-    auto& tally = session_.stats().workers[w.id + i];
+    auto& tally = stats->workers[w.id + i];
     tally.pid = static_cast<std::uint32_t>(child->pid);
     tally.running = true;
   }
@@ -227,14 +215,14 @@ void ChannelRun::start_workers() {
     w.id = i * per_process;
     w.channel = frame_channels_[topology_ == Topology::per_stream ? i : 0];
     w.args = {"worker", "--channel", w.channel, "--results", results_, "--batch", std::to_string(o_.batch),
-              "--batch-timeout", std::to_string(o_.batch_timeout_ms), "--id", std::to_string(w.id), "--threads",
+              "--batch-timeout", milliseconds_arg(o_.batch_timeout), "--id", std::to_string(w.id), "--threads",
               std::to_string(threads), "--worker-threads", std::to_string(per_process)};
-    const auto model = to_args(o_.model);
+    const auto model = model_args(o_.model);
     w.args.insert(w.args.end(), model.begin(), model.end());
     if (o_.copy) w.args.emplace_back("--copy");
     workers_.push_back(std::move(w));
   }
-  for (auto& w : workers_) spawn_worker(w, 30.0);
+  for (auto& w : workers_) spawn_worker(w, std::chrono::seconds(30));
 }
 
 std::uint32_t ChannelRun::workers_running() const {
@@ -248,11 +236,11 @@ std::uint32_t ChannelRun::workers_running() const {
 void ChannelRun::reap_children() {
   if (decoder_pid_ > 0) {
     if (auto exit = poll_exit(decoder_pid_)) {
-      decoder_report_->read(session_.stats());
+      decoder_report_->read(session_);
       decoder_exit_ = exit;
       decoder_pid_ = -1;
       if (!exit->ok() && !stopping_) {
-        session_.stats().errors.push_back("the decoder ended with " + exit->describe());
+        session_.stats()->errors.push_back("the decoder ended with " + exit->describe());
       }
       // The decoder's streams are over. The workers see the end of their channels once the
       // supervisor lets go of them (release_frame_channels), when no frame waits any more.
@@ -263,12 +251,16 @@ void ChannelRun::reap_children() {
     auto exit = poll_exit(w.pid);
     if (!exit) continue;
     w.pid = -1;
-    for (std::uint32_t i = 0; i < threads_per_process(); ++i) {
-      auto& thread = session_.stats().workers[w.id + i];
-      thread.running = false;
-      thread.last_exit = exit->describe();
+    std::uint32_t restarts = 0;
+    {
+      auto stats = session_.stats();
+      for (std::uint32_t i = 0; i < threads_per_process(); ++i) {
+        auto& thread = stats->workers[w.id + i];
+        thread.running = false;
+        thread.last_exit = exit->describe();
+      }
+      restarts = stats->workers[w.id].restarts;
     }
-    auto& tally = session_.stats().workers[w.id];
     if (exit->ok() || stopping_) continue;  // a worker that ended is not started again
     // A crashed worker is replaced while its channel still has work (its held frames are
     // redelivered to whichever worker of the group takes them next).
@@ -277,13 +269,13 @@ void ChannelRun::reap_children() {
     bool work_left = decoder_pid_ > 0;
     for (const auto& g : info ? info->groups : std::vector<GroupInfo>{}) work_left = work_left || (g.name == "workers" && g.pending > 0);
     if (info && !work_left) continue;
-    if (!info || tally.restarts >= o_.max_restarts) {
-      if (info) session_.stats().errors.push_back("worker " + std::to_string(w.id) + " crashed too often");
+    if (!info || restarts >= o_.max_restarts) {
+      if (info) session_.stats()->errors.push_back("worker " + std::to_string(w.id) + " crashed too often");
       continue;
     }
-    ++tally.restarts;
-    std::cerr << "framebus run: worker " << w.id << " " << exit->describe() << "; restarting it\n";
-    (void)spawn_worker(w, 2.0);  // a failed start is recorded in the run's errors
+    ++session_.stats()->workers[w.id].restarts;
+    session_.message("worker " + std::to_string(w.id) + " " + exit->describe() + "; restarting it");
+    (void)spawn_worker(w, std::chrono::seconds(2));  // a failed start is recorded in the run's errors
   }
 }
 
@@ -306,14 +298,15 @@ void ChannelRun::sample_channels() {
         failed.frame = d.frame;
         failed.received_ns = failed.infer_start_ns = failed.infer_end_ns = detail::monotonic_ns();
         session_.take(std::move(failed), detail::monotonic_ns());
-        std::cerr << "framebus run: stream " << d.stream << " frame " << d.frame << " killed " << d.deliveries
-                  << " workers in turn; it is given up (a dead letter) and reported as failed\n";
+        session_.message("stream " + std::to_string(d.stream) + " frame " + std::to_string(d.frame) + " killed " +
+                         std::to_string(d.deliveries) +
+                         " workers in turn; it is given up (a dead letter) and reported as failed");
       }
       seen = g.dead_letters;
-      for (const auto& d : g.drops_by_stream) session_.stats().channel_drops[d.stream] = d.dropped;
+      for (const auto& d : g.drops_by_stream) session_.stats()->channel_drops[d.stream] = d.dropped;
     }
   }
-  session_.stats().queued = queued;
+  session_.stats()->queued = queued;
 }
 
 // The supervisor holds the frame channels until the decoder is gone and no frame waits for a
@@ -376,7 +369,7 @@ int ChannelRun::run() {
     if (stop_.load() || stopping_) request_stop(now);
     auto received = sink_->receive(kPoll);
     if (!received) {
-      session_.stats().errors.push_back("results channel: " + received.error().message());
+      session_.stats()->errors.push_back("results channel: " + received.error().message());
       request_stop(now);
       break;
     }
@@ -387,10 +380,10 @@ int ChannelRun::run() {
       if (record) {
         session_.take(std::move(*record), detail::monotonic_ns());
       } else {
-        session_.stats().errors.push_back("a malformed result: " + record.error().message());
+        session_.stats()->errors.push_back("a malformed result: " + record.error().message());
       }
     }
-    if (decoder_report_) decoder_report_->read(session_.stats());
+    if (decoder_report_) decoder_report_->read(session_);
     // A stop asked while receiving is acted on before exits are judged: a child that ended from
     // the same signal (SIGTERM to the process group) is neither an error nor restarted.
     if (stop_.load()) request_stop(detail::monotonic_ns());
@@ -406,7 +399,7 @@ int ChannelRun::run() {
     if (workers_gone && decoder_pid_ > 0 && !stopping_) {
       // Workers end only after their channels do, which needs the decoder gone first: with none
       // left (crashed beyond --max-restarts) nothing would take the decoder's frames.
-      session_.stats().errors.push_back("no worker is left; stopping the decoder");
+      session_.stats()->errors.push_back("no worker is left; stopping the decoder");
       request_stop(now);
     }
     const bool children_done =
@@ -423,21 +416,25 @@ int ChannelRun::run() {
   sink_->close();
   const bool interrupted = stopping_ && stop_.load();
   remove_channels();
-  bool failed = !session_.finish(detail::monotonic_ns());
-  for (const auto& [id, d] : session_.stats().decoder) {
-    if (d.state == "error") failed = true;
+  session_.finish(detail::monotonic_ns());
+  bool failed = false;
+  {
+    auto stats = session_.stats();
+    for (const auto& [id, d] : stats->decoder) {
+      if (d.state == "error") failed = true;
+    }
+    if (!stats->errors.empty()) failed = true;
   }
   if (decoder_exit_ && !decoder_exit_->ok() && !interrupted) failed = true;
-  if (!session_.stats().errors.empty()) failed = true;
   if (interrupted) return kRunInterrupted;
   return failed ? kRunStreamFailed : kRunOk;
 }
 
 }  // namespace
 
-int run_with_channels(const RunOptions& options, Topology topology, Session& session, const std::atomic<bool>& stop) {
-  ChannelRun run(options, topology, session, stop);
+int run_with_channels(const RunContext& context) {
+  ChannelRun run(context);
   return run.run();
 }
 
-}  // namespace framebus::cli
+}  // namespace framebus::pipeline_detail

@@ -1,7 +1,7 @@
 // posix_spawn rather than fork: the supervisor may have threads (OpenCV's pool, from checking
 // the model), and a forked copy of a multithreaded process may only call async-signal-safe code.
 
-#include "run/spawn.hpp"
+#include "pipeline/spawn.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -12,10 +12,13 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdlib>
+#include <filesystem>
+#include <string_view>
 
 extern char** environ;
 
-namespace framebus::cli {
+namespace framebus::pipeline_detail {
 namespace {
 
 std::string self_exe() {
@@ -25,10 +28,44 @@ std::string self_exe() {
   return std::string(buf, static_cast<std::size_t>(n));
 }
 
+bool executable(const std::filesystem::path& path) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(path, ec) && ::access(path.c_str(), X_OK) == 0;
+}
+
 }  // namespace
 
-std::optional<ChildProcess> spawn_self(const std::vector<std::string>& args, bool capture_stdout) {
-  const std::string exe = self_exe();
+Result<std::string> find_executable(const std::string& configured) {
+  namespace fs = std::filesystem;
+  if (!configured.empty()) {
+    if (executable(configured)) return configured;
+    return make_error(ErrorCode::not_found, "executable '" + configured + "' is not an executable file");
+  }
+  const fs::path self = self_exe();
+  if (self.filename() == "framebus") return self.string();
+  if (const char* env = std::getenv("FRAMEBUS_EXECUTABLE"); env != nullptr && *env != '\0') {
+    if (executable(env)) return std::string(env);
+    return make_error(ErrorCode::not_found,
+                      "FRAMEBUS_EXECUTABLE is '" + std::string(env) + "', which is not an executable file");
+  }
+  // An embedding program (Python, a service) installed beside the tool.
+  if (const fs::path beside = self.parent_path() / "framebus"; executable(beside)) return beside.string();
+  if (const char* path = std::getenv("PATH"); path != nullptr) {
+    std::string_view rest(path);
+    while (!rest.empty()) {
+      const auto colon = rest.find(':');
+      const std::string dir(rest.substr(0, colon));
+      rest = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
+      if (!dir.empty() && executable(fs::path(dir) / "framebus")) return (fs::path(dir) / "framebus").string();
+    }
+  }
+  return make_error(ErrorCode::not_found,
+                    "cannot find the framebus executable, which runs the pipeline's decoder and workers: "
+                    "set FRAMEBUS_EXECUTABLE (or the executable option) to its path, or put it on PATH");
+}
+
+std::optional<ChildProcess> spawn_child(const std::string& exe, const std::vector<std::string>& args,
+                                        bool capture_stdout) {
   std::vector<char*> argv;
   argv.push_back(const_cast<char*>(exe.c_str()));
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -91,4 +128,4 @@ std::optional<ExitInfo> poll_exit(pid_t pid) {
   return info;
 }
 
-}  // namespace framebus::cli
+}  // namespace framebus::pipeline_detail

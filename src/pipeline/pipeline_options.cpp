@@ -1,0 +1,69 @@
+#include "framebus/pipeline/pipeline_options.hpp"
+
+#include <array>
+#include <utility>
+
+#include "pipeline/runs.hpp"
+
+namespace framebus {
+namespace {
+
+// One name table read by to_string and parse_topology.
+constexpr std::array<std::pair<Topology, std::string_view>, 4> kTopologyNames{{{Topology::shared, "shared"},
+                                                                               {Topology::per_stream, "per-stream"},
+                                                                               {Topology::threads, "threads"},
+                                                                               {Topology::queue, "queue"}}};
+
+}  // namespace
+
+std::string_view to_string(Topology topology) noexcept {
+  for (const auto& [t, name] : kTopologyNames) {
+    if (t == topology) return name;
+  }
+  return "unknown";
+}
+
+Result<Topology> parse_topology(std::string_view text) {
+  for (const auto& [t, name] : kTopologyNames) {
+    if (name == text) return t;
+  }
+  return make_error(ErrorCode::invalid_argument,
+                    "unknown topology '" + std::string(text) + "' (shared, per-stream, threads or queue)");
+}
+
+const SourceOptions& source_options(const PipelineOptions& options, std::uint32_t index) {
+  const auto it = options.source_options.find(index);
+  return it == options.source_options.end() ? options.decode : it->second;
+}
+
+ClassifierOptions to_classifier_options(const ModelOptions& model, int threads, std::uint32_t max_batch) {
+  ClassifierOptions o;
+  o.model = model.model;
+  o.labels = model.labels;
+  o.backend = model.backend;
+  o.input_width = model.input_size;
+  o.input_height = model.input_size;
+  o.top_k = model.top_k;
+  o.threads = threads;
+  o.max_batch = max_batch;
+  return o;
+}
+
+namespace pipeline_detail {
+
+std::string stream_options_arg(std::uint32_t index, const SourceOptions& s) {
+  return std::to_string(index) + ":loop=" + std::to_string(s.loop) + ",max_fps=" + std::to_string(s.max_fps) +
+         ",realtime=" + (s.realtime ? "1" : "0") + ",reconnect=" + (s.reconnect ? "1" : "0") +
+         ",width=" + std::to_string(s.width) + ",height=" + std::to_string(s.height) +
+         ",threads=" + std::to_string(s.decode_threads);
+}
+
+std::vector<std::string> model_args(const ModelOptions& model) {
+  std::vector<std::string> out{"--model", model.model, "--top-k", std::to_string(model.top_k), "--backend", model.backend};
+  if (!model.labels.empty()) out.insert(out.end(), {"--labels", model.labels});
+  if (model.input_size != 0) out.insert(out.end(), {"--input-size", std::to_string(model.input_size)});
+  return out;
+}
+
+}  // namespace pipeline_detail
+}  // namespace framebus
