@@ -15,9 +15,6 @@ namespace framebus::torture::drive {
 
 namespace {
 
-// How long a stopped participant's survivors' calls may overrun their deadline (scheduling on a
-// loaded machine; the library itself cuts every wait at its deadline).
-constexpr double kDeadlineSlackMs = 100.0;
 // A cancelled receive() must fail within this bound.
 constexpr double kCancelBoundMs = 1000.0;
 // Stream of the first run's messages (no trial producer uses it).

@@ -99,7 +99,8 @@ void print_text(std::ostream& out, const RunSummary& run) {
       << " of a waiting receive; max " << fixed(run.max_cancel_ms, 1) << " ms to fail with closed, bound 1000 ms), "
       << run.gc_passes << " gc passes (" << run.gc_removed_ours << " removed a dead trial channel), " << run.recreations
       << " re-creations\n";
-  out << "deadlines: " << run.overruns << " overruns (calls returning more than 100 ms past their deadline); latest "
+  out << "deadlines: " << run.overruns << " overruns (calls returning more than " << fixed(kDeadlineSlackMs, 0)
+      << " ms past their deadline); latest "
       << fixed(run.max_overrun_ms, 1) << " ms past it; " << run.gave_up << " calls gave up at their deadline and retried\n";
   for (const TrialResult& t : run.failed) {
     out << "FAILED trial seed " << t.seed << " (" << t.plan << ")\n";

@@ -13,6 +13,14 @@
 
 namespace framebus::torture {
 
+#ifndef FRAMEBUS_TORTURE_DEADLINE_SLACK_MS
+#define FRAMEBUS_TORTURE_DEADLINE_SLACK_MS 100
+#endif
+/// How far past its deadline a survivor's call may return before it counts as a hang: scheduling
+/// on a loaded machine (the library itself cuts every wait at its deadline). The sanitizer builds
+/// run every instruction several times slower and set a larger slack (tests/torture/CMakeLists.txt).
+inline constexpr double kDeadlineSlackMs = FRAMEBUS_TORTURE_DEADLINE_SLACK_MS;
+
 /// A data message's identity: its producer's stream and its sequence number.
 inline std::uint64_t message_key(std::uint32_t stream, std::uint64_t seq) { return (std::uint64_t{stream} << 40) | seq; }
 
