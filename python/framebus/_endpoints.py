@@ -41,9 +41,10 @@ def _normalise_groups(groups: GroupsArg) -> list[tuple[str, Optional[str]]]:
     return out
 
 
-def _deprecated(old: str, new: str) -> None:
-    # stacklevel 3: the warning points at the user's call, not at this module.
-    warnings.warn(f"{old} is deprecated: use {new}", DeprecationWarning, stacklevel=3)
+def _deprecated(old: str, new: str, stacklevel: int = 3) -> None:
+    # stacklevel 3: the warning points at the user's call, not at this module (one more when
+    # called through a helper of the public method).
+    warnings.warn(f"{old} is deprecated: use {new}", DeprecationWarning, stacklevel=stacklevel)
 
 
 def _renamed_message_fields(frame: int, user_meta: bytes, frame_id: Optional[int],
@@ -53,12 +54,12 @@ def _renamed_message_fields(frame: int, user_meta: bytes, frame_id: Optional[int
     if frame_id is not None:
         if frame != 0:
             raise InvalidArgument("give the frame number once, as frame= (frame_id= is its deprecated name)")
-        warnings.warn("frame_id= is deprecated: use frame=", DeprecationWarning, stacklevel=3)
+        _deprecated("frame_id=", "frame=", stacklevel=4)
         frame = frame_id
     if meta is not None:
         if user_meta != b"":
             raise InvalidArgument("give the user metadata once, as user_meta= (meta= is its deprecated name)")
-        warnings.warn("meta= is deprecated: use user_meta=", DeprecationWarning, stacklevel=3)
+        _deprecated("meta=", "user_meta=", stacklevel=4)
         user_meta = meta
     return frame, user_meta
 
