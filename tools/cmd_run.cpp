@@ -120,7 +120,8 @@ void add_run_command(CLI::App& app, int& status) {
   cmd->add_option("--policy", a->policy, "Frames channel policy: block, drop_oldest or drop_newest")->capture_default_str();
   cmd->add_option("--slots", o.slots, "Frames channel slots (0: from workers and batch)");
   cmd->add_option("--slot-size", a->slot_size, "Frames channel slot size")->capture_default_str();
-  cmd->add_option("--loop", d.loop, "Passes over each source")->capture_default_str();
+  cmd->add_option("--loop", d.loop, "Passes over each source (0: until stopped)")->capture_default_str();
+  cmd->add_flag_callback("--forever", [&d] { d.loop = SourceOptions::kLoopForever; }, "Loop every source until stopped (Ctrl-C)");
   cmd->add_option("--max-fps", d.max_fps, "Publish at most this many frames per second per stream");
   cmd->add_flag("--realtime", d.realtime, "Pace each source at its own frame rate, like a live camera");
   cmd->add_flag("--reconnect", d.reconnect, "Reopen lost network sources with backoff");

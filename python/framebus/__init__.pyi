@@ -308,7 +308,7 @@ class Pipeline:
                  top_k: int = ..., input_size: int = ..., backend: str = ..., topology: str = ...,
                  workers: int = ..., batch: int = ..., batch_timeout: Union[float, timedelta] = ...,
                  threads: int = ..., copy: bool = ..., name: str = ..., policy: str = ..., slots: int = ...,
-                 slot_size: Size = ..., loop: int = ..., max_fps: float = ..., realtime: bool = ...,
+                 slot_size: Size = ..., loop: Optional[int] = ..., max_fps: float = ..., realtime: bool = ...,
                  reconnect: bool = ..., width: int = ..., height: int = ..., decode_threads: int = ...,
                  gap_timeout: Union[float, timedelta] = ..., progress_interval: Union[float, timedelta] = ...,
                  max_restarts: int = ..., executable: Union[str, os.PathLike, None] = ...,

@@ -56,7 +56,7 @@ class Pipeline:
     ("shared", "per-stream", "threads" or "queue"), ``workers``, ``batch``, ``batch_timeout`` and
     ``gap_timeout`` and ``progress_interval`` (seconds or ``timedelta``), ``threads``, ``copy``,
     ``name``, ``policy`` ("block", "drop_oldest", "drop_newest"), ``slots``, ``slot_size`` (bytes
-    or "8MiB"), ``loop``, ``max_fps``, ``realtime``, ``reconnect``, ``width``, ``height``,
+    or "8MiB"), ``loop`` (passes; ``None`` or 0 loops until stopped), ``max_fps``, ``realtime``, ``reconnect``, ``width``, ``height``,
     ``decode_threads``, ``max_restarts``; and ``executable`` (the ``framebus`` tool the children
     run) and ``collect_results`` (default True: keep the ordered results for iteration). A source
     given as a dict (``{"source": "b.mp4", "loop": 3}``) has its own decoding options (``loop``,

@@ -61,7 +61,8 @@ std::string text_from(const std::string& option, const py::handle& value) {
 // A decoding option (PipelineOptions::decode, or one source's); false when `name` is not one.
 bool decode_option(SourceOptions& d, const std::string& name, const py::handle& value) {
   if (name == "loop") {
-    d.loop = number_from<std::uint32_t>(name, value);
+    // None (or 0) loops until the run is stopped, as Decoder.add_stream(loop=None) does.
+    d.loop = value.is_none() ? SourceOptions::kLoopForever : number_from<std::uint32_t>(name, value);
   } else if (name == "max_fps") {
     d.max_fps = number_from<double>(name, value);
   } else if (name == "realtime") {

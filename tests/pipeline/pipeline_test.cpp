@@ -189,19 +189,27 @@ TEST_F(PipelineTest, a_source_decoded_otherwise_keeps_its_own_options) {
   expect_invalid(o, "source_options[1]");
 }
 
-TEST_F(PipelineTest, stop_before_the_end_interrupts_the_run) {
+TEST_F(PipelineTest, stop_ends_a_run_whose_sources_loop_forever) {
   auto o = options();
-  o.decode.loop = 1000;
+  o.decode.loop = SourceOptions::kLoopForever;  // 0, as `framebus run --loop 0` / `--forever`
   o.decode.realtime = true;
+  o.collect_results = true;
   auto p = Pipeline::create(o);
   ASSERT_TRUE(p) << p.error().message();
-  std::thread stopper([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    p->stop();
-  });
+  RunReport report;
+  std::thread runner([&] { report = p->run(); });
+  // More results than one pass holds: the sources really do start over.
+  std::uint64_t results = 0;
+  while (results <= 2 * kPictures) {
+    auto entry = p->next_result(std::chrono::seconds(30));
+    ASSERT_TRUE(entry) << "the run ended or stalled after " << results << " results";
+    ++results;
+  }
   const auto start = std::chrono::steady_clock::now();
-  const RunReport report = p->run();
-  stopper.join();
+  p->stop();
+  while (p->next_result(std::chrono::seconds(30))) {
+  }
+  runner.join();
   EXPECT_EQ(report.exit_status, kRunInterrupted);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
 }

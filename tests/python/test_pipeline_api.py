@@ -112,7 +112,8 @@ def test_stop_from_another_thread_ends_a_run_promptly(media, model, tmp_path):
 
 
 def test_iteration_stops_when_the_run_is_stopped(media, model, tmp_path):
-    p = pipeline(media, model, tmp_path, loop=100, realtime=True, workers=1)
+    # loop=None: every source starts over until the run is stopped.
+    p = pipeline(media, model, tmp_path, loop=None, realtime=True, workers=1)
     seen = 0
     start = time.monotonic()
     for entry in p:

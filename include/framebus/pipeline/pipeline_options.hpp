@@ -48,7 +48,8 @@ ClassifierOptions to_classifier_options(const ModelOptions& model, int threads, 
 
 /// How every source is decoded.
 struct SourceOptions {
-  std::uint32_t loop = 1;      ///< Passes over each source.
+  std::uint32_t loop = 1;      ///< Passes over each source (kLoopForever: until the run is stopped).
+  static constexpr std::uint32_t kLoopForever = 0;  ///< The same value as StreamOptions::kLoopForever.
   double max_fps = 0.0;        ///< Publish at most this many frames per second per stream (0: no cap).
   bool realtime = false;       ///< Pace each source at its own frame rate, like a live camera.
   bool reconnect = false;      ///< Reopen lost network sources with backoff.
