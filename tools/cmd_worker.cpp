@@ -2,20 +2,15 @@
 // --worker-threads N, N of them as threads of this process). `framebus run` starts these; they
 // can also be started by hand beside a `framebus decode`.
 
-#include <signal.h>
-
-#include <atomic>
 #include <memory>
 
 #include "commands.hpp"
 #include "framebus/pipeline/children.hpp"
+#include "framebus/pipeline/stop_on_signals.hpp"
 #include "run/model_args.hpp"
 
 namespace framebus::cli {
 namespace {
-
-std::atomic<bool> g_stop{false};
-void on_signal(int) { g_stop.store(true); }
 
 struct WorkerArgs {
   WorkerProcessOptions worker;
@@ -27,11 +22,8 @@ int run_workers(WorkerArgs a) {
   a.worker.batch_timeout =
       std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(a.batch_timeout_ms));
   a.worker.open_wait = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(a.open_wait));
-  struct sigaction sa{};
-  sa.sa_handler = &on_signal;
-  ::sigaction(SIGINT, &sa, nullptr);
-  ::sigaction(SIGTERM, &sa, nullptr);
-  return run_worker_process(a.worker, g_stop);
+  const StopOnSignals stop;
+  return run_worker_process(a.worker, stop.token());
 }
 
 }  // namespace

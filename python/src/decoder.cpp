@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "errors.hpp"
+#include "interrupt.hpp"
 #include "framebus/decode/decoder.hpp"
 
 namespace py = pybind11;
@@ -139,26 +140,16 @@ class PyMultiDecoder {
     return out;
   }
 
-  // True when done, False on timeout. Slices of 100 ms let Python handle Ctrl-C in between.
+  // True when done, False on timeout. Ctrl-C stops the wait at once (interrupt.hpp).
   bool wait(std::optional<double> timeout, std::optional<std::uint32_t> stream) {
     auto d = decoder();
-    const auto start = std::chrono::steady_clock::now();
-    for (;;) {
-      double slice = 0.1;
-      if (timeout) {
-        const double left = *timeout - std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        if (left <= 0) slice = 0;
-        else slice = std::min(slice, left);
-      }
-      Result<void> r = [&] {
-        py::gil_scoped_release nogil;
-        return stream ? d->wait(*stream, seconds(slice)) : d->wait(seconds(slice));
-      }();
-      if (r) return true;
-      if (r.error().code() != ErrorCode::timeout) raise(r.error());
-      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-      if (timeout && slice <= 0) return false;
-    }
+    const Duration limit = timeout ? seconds(std::max(0.0, *timeout)) : forever;
+    Result<void> r = interruptible([&](std::stop_token stop) {
+      return stream ? d->wait(*stream, limit, std::move(stop)) : d->wait(limit, std::move(stop));
+    });
+    if (r) return true;
+    if (r.error().code() != ErrorCode::timeout) raise(r.error());
+    return false;
   }
 
   void stop() {

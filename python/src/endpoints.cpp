@@ -1,5 +1,5 @@
 // Producer, Loan and Consumer for Python. Every call that may wait releases the GIL, so other
-// Python threads run, and a wait checks Python's signal flags so Ctrl-C interrupts it.
+// Python threads run, and takes a stop token that Ctrl-C stops (interrupt.hpp).
 //
 // Threads: Python code may close a handle in one thread while another waits inside it (receive,
 // iteration, a blocked send). Each handle counts the threads inside its calls; close() wakes them
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "errors.hpp"
+#include "interrupt.hpp"
 #include "framebus/framebus.hpp"
 #include "message.hpp"
 
@@ -157,16 +158,22 @@ class Gate {
   std::function<void()> deferred_close_;
 };
 
-// Runs `f` on a handle inside its gate with the GIL released; raises Closed when it is closing.
+// Runs `f(stop)` on a handle inside its gate with the GIL released (Ctrl-C stops `stop` when the
+// call `may_wait`); fails with Closed when the handle is closing.
 template <typename F>
-auto inside(Gate& gate, const char* what, F&& f) -> decltype(f()) {
-  if (!gate.enter()) raise(Error(ErrorCode::closed, std::string("the ") + what + " is closed"));
+auto inside(Gate& gate, const char* what, F&& f, bool may_wait = true) -> decltype(f(std::stop_token{})) {
+  using Out = decltype(f(std::stop_token{}));
+  auto call = [&](std::stop_token stop) -> Out {
+    if (!gate.enter()) return make_error(ErrorCode::closed, std::string("the ") + what + " is closed");
+    struct Leave {
+      Gate& gate;
+      ~Leave() { gate.leave(); }
+    } leave{gate};  // left before the GIL is taken back: close() may go on at once
+    return f(std::move(stop));
+  };
+  if (may_wait) return interruptible(call);
   py::gil_scoped_release nogil;
-  struct Leave {
-    Gate& gate;
-    ~Leave() { gate.leave(); }
-  } leave{gate};  // destroyed before the GIL is taken back: close() may go on at once
-  return f();
+  return call({});
 }
 
 // Like inside(), for a call that keeps the GIL (a property): no Python code runs meanwhile.
@@ -216,13 +223,13 @@ class PyProducer {
   }
 
   PyLoan loan(std::size_t nbytes) {
-    return PyLoan{unwrap(inside(gate_, "producer", [&] { return producer_.loan(nbytes); }))};
+    return PyLoan{unwrap(inside(gate_, "producer", [&](std::stop_token stop) { return producer_.loan(nbytes, std::move(stop)); }))};
   }
 
   void publish(PyLoan& loan, std::uint32_t stream, std::uint64_t frame_id, std::int64_t pts, std::uint32_t flags,
                const std::string& meta, const Description& d) {
     const MessageMeta m = make_meta(stream, frame_id, pts, flags, meta, d);
-    unwrap(inside(gate_, "producer", [&] { return producer_.publish(std::move(loan.loan), m); }));
+    unwrap(inside(gate_, "producer", [&](const std::stop_token&) { return producer_.publish(std::move(loan.loan), m); }, false));
   }
 
   void send(const py::buffer& data, std::uint32_t stream, std::uint64_t frame_id, std::int64_t pts, std::uint32_t flags,
@@ -238,13 +245,14 @@ class PyProducer {
       ~Release() { PyBuffer_Release(&view); }  // also when the producer is closed (raises)
     } release{view};
     // The copy of a frame runs while other threads go on.
-    unwrap(inside(gate_, "producer", [&] {
-      return producer_.send(std::span(static_cast<const std::byte*>(view.buf), static_cast<std::size_t>(view.len)), m);
+    unwrap(inside(gate_, "producer", [&](std::stop_token stop) {
+      return producer_.send(std::span(static_cast<const std::byte*>(view.buf), static_cast<std::size_t>(view.len)), m,
+                            std::move(stop));
     }));
   }
 
   void end_stream(std::uint32_t stream, std::uint64_t frame_count) {
-    unwrap(inside(gate_, "producer", [&] { return producer_.end_stream(stream, frame_count); }));
+    unwrap(inside(gate_, "producer", [&](std::stop_token stop) { return producer_.end_stream(stream, frame_count, std::move(stop)); }));
   }
 
   // (group, messages) that the linger discarded; "" names messages no group had joined for.
@@ -274,11 +282,7 @@ class PyConsumer {
     o.group = group;
     if (policy) o.policy = unwrap(framebus::parse_policy(*policy));
     o.wait = seconds_to_duration(wait);
-    Result<Consumer> c = [&] {
-      py::gil_scoped_release nogil;
-      return Consumer::open(name, o);
-    }();
-    consumer_ = unwrap(std::move(c));
+    consumer_ = unwrap(interruptible([&](std::stop_token stop) { return Consumer::open(name, o, std::move(stop)); }));
   }
   PyConsumer(const PyConsumer&) = delete;
   PyConsumer& operator=(const PyConsumer&) = delete;
@@ -286,11 +290,11 @@ class PyConsumer {
   py::object receive(std::optional<double> timeout) {
     const Duration t = seconds_to_duration(timeout);
     std::string name;  // for the end of channel's text, read while inside
-    Received got = unwrap(inside(gate_, "consumer", [&] {
-      Result<Received> r = consumer_.receive(t);
+    Received got = unwrap(inside(gate_, "consumer", [&](std::stop_token stop) {
+      Result<Received> r = consumer_.receive(t, std::move(stop));
       if (r && r->status == Received::Status::end_of_channel) name = consumer_.name();
       return r;
-    }));
+    }, t != Duration::zero()));
     switch (got.status) {
       case Received::Status::message: return py::cast(Message(std::move(got.sample)));
       case Received::Status::timeout: return py::none();

@@ -2,7 +2,6 @@
 
 #include <array>
 
-#include "channel/channel_state.hpp"
 
 namespace py = pybind11;
 
@@ -40,26 +39,6 @@ PyObject* grab(const py::module_& m, const char* name) {
   return cls.release().ptr();
 }
 
-// The thread that runs Python's signal handlers (threading.main_thread()).
-unsigned long g_main_thread = 0;
-
-// Runs with the GIL released, from inside a wait: take the GIL and let Python run its signal
-// handlers. A handler that raised (KeyboardInterrupt) leaves the exception set for the caller.
-// Only Python's main thread runs handlers, so no other thread takes the GIL here: a decoder's
-// stream thread (never a Python thread) waiting for room must not wait for the GIL, which the
-// thread joining it may hold, and at interpreter exit a thread that takes the GIL is ended
-// under its C++ frames.
-bool python_signal_pending() {
-  if (PyThread_get_thread_ident() != g_main_thread || PyGILState_GetThisThreadState() == nullptr) return false;
-#if PY_VERSION_HEX >= 0x030D0000
-  if (Py_IsFinalizing() != 0) return false;
-#else
-  if (_Py_IsFinalizing() != 0) return false;
-#endif
-  py::gil_scoped_acquire gil;
-  return PyErr_CheckSignals() != 0;
-}
-
 }  // namespace
 
 void load_error_classes() {
@@ -73,8 +52,8 @@ void load_error_classes() {
 }
 
 void raise(const Error& error) {
-  if (error.code() == ErrorCode::interrupted && PyErr_Occurred() != nullptr) {
-    throw py::error_already_set();  // the KeyboardInterrupt raised by the signal handler
+  if (error.code() == ErrorCode::interrupted && PyErr_CheckSignals() != 0) {
+    throw py::error_already_set();  // the KeyboardInterrupt a signal handler raised
   }
   PyObject* cls = g_classes[static_cast<std::size_t>(error.code())];
   if (cls == nullptr) cls = g_error != nullptr ? g_error : PyExc_RuntimeError;
@@ -91,9 +70,5 @@ void raise_end_of_channel(EndReason reason, const std::string& channel) {
   throw py::error_already_set();
 }
 
-void install_interrupt_hook() {
-  g_main_thread = py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
-  detail::set_interrupt_check(&python_signal_pending);
-}
 
 }  // namespace framebus::python

@@ -25,7 +25,4 @@ inline void unwrap(Result<void>&& result) {
   if (!result) raise(result.error());
 }
 
-/// Installs the hook that lets Ctrl-C interrupt a blocking wait (checks Python's signal flags).
-void install_interrupt_hook();
-
 }  // namespace framebus::python

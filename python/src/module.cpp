@@ -33,7 +33,6 @@ PYBIND11_MODULE(_core, m) {
   using namespace framebus::python;
   m.doc() = "framebus native core (private: use the framebus package)";
   load_error_classes();
-  install_interrupt_hook();
   bind_message(m);
   bind_endpoints(m);
 #ifdef FRAMEBUS_HAS_DECODE

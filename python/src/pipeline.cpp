@@ -12,6 +12,7 @@
 #include <string>
 
 #include "errors.hpp"
+#include "interrupt.hpp"
 #include "framebus/pipeline/result.hpp"
 #include "framebus/pipeline/result_sink.hpp"
 #ifdef FRAMEBUS_HAS_CLASSIFY
@@ -120,33 +121,41 @@ class PySink {
 };
 
 #ifdef FRAMEBUS_HAS_CLASSIFY
-// run_worker with a stop flag that any thread (or a signal handler) may set without the GIL.
+// run_worker with a stop source: stop() from any thread wakes the worker's waits at once.
 class PyWorker {
  public:
   PyWorker(py::object classifier, WorkerOptions options) : classifier_(std::move(classifier)), options_(std::move(options)) {
     native_classifier(classifier_);  // a TypeError now rather than in run()
-    options_.stop_requested = [this] { return stop_.load(std::memory_order_relaxed); };
+    options_.stop = stop_.get_token();
   }
 
   WorkerStats run() {
     if (running_.exchange(true)) raise(Error(ErrorCode::invalid_argument, "this Worker is already running"));
     Classifier& classifier = native_classifier(classifier_);
+    // Ctrl-C stops the worker as stop() does (after its current batch), then is raised.
+    InterruptScope scope;
     Result<WorkerStats> stats = [&] {
+      const std::stop_callback on_interrupt(scope.token(), [this] { stop_.request_stop(); });
       py::gil_scoped_release nogil;
       return run_worker(classifier, options_);
     }();
+    scope.end();
+    if (PyErr_CheckSignals() != 0) {
+      running_ = false;
+      throw py::error_already_set();
+    }
     running_ = false;
     return unwrap(std::move(stats));
   }
 
-  void stop() { stop_.store(true, std::memory_order_relaxed); }
-  [[nodiscard]] bool stop_requested() const { return stop_.load(std::memory_order_relaxed); }
+  void stop() { stop_.request_stop(); }
+  [[nodiscard]] bool stop_requested() const { return stop_.stop_requested(); }
   [[nodiscard]] const WorkerOptions& options() const { return options_; }
 
  private:
   py::object classifier_;  // the framebus._core._Classifier, kept alive while the worker exists
   WorkerOptions options_;
-  std::atomic<bool> stop_{false};
+  std::stop_source stop_;
   std::atomic<bool> running_{false};
 };
 #endif

@@ -6,13 +6,12 @@
 #include <pybind11/stl.h>
 
 #include <chrono>
-#include <future>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "errors.hpp"
+#include "interrupt.hpp"
 #include "framebus/pipeline/pipeline.hpp"
 
 namespace py = pybind11;
@@ -223,28 +222,18 @@ class PyPipeline {
  public:
   explicit PyPipeline(const py::kwargs& kwargs) : pipeline_(unwrap(Pipeline::create(options_from(kwargs)))) {}
 
-  // Runs in a thread of its own while this one waits without the GIL, waking every 100 ms for
-  // Python's signal handlers: Ctrl-C stops the run (decoder first, workers drain) and is raised
-  // once it has ended.
+  // Blocks without the GIL. Ctrl-C stops the run (decoder first, workers drain: the stop
+  // callback of the call's token) and is raised once it has ended.
   py::tuple run() {
-    std::promise<RunReport> done;
-    auto report = done.get_future();
-    std::thread runner([this, &done] { done.set_value(pipeline_.run()); });
-    bool interrupted = false;
-    for (;;) {
-      {
-        py::gil_scoped_release nogil;
-        if (report.wait_for(std::chrono::milliseconds(100)) == std::future_status::ready) break;
-      }
-      if (!interrupted && PyErr_CheckSignals() != 0) {
-        interrupted = true;
-        pipeline_.stop();
-        // The exception stays set while the run ends, and is raised after.
-      }
+    InterruptScope scope;
+    RunReport r;
+    {
+      const std::stop_callback on_interrupt(scope.token(), [this] { pipeline_.stop(); });
+      py::gil_scoped_release nogil;
+      r = pipeline_.run();
     }
-    runner.join();
-    if (interrupted) throw py::error_already_set();
-    RunReport r = report.get();
+    scope.end();
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
     return py::make_tuple(r.exit_status, stats_to(r.stats));
   }
 
@@ -252,11 +241,20 @@ class PyPipeline {
   py::dict stats() const { return stats_to(pipeline_.stats()); }
 
   // None when `timeout` passes first, or once the run is over and every result was taken.
+  // Ctrl-C stops the run; what it had done is still handed out, then KeyboardInterrupt raised.
   std::optional<SinkEntry> next_result(std::optional<double> timeout) {
-    py::gil_scoped_release nogil;
     std::optional<Duration> wait;
     if (timeout) wait = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(std::max(0.0, *timeout)));
-    return pipeline_.next_result(wait);
+    InterruptScope scope;
+    std::optional<SinkEntry> entry;
+    {
+      const std::stop_callback on_interrupt(scope.token(), [this] { pipeline_.stop(); });
+      py::gil_scoped_release nogil;
+      entry = pipeline_.next_result(wait);
+    }
+    scope.end();
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    return entry;
   }
 
  private:

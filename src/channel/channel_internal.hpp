@@ -96,9 +96,6 @@ inline std::uint32_t active_group_mask(const Segment& seg) {
   return seg.header().active_groups & ((kMaxGroups >= 32 ? 0U : 1U << kMaxGroups) - 1U);
 }
 
-/// True when the process-wide interrupt check (set_interrupt_check) asks waits to stop.
-bool interrupt_requested();
-
 /// CLOCK_MONOTONIC_COARSE: a few nanoseconds through the vDSO, millisecond-grained; good enough to
 /// tell how long the lock has been held, and cheap enough to stamp on every acquisition.
 std::int64_t coarse_ns() noexcept;

@@ -3,7 +3,6 @@
 // participant table; a dead process's entry is reaped (or, when the table is full, inherited by
 // the joiner, which recovers what the dead one held before using it).
 
-#include <poll.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 #include "channel/channel_internal.hpp"
 #include "channel/cleanup.hpp"
 #include "channel/liveness.hpp"
+#include "channel/shm_watch.hpp"
 #include "common/names.hpp"
 #include "framebus/channel/admin.hpp"
 
@@ -22,37 +22,24 @@ namespace {
 
 constexpr int kJoinAttempts = 64;
 
-// Waits for a name to appear in /dev/shm (inotify, so no polling loop), at most one slice.
-void wait_for_creation(const std::string& path, const Deadline& deadline) {
-  const int fd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-  if (fd < 0) return;
-  ::inotify_add_watch(fd, std::string(kShmDir).c_str(), IN_CREATE | IN_MOVED_TO);
-  // The watch is in place: a channel created from now on raises an event, so check once more.
-  if (::access(path.c_str(), F_OK) != 0) {
-    pollfd pfd{fd, POLLIN, 0};
-    const auto ms = static_cast<int>(deadline.remaining_ns(kLivenessCheckNs) / 1'000'000) + 1;
-    ::poll(&pfd, 1, ms);
-  }
-  ::close(fd);
+// Waits for a name to appear in /dev/shm (or for `stop`), at most one liveness slice.
+void wait_for_creation(const std::string& path, const Deadline& deadline, const std::stop_token& stop) {
+  wait_for_shm_event(IN_CREATE | IN_MOVED_TO, deadline.remaining_ns(kLivenessCheckNs), stop,
+                     [&path] { return ::access(path.c_str(), F_OK) == 0; });
 }
 
 // A channel whose producers all died: waits until a new producer replaces it (a new file under
-// the name) or joins it, at most until `deadline`. inotify wakes us at a replacement; a producer
-// joining the old file (possible while other participants are alive) is seen at the next slice.
-void wait_for_live_producer(const Segment& seg, const Deadline& deadline) {
-  const int fd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-  if (fd >= 0) ::inotify_add_watch(fd, std::string(kShmDir).c_str(), IN_CREATE | IN_MOVED_TO | IN_DELETE);
-  while (!deadline.expired()) {
-    if (seg.replaced() || read_once(seg.header().producers) > 0) break;
-    if (seg.header().state.load(std::memory_order_acquire) != kChannelLive) break;
-    pollfd pfd{fd, POLLIN, 0};
-    const auto ms = static_cast<int>(deadline.remaining_ns(kLivenessCheckNs) / 1'000'000) + 1;
-    if (fd < 0 || ::poll(&pfd, 1, ms) <= 0) continue;
-    char buf[4096];
-    while (::read(fd, buf, sizeof buf) > 0) {
-    }
+// the name) or joins it, at most until `deadline` or `stop`. inotify wakes us at a replacement; a
+// producer joining the old file (possible while other participants are alive) is seen at the
+// next slice.
+void wait_for_live_producer(const Segment& seg, const Deadline& deadline, const std::stop_token& stop) {
+  auto changed = [&seg] {
+    return seg.replaced() || read_once(seg.header().producers) > 0 ||
+           seg.header().state.load(std::memory_order_acquire) != kChannelLive;
+  };
+  while (!deadline.expired() && !stop.stop_requested() && !changed()) {
+    wait_for_shm_event(IN_CREATE | IN_MOVED_TO | IN_DELETE, deadline.remaining_ns(kLivenessCheckNs), stop, changed);
   }
-  if (fd >= 0) ::close(fd);
 }
 
 // A joiner found the file under the name retired: its remover has not unlinked it yet (it may be
@@ -276,7 +263,7 @@ Result<Channel> Channel::join_producer(std::string_view name, const ProducerOpti
   return make_error(ErrorCode::system, who + " was replaced repeatedly while joining; giving up");
 }
 
-Result<Channel> Channel::join_consumer(std::string_view name, const ConsumerOptions& options) {
+Result<Channel> Channel::join_consumer(std::string_view name, const ConsumerOptions& options, std::stop_token stop) {
   if (auto ok = validate_name(name); !ok) return tl::unexpected(ok.error());
   if (auto ok = validate_group_name(options.group); !ok) return tl::unexpected(ok.error());
   if (options.max_deliveries > 255) {
@@ -295,8 +282,8 @@ Result<Channel> Channel::join_consumer(std::string_view name, const ConsumerOpti
         if (options.wait > Duration::zero()) msg += " after waiting for it";
         return make_error(ErrorCode::not_found, msg);
       }
-      wait_for_creation(channel_path(name), deadline);
-      if (interrupt_requested()) return make_error(ErrorCode::interrupted, "interrupted while waiting for channel '" + std::string(name) + "'");
+      wait_for_creation(channel_path(name), deadline, stop);
+      if (stop.stop_requested()) return make_error(ErrorCode::interrupted, "cancelled while waiting for channel '" + std::string(name) + "'");
       continue;
     }
     if (!seg) return tl::unexpected(seg.error());
@@ -305,7 +292,7 @@ Result<Channel> Channel::join_consumer(std::string_view name, const ConsumerOpti
     if (!attached) return tl::unexpected(attached.error());
     Channel& ch = *attached;
     Wakes wakes;
-    if (auto ok = ch.lock(lock_deadline); !ok) {
+    if (auto ok = ch.lock(lock_deadline, stop); !ok) {
       ch.release_entry();
       return tl::unexpected(ok.error());
     }
@@ -326,8 +313,8 @@ Result<Channel> Channel::join_consumer(std::string_view name, const ConsumerOpti
       // channel whose producers died while consumers still drain it is joined, to drain too.
       ch.unlock(wakes);
       ch.release_entry();
-      wait_for_live_producer(ch.seg_, deadline);
-      if (interrupt_requested()) return make_error(ErrorCode::interrupted, "interrupted while waiting for channel '" + std::string(name) + "'");
+      wait_for_live_producer(ch.seg_, deadline, stop);
+      if (stop.stop_requested()) return make_error(ErrorCode::interrupted, "cancelled while waiting for channel '" + std::string(name) + "'");
       continue;
     }
     const Policy policy = options.policy.value_or(default_policy_of(h));

@@ -1,13 +1,20 @@
 // The channel lock and the sleeps built on it. A participant may die inside the lock (the next
 // waiter takes it over and repairs), or be stopped inside it (SIGSTOP, a debugger): then nobody
 // can take it, but every call that has a deadline still returns by it, with an error that names
-// the process holding the lock and for how long. cancel() wakes every wait of one handle.
+// the process holding the lock and for how long.
+//
+// Cancelling a wait: every wait takes a std::stop_token, and the handle has a stop_source of its
+// own (cancel()). A stop_callback registered for the length of a sleep bumps the futex word the
+// sleeper waits on and wakes it, so the sleeper returns at once: the one mechanism for a call's
+// token, a handle's cancel(), Python's close() from another thread and Ctrl-C.
 
 #include <sched.h>
 #include <time.h>
 
 #include <algorithm>
 #include <climits>
+#include <optional>
+#include <stop_token>
 #include <string>
 
 #include "channel/channel_internal.hpp"
@@ -22,8 +29,6 @@ namespace {
 // CPU between checks, so when the peer shares this CPU (2-core machines do that often) it runs at
 // once instead of waiting for our time slice to end.
 constexpr std::int64_t kSpinNs = 20'000;
-
-std::atomic<InterruptCheck> g_interrupt_check{nullptr};
 
 // Waits until `word` differs from `seen`, the deadline passes, or a liveness-check slice ends.
 WaitResult wait_for_change(std::atomic<std::uint32_t>& word, std::uint32_t seen, const Deadline& deadline) {
@@ -42,12 +47,11 @@ WaitResult wait_for_change(std::atomic<std::uint32_t>& word, std::uint32_t seen,
 
 }  // namespace
 
-bool interrupt_requested() {
-  const InterruptCheck check = g_interrupt_check.load(std::memory_order_acquire);
-  return check != nullptr && check();
+// Wakes every sleeper on `word` now and makes it look changed to one about to sleep on it.
+void bump_and_wake(std::atomic<std::uint32_t>& word) noexcept {
+  word.fetch_add(1, std::memory_order_release);
+  futex_wake(word, INT_MAX);
 }
-
-void set_interrupt_check(InterruptCheck check) noexcept { g_interrupt_check.store(check, std::memory_order_release); }
 
 std::int64_t coarse_ns() noexcept {
   timespec ts{};
@@ -55,11 +59,17 @@ std::int64_t coarse_ns() noexcept {
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-Result<void> Channel::lock(const Deadline& deadline) { return lock_impl(deadline, true); }
+Result<void> Channel::lock(const Deadline& deadline, const std::stop_token& stop) { return lock_impl(deadline, true, stop); }
 
-void Channel::lock_always() noexcept { (void)lock_impl(Deadline(forever), false); }
+void Channel::lock_always() noexcept { (void)lock_impl(Deadline(forever), false, {}); }
 
-Result<void> Channel::lock_impl(const Deadline& deadline, bool interruptible) {
+Result<void> Channel::check_stop(const std::stop_token& stop, const char* doing) const {
+  if (cancelled()) return make_error(ErrorCode::closed, std::string("the handle was cancelled while ") + doing + " channel '" + name() + "'");
+  if (stop.stop_requested()) return make_error(ErrorCode::interrupted, std::string("cancelled while ") + doing + " channel '" + name() + "'");
+  return {};
+}
+
+Result<void> Channel::lock_impl(const Deadline& deadline, bool interruptible, const std::stop_token& stop) {
   Header& h = seg_.header();
   std::uint32_t expected = 0;
   if (h.lock.compare_exchange_strong(expected, id_, std::memory_order_acquire, std::memory_order_relaxed)) {
@@ -76,6 +86,16 @@ Result<void> Channel::lock_impl(const Deadline& deadline, bool interruptible) {
       return {};
     }
   }
+  // The lock word holds the owner's id and cannot be bumped: a stop only wakes its sleepers. One
+  // that is about to sleep when the stop comes sleeps at most one slice (the lock is held for
+  // microseconds unless its holder is stopped, and then the slice is the liveness check anyway).
+  auto wake_lock = [&h]() noexcept { futex_wake(h.lock, INT_MAX); };
+  std::optional<std::stop_callback<decltype(wake_lock)>> on_cancel;
+  std::optional<std::stop_callback<decltype(wake_lock)>> on_stop;
+  if (interruptible) {
+    on_cancel.emplace(cancel_.get_token(), wake_lock);
+    on_stop.emplace(stop, wake_lock);
+  }
   for (;;) {
     std::uint32_t v = h.lock.load(std::memory_order_relaxed);
     if (v == 0) {
@@ -87,7 +107,7 @@ Result<void> Channel::lock_impl(const Deadline& deadline, bool interruptible) {
       continue;
     }
     if (interruptible) {
-      if (cancelled()) return make_error(ErrorCode::closed, "the handle of channel '" + name() + "' was cancelled");
+      if (auto ok = check_stop(stop, "taking the lock of"); !ok) return ok;
       if (deadline.expired()) return tl::unexpected(lock_timeout_error(v, "taking the lock of"));
     }
     if ((v & kLockContended) == 0) {
@@ -140,41 +160,28 @@ void Channel::unlock(Wakes& wakes) noexcept {
   wakes.run(seg_);
 }
 
-void Channel::cancel() noexcept {
-  if (!seg_.valid()) return;
-  cancelled_->store(true, std::memory_order_release);
-  // Bump and wake every word this handle may sleep on. Other sleepers on those words wake too,
-  // find nothing new and sleep again: harmless, and cancelling is rare.
-  Header& h = seg_.header();
-  h.space_wake.fetch_add(1, std::memory_order_release);
-  futex_wake(h.space_wake, INT_MAX);
-  if (role_ == kRoleConsumer && group_ < kMaxGroups) {
-    GroupCtl& g = seg_.group(group_);
-    g.wake.fetch_add(1, std::memory_order_release);
-    futex_wake(g.wake, INT_MAX);
-  }
-  futex_wake(h.lock, INT_MAX);
-}
+void Channel::cancel() noexcept { cancel_.request_stop(); }
 
-bool Channel::cancelled() const noexcept { return cancelled_ && cancelled_->load(std::memory_order_acquire); }
+bool Channel::cancelled() const noexcept { return cancel_.stop_requested(); }
 
-// Called with the lock held: registers as a sleeper on `word`, unlocks, and sleeps until the word
-// changes or one liveness slice passes. An idle slice is the moment to notice dead participants
-// (a producer that died, a consumer whose messages can go to others).
 Result<void> Channel::sleep_unlocked(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& sleepers,
-                                     const Deadline& deadline, Wakes& wakes, const char* doing) {
+                                     const Deadline& deadline, Wakes& wakes, const char* doing, const std::stop_token& stop) {
   const std::uint32_t seen = word.load(std::memory_order_relaxed);
   sleepers.fetch_add(1, std::memory_order_relaxed);
   unlock(wakes);
   WaitResult r = WaitResult::woken;
-  if (!cancelled()) r = wait_for_change(word, seen, deadline);
+  {
+    // Registered before the check below: a stop from now on bumps `word`, so the sleep either
+    // does not start or ends at once. Other sleepers on the word wake too, find nothing new and
+    // sleep again: harmless, and cancelling is rare. Both callbacks are gone (and done running)
+    // when the block ends.
+    auto wake = [&word]() noexcept { bump_and_wake(word); };
+    const std::stop_callback on_cancel(cancel_.get_token(), wake);
+    const std::stop_callback on_stop(stop, wake);
+    if (!cancelled() && !stop.stop_requested()) r = wait_for_change(word, seen, deadline);
+  }
   sleepers.fetch_sub(1, std::memory_order_relaxed);
-  if (cancelled()) {
-    return make_error(ErrorCode::closed, std::string("the handle was cancelled while ") + doing + " channel '" + name() + "'");
-  }
-  if (r != WaitResult::woken && interrupt_requested()) {
-    return make_error(ErrorCode::interrupted, std::string("interrupted while ") + doing + " channel '" + name() + "'");
-  }
+  if (auto ok = check_stop(stop, doing); !ok) return ok;
   if (r == WaitResult::timed_out) reap_now(deadline);
   return {};
 }

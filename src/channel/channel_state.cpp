@@ -160,17 +160,17 @@ bool Channel::room_is_coming() const noexcept {
   return true;
 }
 
-Result<std::uint32_t> Channel::acquire(std::uint64_t bytes, Duration timeout, bool force_block) {
+Result<std::uint32_t> Channel::acquire(std::uint64_t bytes, Duration timeout, bool force_block, std::stop_token stop) {
   if (bytes > seg_.slot_size()) {
     return make_error(ErrorCode::payload_too_large, "payload of " + std::to_string(bytes) + " bytes does not fit a slot of channel '" +
                                                         name() + "' (" + std::to_string(seg_.slot_size()) + " bytes)");
   }
-  if (cancelled()) return make_error(ErrorCode::closed, "the handle of channel '" + name() + "' was cancelled");
+  if (auto ok = check_stop(stop, "loaning from"); !ok) return tl::unexpected(ok.error());
   const Deadline deadline(timeout);
   maybe_reap(deadline);
   for (;;) {
     Wakes wakes;
-    if (auto ok = lock(deadline); !ok) return tl::unexpected(ok.error());
+    if (auto ok = lock(deadline, stop); !ok) return tl::unexpected(ok.error());
     if (auto ok = check_live(); !ok) {
       unlock(wakes);
       return tl::unexpected(ok.error());
@@ -205,7 +205,7 @@ Result<std::uint32_t> Channel::acquire(std::uint64_t bytes, Duration timeout, bo
                                                 "which group blocks)");
     }
     Header& h = seg_.header();
-    if (auto ok = sleep_unlocked(h.space_wake, h.space_waiters, deadline, wakes, "waiting for room in"); !ok) {
+    if (auto ok = sleep_unlocked(h.space_wake, h.space_waiters, deadline, wakes, "waiting for room in", stop); !ok) {
       return tl::unexpected(ok.error());
     }
   }
@@ -347,7 +347,7 @@ Result<LingerDiscards> Channel::close_producer(Duration linger) {
       return discards;
     }
     Header& h = seg_.header();
-    if (auto ok = sleep_unlocked(h.space_wake, h.space_waiters, deadline, wakes, "closing"); !ok) return tl::unexpected(ok.error());
+    if (auto ok = sleep_unlocked(h.space_wake, h.space_waiters, deadline, wakes, "closing", {}); !ok) return tl::unexpected(ok.error());
   }
 }
 
@@ -374,14 +374,14 @@ void Channel::retire_locked(Wakes& wakes) noexcept {
 // ---------------------------------------------------------------------------------------------
 // Consumer side
 
-Result<Taken> Channel::take(Duration timeout) {
+Result<Taken> Channel::take(Duration timeout, std::stop_token stop) {
   const Deadline deadline(timeout);
   GroupCtl& group = seg_.group(group_);
   const std::uint32_t bit = 1U << group_;
-  if (cancelled()) return make_error(ErrorCode::closed, "the handle of channel '" + name() + "' was cancelled");
+  if (auto ok = check_stop(stop, "receiving from"); !ok) return tl::unexpected(ok.error());
   for (;;) {
     Wakes wakes;
-    if (auto ok = lock(deadline); !ok) {
+    if (auto ok = lock(deadline, stop); !ok) {
       // A participant stopped inside the lock: the deadline still holds (framebus ls names it).
       if (ok.error().code() == ErrorCode::timeout) return Taken{};
       return tl::unexpected(ok.error());
@@ -426,7 +426,7 @@ Result<Taken> Channel::take(Duration timeout) {
       unlock(wakes);
       return Taken{};
     }
-    if (auto ok = sleep_unlocked(group.wake, group.waiters, deadline, wakes, "receiving from"); !ok) {
+    if (auto ok = sleep_unlocked(group.wake, group.waiters, deadline, wakes, "receiving from", stop); !ok) {
       return tl::unexpected(ok.error());
     }
   }

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,12 +31,6 @@
 #include "framebus/channel/options.hpp"
 
 namespace framebus::detail {
-
-/// Called when a wait is interrupted by a signal and after each liveness slice of a wait (every
-/// 100 ms at most); returning true makes the wait fail with
-/// ErrorCode::interrupted (the Python binding uses it so that Ctrl-C works).
-using InterruptCheck = bool (*)();
-void set_interrupt_check(InterruptCheck check) noexcept;
 
 inline constexpr std::uint32_t kDiscardSlot = 0xFFFFFFFFU;
 
@@ -59,7 +54,8 @@ class Channel {
   static Result<Channel> join_producer(std::string_view name, const ProducerOptions& options);
   /// Joins `name` as a consumer of options.group, waiting up to options.wait for it to appear,
   /// or for a live producer when the channel was left by dead ones.
-  static Result<Channel> join_consumer(std::string_view name, const ConsumerOptions& options);
+  /// `stop` cancels that wait (ErrorCode::interrupted).
+  static Result<Channel> join_consumer(std::string_view name, const ConsumerOptions& options, std::stop_token stop = {});
   /// Removes group `group` of channel `name` with its queue (framebus rm --group).
   static Result<std::uint64_t> remove_group(std::string_view name, std::string_view group);
 
@@ -72,8 +68,9 @@ class Channel {
 
   // Producer side.
   /// A free slot for `bytes`, or kDiscardSlot when the drop policies discard the message.
-  /// `force_block` waits for room whatever the policies say (end-of-stream markers).
-  Result<std::uint32_t> acquire(std::uint64_t bytes, Duration timeout, bool force_block);
+  /// `force_block` waits for room whatever the policies say (end-of-stream markers). `stop`
+  /// cancels the wait (ErrorCode::interrupted).
+  Result<std::uint32_t> acquire(std::uint64_t bytes, Duration timeout, bool force_block, std::stop_token stop = {});
   /// Makes a loaned slot whose SlotMeta is written visible to every group.
   Result<void> publish(std::uint32_t slot);
   /// Returns an unpublished loan.
@@ -88,7 +85,8 @@ class Channel {
   void retire_producer() noexcept;
 
   // Consumer side.
-  Result<Taken> take(Duration timeout);
+  /// The next message of this consumer's group; `stop` cancels the wait (ErrorCode::interrupted).
+  Result<Taken> take(Duration timeout, std::stop_token stop = {});
   /// The consumer is done with `slot`.
   void release(std::uint32_t slot) noexcept;
 
@@ -96,7 +94,8 @@ class Channel {
   void leave() noexcept;
 
   /// Thread-safe: wakes every wait of this handle and makes it, and every later wait, fail with
-  /// ErrorCode::closed. The one way to interrupt a handle's waits from another thread.
+  /// ErrorCode::closed. It requests the stop of the handle's own stop_source, so it wakes waits
+  /// exactly as a call's stop_token does (see sleep_unlocked).
   void cancel() noexcept;
   [[nodiscard]] bool cancelled() const noexcept;
 
@@ -114,16 +113,21 @@ class Channel {
  private:
   // Lock (channel_lock.cpp).
   /// Takes the channel lock, giving up at `deadline` (ErrorCode::timeout naming the holder) or
-  /// when cancelled (ErrorCode::closed). A dead holder's lock is taken over and repaired.
-  Result<void> lock(const Deadline& deadline);
+  /// when cancelled (ErrorCode::closed) or stopped (ErrorCode::interrupted). A dead holder's lock
+  /// is taken over and repaired.
+  Result<void> lock(const Deadline& deadline, const std::stop_token& stop = {});
   /// For paths that must finish (release, leave): waits however long a live holder keeps it.
   void lock_always() noexcept;
-  Result<void> lock_impl(const Deadline& deadline, bool interruptible);
+  Result<void> lock_impl(const Deadline& deadline, bool interruptible, const std::stop_token& stop);
+  /// The error a wait ends with when the handle was cancelled or the call's `stop` requested.
+  [[nodiscard]] Result<void> check_stop(const std::stop_token& stop, const char* doing) const;
   void unlock(Wakes& wakes) noexcept;
   void unlock() noexcept;
   [[nodiscard]] Error lock_timeout_error(std::uint32_t word, const char* doing) const;
+  /// Under the lock: registers as a sleeper on `word`, unlocks, and sleeps until the word changes,
+  /// the handle is cancelled, `stop` is requested or one liveness slice passes.
   Result<void> sleep_unlocked(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& sleepers,
-                              const Deadline& deadline, Wakes& wakes, const char* doing);
+                              const Deadline& deadline, Wakes& wakes, const char* doing, const std::stop_token& stop);
 
   // Membership (channel_join.cpp).
   Result<void> claim_entry(bool entry_zero_preclaimed);
@@ -190,8 +194,8 @@ class Channel {
   std::uint64_t fork_generation_ = 0;
   std::int64_t last_reap_ns_ = 0;
   bool inherited_ = false;  // our entry was a dead process's (the table was full): recover it
-  // Set by cancel() from any thread; heap-allocated so that the Channel stays movable.
-  std::unique_ptr<std::atomic<bool>> cancelled_ = std::make_unique<std::atomic<bool>>(false);
+  // Stopped by cancel() from any thread. Its state lives on the heap, so the Channel stays movable.
+  std::stop_source cancel_;
 };
 
 }  // namespace framebus::detail

@@ -134,11 +134,11 @@ Consumer& Consumer::operator=(Consumer&& other) noexcept {
 }
 Consumer::~Consumer() { close(); }
 
-Result<Consumer> Consumer::open(std::string_view name, const ConsumerOptions& options) {
+Result<Consumer> Consumer::open(std::string_view name, const ConsumerOptions& options, std::stop_token stop) {
   // As Producer::create does: this user's channels whose participants all died go now. `name`
   // is left alone: a consumer may still drain what a dead producer published into it.
   (void)detail::sweep_own_dead_channels(name);
-  auto channel = detail::Channel::join_consumer(name, options);
+  auto channel = detail::Channel::join_consumer(name, options, std::move(stop));
   if (!channel) return tl::unexpected(channel.error());
   return Consumer(std::make_shared<detail::ConsumerCore>(std::move(*channel)));
 }
@@ -147,13 +147,13 @@ void Consumer::cancel() noexcept {
   if (core_) core_->channel.cancel();
 }
 
-Result<Received> Consumer::receive(Duration timeout) {
+Result<Received> Consumer::receive(Duration timeout, std::stop_token stop) {
   const detail::BusyGuard busy(busy_);
   if (!busy) return tl::unexpected(detail::used_from_two_threads("consumer"));
   if (!core_) return make_error(ErrorCode::closed, "the consumer is closed");
   detail::Channel& ch = core_->channel;
   if (!ch.usable()) return tl::unexpected(ch.unusable_error());
-  auto taken = ch.take(timeout);
+  auto taken = ch.take(timeout, std::move(stop));
   if (!taken) return tl::unexpected(taken.error());
   Received out;
   out.status = taken->status;

@@ -28,7 +28,7 @@ class ProducerCore {
   }
 
   // The calls behind Producer's loan, publish and send, which send() chains under one busy flag.
-  static Result<Loan> loan(const std::shared_ptr<ProducerCore>& core, std::size_t bytes);
+  static Result<Loan> loan(const std::shared_ptr<ProducerCore>& core, std::size_t bytes, std::stop_token stop);
   static Result<void> publish(const std::shared_ptr<ProducerCore>& core, Loan&& loan, const MessageMeta& meta);
 
   Channel channel;
@@ -118,10 +118,10 @@ Result<Producer> Producer::create(std::string_view name, const ProducerOptions& 
   return Producer(std::make_shared<detail::ProducerCore>(std::move(*channel), options));
 }
 
-Result<Loan> detail::ProducerCore::loan(const std::shared_ptr<ProducerCore>& core, std::size_t bytes) {
+Result<Loan> detail::ProducerCore::loan(const std::shared_ptr<ProducerCore>& core, std::size_t bytes, std::stop_token stop) {
   if (!core) return tl::unexpected(detail::closed_error());
   if (!core->channel.usable()) return tl::unexpected(core->channel.unusable_error());
-  auto slot = core->channel.acquire(bytes, core->options.block_timeout, false);
+  auto slot = core->channel.acquire(bytes, core->options.block_timeout, false, std::move(stop));
   if (!slot) return tl::unexpected(slot.error());
   Loan loan;
   loan.core_ = core;
@@ -150,10 +150,10 @@ Result<void> detail::ProducerCore::publish(const std::shared_ptr<ProducerCore>& 
   return result;
 }
 
-Result<Loan> Producer::loan(std::size_t bytes) {
+Result<Loan> Producer::loan(std::size_t bytes, std::stop_token stop) {
   const detail::BusyGuard busy(busy_);
   if (!busy) return tl::unexpected(detail::used_from_two_threads("producer"));
-  return detail::ProducerCore::loan(core_, bytes);
+  return detail::ProducerCore::loan(core_, bytes, std::move(stop));
 }
 
 Result<void> Producer::publish(Loan&& loan, const MessageMeta& meta) {
@@ -162,22 +162,27 @@ Result<void> Producer::publish(Loan&& loan, const MessageMeta& meta) {
   return detail::ProducerCore::publish(core_, std::move(loan), meta);
 }
 
-Result<void> Producer::send(std::span<const std::byte> payload, const MessageMeta& meta) {
+Result<void> Producer::send(std::span<const std::byte> payload, const MessageMeta& meta, std::stop_token stop) {
   const detail::BusyGuard busy(busy_);
   if (!busy) return tl::unexpected(detail::used_from_two_threads("producer"));
-  auto loan = detail::ProducerCore::loan(core_, payload.size());
+  auto loan = detail::ProducerCore::loan(core_, payload.size(), std::move(stop));
   if (!loan) return tl::unexpected(loan.error());
   if (!payload.empty()) std::memcpy(loan->data_, payload.data(), payload.size());
   return detail::ProducerCore::publish(core_, std::move(*loan), meta);
 }
 
-Result<void> Producer::end_stream(std::uint32_t stream, std::uint64_t frame_count) {
+Result<void> Producer::end_stream(std::uint32_t stream, std::uint64_t frame_count, std::stop_token stop) {
+  const Duration timeout = core_ ? core_->options.block_timeout : Duration::zero();
+  return end_stream(stream, frame_count, timeout, std::move(stop));
+}
+
+Result<void> Producer::end_stream(std::uint32_t stream, std::uint64_t frame_count, Duration timeout, std::stop_token stop) {
   const detail::BusyGuard busy(busy_);
   if (!busy) return tl::unexpected(detail::used_from_two_threads("producer"));
   if (!core_) return tl::unexpected(detail::closed_error());
   if (!core_->channel.usable()) return tl::unexpected(core_->channel.unusable_error());
   // A marker is never dropped: it waits for room whatever the policies.
-  auto slot = core_->channel.acquire(0, core_->options.block_timeout, true);
+  auto slot = core_->channel.acquire(0, timeout, true, std::move(stop));
   if (!slot) return tl::unexpected(slot.error());
   MessageMeta meta;
   meta.stream = stream;

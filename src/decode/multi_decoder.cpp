@@ -1,6 +1,7 @@
 // MultiDecoder: the table of stream workers, and the channel handles that keep the decoder's
 // channel, and the streams' own channels, open while streams come and go.
 #include <condition_variable>
+#include <stop_token>
 #include <map>
 #include <mutex>
 
@@ -79,7 +80,7 @@ class DecoderCore {
     return all;
   }
 
-  Result<void> wait(std::optional<std::uint32_t> id, Duration timeout) {
+  Result<void> wait(std::optional<std::uint32_t> id, Duration timeout, const std::stop_token& stop) {
     std::unique_lock lock(mutex_);
     auto all_done = [&] {
       if (id) {
@@ -92,14 +93,11 @@ class DecoderCore {
       return true;
     };
     if (id && workers_.find(*id) == workers_.end()) return not_found(*id);
-    if (timeout == forever) {
-      done_.wait(lock, all_done);
-      return {};
-    }
-    if (!done_.wait_for(lock, timeout, all_done)) {
-      return make_error(ErrorCode::timeout, "streams of channel '" + channel_name() + "' still running after the timeout");
-    }
-    return {};
+    // condition_variable_any waits on the stop token too: a stop wakes it at once.
+    const bool done = timeout == forever ? done_.wait(lock, stop, all_done) : done_.wait_for(lock, stop, timeout, all_done);
+    if (done) return {};
+    if (stop.stop_requested()) return make_error(ErrorCode::interrupted, "cancelled while waiting for the streams of channel '" + channel_name() + "'");
+    return make_error(ErrorCode::timeout, "streams of channel '" + channel_name() + "' still running after the timeout");
   }
 
   void stop() {
@@ -188,7 +186,7 @@ class DecoderCore {
   const std::string name_;
   std::map<std::string, OpenChannel> own_channels_;  // by name; never erased before close()
   mutable std::mutex mutex_;
-  std::condition_variable done_;
+  std::condition_variable_any done_;
   std::map<std::uint32_t, std::shared_ptr<StreamWorker>> workers_;
   std::uint32_t next_id_ = 0;
   bool closed_ = false;
@@ -229,14 +227,14 @@ Result<StreamStatus> MultiDecoder::status(std::uint32_t id) const {
 
 std::vector<StreamStatus> MultiDecoder::statuses() const { return core_ ? core_->statuses() : std::vector<StreamStatus>{}; }
 
-Result<void> MultiDecoder::wait(Duration timeout) {
+Result<void> MultiDecoder::wait(Duration timeout, std::stop_token stop) {
   if (!core_) return tl::unexpected(closed_decoder());
-  return core_->wait(std::nullopt, timeout);
+  return core_->wait(std::nullopt, timeout, stop);
 }
 
-Result<void> MultiDecoder::wait(std::uint32_t id, Duration timeout) {
+Result<void> MultiDecoder::wait(std::uint32_t id, Duration timeout, std::stop_token stop) {
   if (!core_) return tl::unexpected(closed_decoder());
-  return core_->wait(id, timeout);
+  return core_->wait(id, timeout, stop);
 }
 
 void MultiDecoder::stop() {

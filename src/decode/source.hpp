@@ -4,6 +4,7 @@
 // stream worker only pulls frames. Every blocking FFmpeg call is bounded by an Interrupter.
 
 #include <atomic>
+#include <stop_token>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -26,21 +27,21 @@ SourceKind classify_source(const std::string& source);
 /// armed deadline passes, so no connect, read or probe can hang forever.
 class Interrupter {
  public:
-  explicit Interrupter(const std::atomic<bool>& stop) noexcept : stop_(stop) {}
+  explicit Interrupter(std::stop_token stop) noexcept : stop_(std::move(stop)) {}
   Interrupter(const Interrupter&) = delete;
   Interrupter& operator=(const Interrupter&) = delete;
 
   /// The next blocking call must finish within `timeout` (a zero timeout disarms).
   void arm(std::chrono::milliseconds timeout) noexcept;
   void disarm() noexcept { deadline_ns_.store(-1, std::memory_order_relaxed); }
-  [[nodiscard]] bool stop_requested() const noexcept { return stop_.load(std::memory_order_relaxed); }
+  [[nodiscard]] bool stop_requested() const noexcept { return stop_.stop_requested(); }
   /// True when the last interruption came from the deadline rather than a stop request.
   [[nodiscard]] bool deadline_passed() const noexcept;
   [[nodiscard]] AVIOInterruptCB callback() noexcept { return {&Interrupter::check, this}; }
 
  private:
   static int check(void* self) noexcept;
-  const std::atomic<bool>& stop_;
+  const std::stop_token stop_;  // FFmpeg asks the callback; it cannot be woken otherwise
   std::atomic<std::int64_t> deadline_ns_{-1};
 };
 

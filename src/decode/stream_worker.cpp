@@ -7,16 +7,6 @@
 
 namespace framebus::detail {
 
-namespace {
-
-// A blocked loan or marker wakes this often to notice a stop request: the channel's own wait
-// cannot be interrupted from another thread.
-constexpr Duration kBlockSlice = std::chrono::milliseconds(100);
-
-std::int64_t to_ns(Duration d) noexcept { return d == forever ? -1 : d.count(); }
-
-}  // namespace
-
 StreamWorker::StreamWorker(std::uint32_t id, std::string source, const StreamOptions& options, std::string channel,
                            const ProducerOptions& producer_options, std::function<void()> on_finished)
     : id_(id),
@@ -31,8 +21,6 @@ StreamWorker::StreamWorker(std::uint32_t id, std::string source, const StreamOpt
   config_.connect_timeout = options.connect_timeout;
   config_.read_timeout = options.read_timeout;
   config_.image_fps = options.max_fps > 0 ? options.max_fps : 25.0;
-  block_timeout_ = producer_options.block_timeout;
-  producer_options_.block_timeout = std::min(producer_options.block_timeout, kBlockSlice);
   status_.id = id;
   status_.source = std::move(source);
   status_.channel = channel_;
@@ -46,13 +34,9 @@ StreamWorker::~StreamWorker() {
 
 void StreamWorker::start() { thread_ = std::thread([this] { run(); }); }
 
-void StreamWorker::request_stop() {
-  {
-    const std::lock_guard lock(wake_mutex_);
-    stop_.store(true, std::memory_order_relaxed);
-  }
-  wake_.notify_all();
-}
+// Wakes a blocked loan (through the channel's stop callback), a pacing sleep (the condition
+// variable's) and FFmpeg's next interrupt check at once.
+void StreamWorker::request_stop() { stop_.request_stop(); }
 
 void StreamWorker::join() {
   const std::lock_guard lock(join_mutex_);
@@ -85,10 +69,10 @@ void StreamWorker::run() {
 StreamWorker::Outcome StreamWorker::decode_all_passes(Producer& producer) {
   std::uint32_t passes_done = 0;
   for (;;) {
-    if (stop_.load(std::memory_order_relaxed)) return {Outcome::Kind::stopped};
+    if (stop_.stop_requested()) return {Outcome::Kind::stopped};
     auto source = open_source();
     if (!source) {
-      if (stop_.load(std::memory_order_relaxed)) return {Outcome::Kind::stopped};
+      if (stop_.stop_requested()) return {Outcome::Kind::stopped};
       if (config_.kind == SourceKind::network && options_.reconnect && back_off(source.error())) continue;
       return {Outcome::Kind::failed, source.error()};
     }
@@ -138,11 +122,11 @@ StreamWorker::Outcome StreamWorker::decode_pass(FrameSource& source, Producer& p
   FramePtr frame(av_frame_alloc());
   if (!frame) return {Outcome::Kind::failed, Error(ErrorCode::system, "stream " + std::to_string(id_) + ": out of memory")};
   for (;;) {
-    if (stop_.load(std::memory_order_relaxed)) return {Outcome::Kind::stopped};
+    if (stop_.stop_requested()) return {Outcome::Kind::stopped};
     auto pulled = source.next(frame.get());
     const FrameUnref unref(frame.get());  // every pass gives the frame back, whichever way it goes
     if (!pulled) {
-      if (stop_.load(std::memory_order_relaxed)) return {Outcome::Kind::stopped};
+      if (stop_.stop_requested()) return {Outcome::Kind::stopped};
       return {config_.kind == SourceKind::network ? Outcome::Kind::lost : Outcome::Kind::failed, pulled.error()};
     }
     if (pulled->kind == Pulled::Kind::end) return {Outcome::Kind::ended};
@@ -176,7 +160,7 @@ StreamWorker::Outcome StreamWorker::decode_pass(FrameSource& source, Producer& p
     }
     if (!pace(pts_us)) return {Outcome::Kind::stopped};
     if (auto ok = publish_frame(producer, *frame, pts_us, pulled->key_frame); !ok) {
-      if (stop_.load(std::memory_order_relaxed)) return {Outcome::Kind::stopped};
+      if (stop_.stop_requested()) return {Outcome::Kind::stopped};
       return {Outcome::Kind::failed, ok.error()};
     }
   }
@@ -209,39 +193,27 @@ Result<void> StreamWorker::publish_frame(Producer& producer, const AVFrame& fram
 }
 
 Result<Loan> StreamWorker::loan_slot(Producer& producer, std::size_t bytes) {
-  const std::int64_t limit_ns = to_ns(block_timeout_);
-  const std::int64_t start = monotonic_ns();
-  for (;;) {
-    auto loan = producer.loan(bytes);
-    if (loan || loan.error().code() != ErrorCode::timeout) {
-      if (!loan && loan.error().code() == ErrorCode::payload_too_large) {
-        return make_error(ErrorCode::payload_too_large, "stream '" + config_.source + "': a " +
-                                                            std::to_string(bytes) + "-byte frame: " + loan.error().message());
-      }
-      return loan;
-    }
-    if (stop_.load(std::memory_order_relaxed)) return make_error(ErrorCode::interrupted, "stream stopped");
-    if (limit_ns >= 0 && monotonic_ns() - start >= limit_ns) {
-      return make_error(ErrorCode::timeout, "stream '" + config_.source + "': " + loan.error().message());
-    }
+  auto loan = producer.loan(bytes, stop_.get_token());
+  if (loan) return loan;
+  switch (loan.error().code()) {
+    case ErrorCode::interrupted: return make_error(ErrorCode::interrupted, "stream stopped");
+    case ErrorCode::payload_too_large:
+      return make_error(ErrorCode::payload_too_large, "stream '" + config_.source + "': a " + std::to_string(bytes) +
+                                                          "-byte frame: " + loan.error().message());
+    case ErrorCode::timeout: return make_error(ErrorCode::timeout, "stream '" + config_.source + "': " + loan.error().message());
+    default: return loan;
   }
 }
 
 void StreamWorker::send_end_of_stream(Producer& producer) {
-  // The marker is never dropped, so it may wait for room; that wait is bounded by the linger
-  // time the channel's owner chose for leaving.
-  const std::int64_t limit_ns = to_ns(producer_options_.linger);
-  const std::int64_t start = monotonic_ns();
-  for (;;) {
-    auto sent = producer.end_stream(id_, next_frame_id_);
-    if (sent || sent.error().code() != ErrorCode::timeout) {
-      if (!sent) note_error(sent.error());
-      return;
-    }
-    if (limit_ns >= 0 && monotonic_ns() - start >= limit_ns) {
-      note_error(Error(ErrorCode::timeout, "stream " + std::to_string(id_) + ": no room for the end-of-stream marker"));
-      return;
-    }
+  // The marker is never dropped, so it may wait for room, also once the stream was stopped (the
+  // readers must learn where it ended); that wait is bounded by the linger time the channel's
+  // owner chose for leaving.
+  auto sent = producer.end_stream(id_, next_frame_id_, producer_options_.linger);
+  if (!sent && sent.error().code() == ErrorCode::timeout) {
+    note_error(Error(ErrorCode::timeout, "stream " + std::to_string(id_) + ": no room for the end-of-stream marker"));
+  } else if (!sent) {
+    note_error(sent.error());
   }
 }
 
@@ -262,12 +234,10 @@ bool StreamWorker::pace(std::int64_t pts_us) {
 
 bool StreamWorker::sleep_until(std::int64_t deadline_ns) {
   std::unique_lock lock(wake_mutex_);
-  while (!stop_.load(std::memory_order_relaxed)) {
-    const std::int64_t left = deadline_ns - monotonic_ns();
-    if (left <= 0) return true;
-    wake_.wait_for(lock, std::chrono::nanoseconds(left));
-  }
-  return false;
+  const auto left = std::chrono::nanoseconds(std::max<std::int64_t>(deadline_ns - monotonic_ns(), 0));
+  // Returns early only when stopped (the predicate never turns true by itself).
+  (void)wake_.wait_for(lock, stop_.get_token(), left, [] { return false; });
+  return !stop_.stop_requested();
 }
 
 bool StreamWorker::back_off(const Error& why) {

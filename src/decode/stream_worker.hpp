@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <stop_token>
 #include <string>
 #include <thread>
 
@@ -67,16 +68,15 @@ class StreamWorker {
   const std::uint32_t id_;
   const StreamOptions options_;
   const std::string channel_;
-  ProducerOptions producer_options_;  // block_timeout cut into slices, see loan_slot()
-  Duration block_timeout_;            // the owner's bound on a blocked frame
+  ProducerOptions producer_options_;
   const std::function<void()> on_finished_;
   SourceConfig config_;
 
-  std::atomic<bool> stop_{false};
+  std::stop_source stop_;  // request_stop(); every wait of the thread takes its token
   std::atomic<bool> done_{false};
-  Interrupter interrupter_{stop_};
-  std::mutex wake_mutex_;  // with wake_: interruptible sleeps
-  std::condition_variable wake_;
+  Interrupter interrupter_{stop_.get_token()};
+  std::mutex wake_mutex_;  // with wake_: pacing sleeps, which the stop token wakes
+  std::condition_variable_any wake_;
   std::mutex join_mutex_;
   std::thread thread_;
 

@@ -8,28 +8,22 @@
 #include "framebus/pipeline/batch.hpp"
 
 namespace framebus {
-namespace {
-
-constexpr Duration kStopCheck = std::chrono::milliseconds(100);
-
-}  // namespace
 
 Result<Batch> collect_batch(Consumer& consumer, std::uint32_t max, Duration batch_timeout,
-                            const std::function<bool()>& stop) {
+                            std::stop_token stop) {
   if (max == 0) return make_error(ErrorCode::invalid_argument, "a batch holds at least one frame");
   Batch batch;
   std::int64_t deadline_ns = -1;  // set once the first frame is here
   const std::int64_t timeout_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(batch_timeout).count();
   while (batch.frames.size() < max) {
-    Duration wait = kStopCheck;
+    Duration wait = forever;
     if (deadline_ns >= 0) {
       const std::int64_t left = deadline_ns - detail::monotonic_ns();
       if (left <= 0) break;
-      wait = std::min<Duration>(wait, std::chrono::nanoseconds(left));
-    } else if (stop && stop()) {
-      break;
+      wait = std::chrono::nanoseconds(left);
     }
-    auto received = consumer.receive(wait);
+    auto received = consumer.receive(wait, stop);
+    if (!received && received.error().code() == ErrorCode::interrupted && stop.stop_requested()) break;
     if (!received) return tl::unexpected(received.error());
     if (received->status == Received::Status::end_of_channel) {
       batch.end_of_channel = true;

@@ -146,15 +146,15 @@ Result<WorkerStats> run_worker(Classifier& classifier, const WorkerOptions& opti
   ConsumerOptions consumer_options;
   consumer_options.group = options.group;
   consumer_options.wait = options.open_wait;
-  auto consumer = Consumer::open(options.channel, consumer_options);
+  auto consumer = Consumer::open(options.channel, consumer_options, options.stop);
+  if (!consumer && options.stop.stop_requested()) return WorkerStats{};  // stopped before any frame
   if (!consumer) return tl::unexpected(consumer.error());
   auto results = Producer::create(options.results, results_channel_options());
   if (!results) return tl::unexpected(results.error());
 
   WorkerStats stats;
-  const auto stop = [&] { return options.stop_requested && options.stop_requested(); };
   for (;;) {
-    auto batch = collect_batch(*consumer, options.batch, options.batch_timeout, stop);
+    auto batch = collect_batch(*consumer, options.batch, options.batch_timeout, options.stop);
     if (!batch) return tl::unexpected(batch.error());
     const std::int64_t received_ns = detail::monotonic_ns();
     // A frame redelivered after a worker died holding it may be what killed that worker: it is
@@ -204,7 +204,7 @@ Result<WorkerStats> run_worker(Classifier& classifier, const WorkerOptions& opti
       stats.end = batch->reason;
       break;
     }
-    if (stop()) break;
+    if (options.stop.stop_requested()) break;
   }
   stats.wall_ns = detail::monotonic_ns() - start_ns;
   consumer->close();

@@ -11,7 +11,7 @@
 namespace framebus {
 namespace {
 
-int run_one(const WorkerProcessOptions& a, std::uint32_t id, const std::atomic<bool>& stop) {
+int run_one(const WorkerProcessOptions& a, std::uint32_t id, const std::stop_token& stop) {
   auto classifier = Classifier::create(to_classifier_options(a.model, a.threads, a.batch));
   if (!classifier) {
     std::cerr << "framebus worker " << id << ": " << classifier.error().message() << '\n';
@@ -26,7 +26,7 @@ int run_one(const WorkerProcessOptions& a, std::uint32_t id, const std::atomic<b
   o.worker_id = id;
   o.copy_on_receive = a.copy;
   o.open_wait = a.open_wait;
-  o.stop_requested = [&stop] { return stop.load(); };
+  o.stop = stop;
   auto stats = run_worker(*classifier, o);
   if (!stats) {
     std::cerr << "framebus worker " << id << ": " << stats.error().message() << '\n';
@@ -41,7 +41,7 @@ int run_one(const WorkerProcessOptions& a, std::uint32_t id, const std::atomic<b
 
 }  // namespace
 
-int run_worker_process(const WorkerProcessOptions& a, const std::atomic<bool>& stop) {
+int run_worker_process(const WorkerProcessOptions& a, std::stop_token stop) {
   if (a.worker_threads <= 1) return run_one(a, a.id, stop);
   std::vector<int> status(a.worker_threads, 0);
   std::vector<std::thread> threads;

@@ -67,8 +67,8 @@ TEST_P(Worker, a_frame_that_cannot_be_classified_gets_an_empty_result_and_its_ba
   options.batch = 8;
   options.batch_timeout = std::chrono::seconds(30);  // the end marker closes the batch long before
   options.copy_on_receive = copy;
-  std::atomic<bool> stop{false};
-  options.stop_requested = [&stop] { return stop.load(); };
+  std::stop_source stop;
+  options.stop = stop.get_token();
   std::optional<Result<WorkerStats>> outcome;
   std::thread worker([&] { outcome = run_worker(*classifier, options); });
 
@@ -83,7 +83,7 @@ TEST_P(Worker, a_frame_that_cannot_be_classified_gets_an_empty_result_and_its_ba
     got.push_back(std::move(*record));
   }
   // Closing the only producer ends the frames channel: the worker sees it and returns.
-  stop.store(true);
+  stop.request_stop();
   ASSERT_TRUE(tx->close());
   worker.join();
   ASSERT_EQ(got.size(), 6U) << "five frames and the end marker";

@@ -2,8 +2,10 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <stop_token>
 
 #include "decode/rig.hpp"
+#include "support/cancel_timing.hpp"
 
 namespace framebus {
 namespace {
@@ -218,6 +220,28 @@ TEST(DecodeControl, drop_oldest_keeps_the_newest_frames_and_the_evicted_ones_sho
   EXPECT_EQ(frames.back().frame, 49U) << "the newest frame survives";
   EXPECT_GT(frames.front().frame, 0U) << "the oldest ones were evicted: a gap before the first received id";
   EXPECT_EQ(got.end_frame_count[*id], 50U);
+}
+
+}  // namespace
+}  // namespace framebus
+
+namespace framebus {
+namespace {
+
+TEST(DecodeControl, wait_returns_within_10ms_of_its_stop_while_the_streams_run) {
+  auto rig = testing::make_rig("wait-stop");
+  StreamOptions options;
+  options.loop = StreamOptions::kLoopForever;  // nobody reads: the stream soon waits for room
+  ASSERT_TRUE(rig.decoder.add_stream(testing::media("mpeg4.avi"), options));
+  const auto median = testing::median_of(5, [&] {
+    std::stop_source stop;
+    return testing::time_to_cancel<Result<void>>([&] { return rig.decoder.wait(forever, stop.get_token()); },
+                                                 [&] { stop.request_stop(); }, [](const Result<void>& r) {
+                                                   ASSERT_FALSE(r) << "the streams loop forever";
+                                                   EXPECT_EQ(r.error().code(), ErrorCode::interrupted) << r.error().message();
+                                                 });
+  });
+  EXPECT_LT(median, std::chrono::milliseconds(10)) << "median of 5: " << median.count() / 1000 << " us";
 }
 
 }  // namespace

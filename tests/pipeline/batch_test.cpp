@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <stop_token>
 
 #include "framebus/pipeline/batch.hpp"
 #include "framebus/channel/producer.hpp"
+#include "support/cancel_timing.hpp"
 #include "support/channel_helpers.hpp"
 #include "support/child_process.hpp"
 
@@ -71,13 +73,32 @@ TEST(CollectBatch, the_end_of_the_channel_is_reported_with_the_last_frames) {
   EXPECT_EQ(batch->reason, EndReason::closed);
 }
 
-TEST(CollectBatch, a_stop_request_returns_an_empty_batch_while_waiting_for_the_first_frame) {
+TEST(CollectBatch, a_stop_returns_an_empty_batch_within_10ms_while_waiting_for_the_first_frame) {
   Rig rig;
-  int asked = 0;
-  auto batch = collect_batch(rig.rx, 4, 10ms, [&] { return ++asked >= 3; });
-  ASSERT_TRUE(batch);
-  EXPECT_TRUE(batch->frames.empty());
-  EXPECT_EQ(asked, 3) << "stop is asked between waits";
+  const auto median = testing::median_of(5, [&] {
+    std::stop_source stop;
+    return testing::time_to_cancel<Result<Batch>>([&] { return collect_batch(rig.rx, 4, 10ms, stop.get_token()); },
+                                                  [&] { stop.request_stop(); },
+                                                  [](const Result<Batch>& batch) {
+                                                    ASSERT_TRUE(batch) << batch.error().message();
+                                                    EXPECT_TRUE(batch->frames.empty());
+                                                    EXPECT_FALSE(batch->end_of_channel);
+                                                  });
+  });
+  EXPECT_LT(median, 10ms) << "median of 5: " << median.count() / 1000 << " us";
+}
+
+TEST(CollectBatch, a_stop_while_the_batch_fills_returns_the_frames_taken) {
+  Rig rig;
+  ASSERT_TRUE(testing::send_frame(rig.tx, 0, 0));
+  std::stop_source stop;
+  const auto took = testing::time_to_cancel<Result<Batch>>(
+      [&] { return collect_batch(rig.rx, 4, 60s, stop.get_token()); }, [&] { stop.request_stop(); },
+      [](const Result<Batch>& batch) {
+        ASSERT_TRUE(batch) << batch.error().message();
+        EXPECT_EQ(batch->frames.size(), 1U) << "the frame taken before the stop stays in the batch";
+      });
+  EXPECT_LT(took, 1s) << "not the 60 s batch timeout";
 }
 
 TEST(CollectBatch, a_zero_batch_is_refused) {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <string_view>
 
@@ -98,16 +99,19 @@ struct Received {
 class Consumer {
  public:
   /// Joins channel `name` as a member of options.group (created if new).
-  /// With options.wait > 0, waits for the channel to be created.
-  static Result<Consumer> open(std::string_view name, const ConsumerOptions& options = {});
+  /// With options.wait > 0, waits for the channel to be created (or, when every producer of it
+  /// died, for a live one); a stop requested on `stop` ends that wait at once with
+  /// ErrorCode::interrupted.
+  static Result<Consumer> open(std::string_view name, const ConsumerOptions& options = {}, std::stop_token stop = {});
 
   Consumer() = default;
   Consumer(Consumer&&) noexcept;
   Consumer& operator=(Consumer&&) noexcept;
   ~Consumer();
 
-  /// Takes the group's next message, waiting (without spinning) up to `timeout`.
-  Result<Received> receive(Duration timeout = forever);
+  /// Takes the group's next message, waiting (without spinning) up to `timeout`; a stop
+  /// requested on `stop` ends the wait at once with ErrorCode::interrupted.
+  Result<Received> receive(Duration timeout = forever, std::stop_token stop = {});
   /// Never waits.
   Result<Received> try_receive() { return receive(Duration::zero()); }
   /// Stops receiving. Outstanding Samples stay valid; the registration ends with the last one.

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <memory>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <vector>
 #include <string_view>
@@ -82,16 +83,21 @@ class Producer {
   ~Producer();
 
   /// Borrows a slot for a payload of `bytes` bytes. Zero copy: write into Loan::data().
-  /// Blocks per the groups' policies when the channel is full.
-  Result<Loan> loan(std::size_t bytes);
+  /// Blocks per the groups' policies when the channel is full, at most block_timeout; a stop
+  /// requested on `stop` ends the wait at once with ErrorCode::interrupted (from any thread: the
+  /// one way to cancel a wait, see docs/design.md "Cancelling a wait").
+  Result<Loan> loan(std::size_t bytes, std::stop_token stop = {});
   /// Hands a loan to the consumers without copying.
   Result<void> publish(Loan&& loan, const MessageMeta& meta);
-  /// Copies `payload` into a slot and publishes it.
-  Result<void> send(std::span<const std::byte> payload, const MessageMeta& meta);
+  /// Copies `payload` into a slot and publishes it (waiting for room as loan() does).
+  Result<void> send(std::span<const std::byte> payload, const MessageMeta& meta, std::stop_token stop = {});
   /// Delivers an end-of-stream marker for `stream` to every group.
   /// The marker's frame number is `frame_count`: the number of frames the stream numbered
   /// (0 .. frame_count-1), so that a reader can tell which frames it never saw (dropped ones).
-  Result<void> end_stream(std::uint32_t stream, std::uint64_t frame_count = 0);
+  /// It waits for room whatever the policies say (a marker is never dropped), at most
+  /// block_timeout (or `timeout`), until `stop`.
+  Result<void> end_stream(std::uint32_t stream, std::uint64_t frame_count = 0, std::stop_token stop = {});
+  Result<void> end_stream(std::uint32_t stream, std::uint64_t frame_count, Duration timeout, std::stop_token stop = {});
   /// Retires this producer. Its queued messages stay deliverable to every group that has a live
   /// member (close() does not wait for those); for groups without one, it waits up to `linger`
   /// and then discards what is left, counted per group and returned. When the last producer has
@@ -99,7 +105,7 @@ class Producer {
   Result<CloseReport> close();
   /// Thread-safe: wakes every call of this handle that waits (loan, send, end_stream waiting for
   /// room; close's linger) and makes it, and every later waiting call, fail with
-  /// ErrorCode::closed. The handle must still be closed or destroyed by one thread, once no other
+  /// ErrorCode::closed (the handle's own stop, the mechanism of a call's `stop`). The handle must still be closed or destroyed by one thread, once no other
   /// thread uses it.
   void cancel() noexcept;
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -182,10 +183,11 @@ class MultiDecoder {
   /// Snapshots of every stream, by id.
   [[nodiscard]] std::vector<StreamStatus> statuses() const;
 
-  /// Waits until every stream added so far has finished; ErrorCode::timeout if `timeout` passes.
-  Result<void> wait(Duration timeout = forever);
+  /// Waits until every stream added so far has finished; ErrorCode::timeout if `timeout` passes,
+  /// ErrorCode::interrupted at once when `stop` is requested.
+  Result<void> wait(Duration timeout = forever, std::stop_token stop = {});
   /// Waits until stream `id` has finished.
-  Result<void> wait(std::uint32_t id, Duration timeout = forever);
+  Result<void> wait(std::uint32_t id, Duration timeout = forever, std::stop_token stop = {});
 
   /// Stops every stream (each sends its end-of-stream marker) and joins their threads.
   void stop();

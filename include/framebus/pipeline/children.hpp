@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <stop_token>
 #include <string>
 
 #include "framebus/pipeline/decoder_process.hpp"
@@ -30,9 +31,10 @@ struct WorkerProcessOptions {
   Duration open_wait = std::chrono::seconds(30);  ///< For the frames channel to appear.
 };
 
-/// Runs the workers until their channel ends or `stop` is set. Returns the exit status (0, or 1
-/// when a worker could not start or run; the reason is on stderr).
-int run_worker_process(const WorkerProcessOptions& options, const std::atomic<bool>& stop);
+/// Runs the workers until their channel ends or `stop` is requested (StopOnSignals gives one for
+/// SIGTERM). Returns the exit status (0, or 1 when a worker could not start or run; the reason is
+/// on stderr).
+int run_worker_process(const WorkerProcessOptions& options, std::stop_token stop);
 
 /// A reader of the `queue` topology: decodes one source with OpenCV (as the pipelines framebus
 /// is compared with do) and writes its BGR frames down a file descriptor.

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -38,8 +39,9 @@ struct WorkerOptions {
   bool copy_on_receive = false;
   /// How long to wait for the frames channel to appear.
   Duration open_wait = std::chrono::seconds(30);
-  /// Asked between batches (and while waiting): true ends the worker after its current batch.
-  std::function<bool()> stop_requested;
+  /// A stop ends the worker after its current batch; a wait for the channel or for frames ends
+  /// at once (see docs/design.md "Cancelling a wait").
+  std::stop_token stop;
 };
 
 struct WorkerStats {
@@ -56,7 +58,7 @@ struct WorkerStats {
   std::optional<Error> last_error;   ///< The latest classification failure.
 };
 
-/// Runs a worker until the frames channel ends or stop_requested() says so.
+/// Runs a worker until the frames channel ends or options.stop is requested.
 Result<WorkerStats> run_worker(Classifier& classifier, const WorkerOptions& options);
 
 }  // namespace framebus
