@@ -118,7 +118,7 @@ PeerResult run_framebus_consumer(const PeerArgs& args) {
       return result;
     }
     const std::int64_t received_ns = now_ns();
-    const Sample& sample = received->sample;
+    const Message& sample = received->message;
     if (sample.is_end_of_stream()) continue;
     // Header fields plus one payload byte: the producer wrote the sequence number's low byte
     // there, so this also proves the consumer sees the producer's bytes in place.

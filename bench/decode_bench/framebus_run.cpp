@@ -75,7 +75,7 @@ void drain(Consumer& consumer, const std::atomic<std::size_t>& streams, Clock::t
       return;
     }
     if (!received->has_message()) continue;
-    Sample& sample = received->sample;
+    Message& sample = received->message;
     if (sample.is_end_of_stream()) {
       ++markers;
       out.last_marker = Clock::now();

@@ -179,7 +179,7 @@ int run_consumer(const std::string& name, int report_fd) {
       report += "end " + std::string(framebus::to_string(received->reason)) + "\n";
       break;
     }
-    const framebus::Sample& sample = received->sample;
+    const framebus::Message& sample = received->message;
     const std::uint32_t stream = sample.stream();
     if (stream >= kStreams) {
       report += "error unknown stream " + std::to_string(stream) + "\n";

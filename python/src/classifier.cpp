@@ -68,14 +68,14 @@ class PyClassifier {
   py::list classify(const py::iterable& images) {
     std::vector<ImageRef> refs;
     std::vector<py::object> arrays;  // keeps each array (or its contiguous copy) alive
-    std::vector<Sample> samples;     // keeps each message's slot
+    std::vector<Message> samples;     // keeps each message's slot
     std::size_t index = 0;
     for (py::handle item : images) {
-      if (py::isinstance<Message>(item) && item.cast<const Message&>().detached() != nullptr) {
+      if (py::isinstance<PyMessage>(item) && item.cast<const PyMessage&>().detached() != nullptr) {
         // A private copy (Consumer(writable=True)): its array is the image.
-        refs.push_back(array_image(item.cast<Message&>().array(item), index, arrays));
-      } else if (py::isinstance<Message>(item)) {
-        const Sample& s = item.cast<const Message&>().sample();
+        refs.push_back(array_image(item.cast<PyMessage&>().array(item), index, arrays));
+      } else if (py::isinstance<PyMessage>(item)) {
+        const Message& s = item.cast<const PyMessage&>().message();
         auto ref = image_of(s);
         if (!ref) bad_image(index, ref.error().message());
         samples.push_back(s);

@@ -296,7 +296,7 @@ class PyConsumer {
       return r;
     }, t != Duration::zero()));
     switch (got.status) {
-      case Received::Status::message: return py::cast(Message(std::move(got.sample)));
+      case Received::Status::message: return py::cast(PyMessage(std::move(got.message)));
       case Received::Status::timeout: return py::none();
       case Received::Status::end_of_channel: raise_end_of_channel(got.reason, name);
     }

@@ -14,8 +14,8 @@ namespace framebus::python {
 namespace {
 
 // Keeps a slot alive for as long as a NumPy array or a DLPack consumer refers to it.
-struct SampleRef {
-  Sample sample;
+struct MessageRef {
+  Message message;
 };
 
 std::string_view kind_name(PayloadKind kind) {
@@ -38,7 +38,7 @@ struct Layout {
 // The description is copied once and checked (overflow-checked) on the copy: the producer may
 // rewrite the shared metadata at any moment, and a description larger than the payload is an
 // error (ErrorCode::corrupt, raised as framebus.Error), never a view beyond the payload.
-Layout layout_of(const Sample& s) {
+Layout layout_of(const Message& s) {
   Layout out;
   const auto size = static_cast<py::ssize_t>(s.size());
   auto flat = [&] {
@@ -107,10 +107,10 @@ DLDataType dl_type(DType dtype) {
 }
 
 // One allocation per exported tensor: the DLPack struct, the shape/stride arrays it points to,
-// and the Sample that keeps the slot. Its deleter needs no GIL.
+// and the Message that keeps the slot. Its deleter needs no GIL.
 struct DlpackHolder {
   DLManagedTensor managed{};
-  Sample sample;
+  Message message;
   std::array<std::int64_t, kMaxDims> shape{};
   std::array<std::int64_t, kMaxDims> strides{};
 };
@@ -126,24 +126,24 @@ void capsule_destructor(PyObject* capsule) {
 
 }  // namespace
 
-const Sample& Message::sample() const {
+const Message& PyMessage::message() const {
   if (detached_) raise(Error(ErrorCode::closed, "the message is a private copy: its slot was given back"));
-  if (!sample_.valid()) raise(Error(ErrorCode::closed, "the message was released"));
-  return sample_;
+  if (!message_.valid()) raise(Error(ErrorCode::closed, "the message was released"));
+  return message_;
 }
 
-void Message::release() noexcept {
-  sample_.release();
+void PyMessage::release() noexcept {
+  message_.release();
   detached_.reset();
   array_ = py::object();
 }
 
-py::object Message::array(py::handle self) {
+py::object PyMessage::array(py::handle self) {
   (void)self;
   if (array_) return array_;
-  const Sample& s = sample();
+  const Message& s = message();
   const Layout layout = layout_of(s);
-  py::object owner = py::cast(SampleRef{s});
+  py::object owner = py::cast(MessageRef{s});
   py::array arr(numpy_dtype(layout.dtype), layout.shape, layout.strides, s.data().data(), owner);
   // The memory is mapped read-only: NumPy must never offer a write.
   py::detail::array_proxy(arr.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
@@ -151,15 +151,15 @@ py::object Message::array(py::handle self) {
   return array_;
 }
 
-py::object Message::copy(py::handle self) {
+py::object PyMessage::copy(py::handle self) {
   if (released()) raise(Error(ErrorCode::closed, "the message was released"));
   // numpy.array(copy=True, order="C") owns its memory and is writable whatever the source's flags.
   return py::module_::import("numpy").attr("array")(array(self), py::arg("copy") = true, py::arg("order") = "C");
 }
 
-void Message::detach(py::handle self) {
+void PyMessage::detach(py::handle self) {
   if (detached_) return;
-  const Sample& s = sample();
+  const Message& s = message();
   DetachedMeta d;
   d.stream = s.stream();
   d.frame = s.frame();
@@ -173,24 +173,24 @@ void Message::detach(py::handle self) {
   d.user.assign(reinterpret_cast<const char*>(user.data()), user.size());
   d.nbytes = s.size();
   py::object private_copy = copy(self);
-  sample_.release();  // the slot goes back now; views made before keep their own reference
+  message_.release();  // the slot goes back now; views made before keep their own reference
   array_ = std::move(private_copy);
   detached_ = std::move(d);
 }
 
-py::object Message::dlpack(py::handle self) {
+py::object PyMessage::dlpack(py::handle self) {
   if (detached_) return array(self).attr("__dlpack__")();  // NumPy exports its own copy
-  const Sample& s = sample();
+  const Message& s = message();
   const Layout layout = layout_of(s);
   auto* holder = new DlpackHolder;
-  holder->sample = s;
+  holder->message = s;
   const std::size_t item = dtype_size(layout.dtype);
   for (std::size_t i = 0; i < layout.shape.size(); ++i) {
     holder->shape[i] = layout.shape[i];
     holder->strides[i] = layout.strides[i] / static_cast<py::ssize_t>(item);  // DLPack counts elements
   }
   DLTensor& t = holder->managed.dl_tensor;
-  t.data = const_cast<std::byte*>(holder->sample.data().data());
+  t.data = const_cast<std::byte*>(holder->message.data().data());
   t.device = DLDevice{kDLCPU, 0};
   t.ndim = static_cast<std::int32_t>(layout.shape.size());
   t.dtype = dl_type(layout.dtype);
@@ -211,94 +211,94 @@ void deprecated(const char* old_name, const char* new_name) {
   if (PyErr_WarnEx(PyExc_DeprecationWarning, text.c_str(), 1) != 0) throw py::error_already_set();
 }
 
-std::uint64_t frame_of(const Message& m) { return m.detached() ? m.detached()->frame : m.sample().frame(); }
+std::uint64_t frame_of(const PyMessage& m) { return m.detached() ? m.detached()->frame : m.message().frame(); }
 
-py::bytes user_meta_of(const Message& m) {
+py::bytes user_meta_of(const PyMessage& m) {
   if (m.detached()) return py::bytes(m.detached()->user);
-  const auto user = m.sample().user_meta();
+  const auto user = m.message().user_meta();
   return py::bytes(reinterpret_cast<const char*>(user.data()), user.size());
 }
 
 }  // namespace
 
 void bind_message(py::module_& mod) {
-  py::class_<SampleRef>(mod, "_SampleRef");
+  py::class_<MessageRef>(mod, "_MessageRef");
 
-  py::class_<Message>(mod, "Message", py::buffer_protocol(), R"doc(
+  py::class_<PyMessage>(mod, "Message", py::buffer_protocol(), R"doc(
 A received message. Its payload stays in shared memory: ``array`` is a read-only NumPy view and
 ``__dlpack__`` exports it without copying. The slot returns to the channel when the message and
 every view made from it are gone, or early with ``release()`` / the ``with`` statement (views
 made before keep their own reference).)doc")
-      .def_property_readonly("stream", [](const Message& m) { return m.detached() ? m.detached()->stream : m.sample().stream(); },
+      .def_property_readonly("stream", [](const PyMessage& m) { return m.detached() ? m.detached()->stream : m.message().stream(); },
                              "Video stream (camera) id.")
       .def_property_readonly("frame", &frame_of, "Frame number in the stream.")
-      .def_property_readonly("frame_id", [](const Message& m) {
+      .def_property_readonly("frame_id", [](const PyMessage& m) {
         deprecated("Message.frame_id", "Message.frame");
         return frame_of(m);
       }, "Deprecated name of ``frame``.")
-      .def_property_readonly("pts", [](const Message& m) { return m.detached() ? m.detached()->pts : m.sample().pts(); },
+      .def_property_readonly("pts", [](const PyMessage& m) { return m.detached() ? m.detached()->pts : m.message().pts(); },
                              "Presentation time stamp.")
-      .def_property_readonly("flags", [](const Message& m) { return m.detached() ? m.detached()->flags : m.sample().flags(); })
-      .def_property_readonly("redelivered", [](const Message& m) {
-        return m.detached() ? m.detached()->redelivered : m.sample().redelivered();
+      .def_property_readonly("flags", [](const PyMessage& m) { return m.detached() ? m.detached()->flags : m.message().flags(); })
+      .def_property_readonly("redelivered", [](const PyMessage& m) {
+        return m.detached() ? m.detached()->redelivered : m.message().redelivered();
       }, "True when a consumer of this group died holding it and it came again.")
-      .def_property_readonly("end_of_stream", [](const Message& m) {
-        return m.detached() ? (m.detached()->flags & flags::kEndOfStream) != 0 : m.sample().is_end_of_stream();
+      .def_property_readonly("end_of_stream", [](const PyMessage& m) {
+        return m.detached() ? (m.detached()->flags & flags::kEndOfStream) != 0 : m.message().is_end_of_stream();
       }, "True for the marker sent by Producer.end_stream(stream).")
-      .def_property_readonly("publish_time_ns", [](const Message& m) {
-        return m.detached() ? m.detached()->publish_ns : m.sample().publish_time_ns();
+      .def_property_readonly("publish_time_ns", [](const PyMessage& m) {
+        return m.detached() ? m.detached()->publish_ns : m.message().publish_time_ns();
       }, "CLOCK_MONOTONIC nanoseconds at publish (time.monotonic_ns() scale).")
       .def_property_readonly("user_meta", &user_meta_of, "The user metadata blob, as bytes.")
-      .def_property_readonly("meta", [](const Message& m) {
+      .def_property_readonly("meta", [](const PyMessage& m) {
         deprecated("Message.meta", "Message.user_meta");
         return user_meta_of(m);
       }, "Deprecated name of ``user_meta``.")
-      .def_property_readonly("kind", [](const Message& m) {
-        return std::string(kind_name(m.detached() ? m.detached()->kind : m.sample().kind()));
+      .def_property_readonly("kind", [](const PyMessage& m) {
+        return std::string(kind_name(m.detached() ? m.detached()->kind : m.message().kind()));
       }, "'bytes', 'image' or 'tensor'.")
-      .def_property_readonly("format", [](const Message& m) -> py::object {
+      .def_property_readonly("format", [](const PyMessage& m) -> py::object {
         if (m.detached()) return m.detached()->format ? py::object(py::str(*m.detached()->format)) : py::object(py::none());
-        const Sample& s = m.sample();
+        const Message& s = m.message();
         if (s.kind() != PayloadKind::image) return py::none();
         return py::str(std::string(to_string(s.image().format)));
       }, "Pixel format of an image message ('bgr24', 'nv12', ...), else None.")
-      .def_property_readonly("nbytes", [](const Message& m) { return m.detached() ? m.detached()->nbytes : m.sample().size(); })
-      .def_property_readonly("released", &Message::released)
-      .def_property_readonly("private", [](const Message& m) { return m.detached() != nullptr; },
+      .def_property_readonly("nbytes", [](const PyMessage& m) { return m.detached() ? m.detached()->nbytes : m.message().size(); })
+      .def_property_readonly("released", &PyMessage::released)
+      .def_property_readonly("private", [](const PyMessage& m) { return m.detached() != nullptr; },
                              "True for a private copy (Consumer(writable=True)): its slot was given back at once.")
-      .def_property_readonly("array", [](py::handle self) { return self.cast<Message&>().array(self); },
+      .def_property_readonly("array", [](py::handle self) { return self.cast<PyMessage&>().array(self); },
                              "Read-only NumPy view of the payload (no copy); for a private message\n"
                              "(Consumer(writable=True)), its writable copy.")
-      .def("copy", [](py::handle self) { return self.cast<Message&>().copy(self); },
+      .def("copy", [](py::handle self) { return self.cast<PyMessage&>().copy(self); },
            "A new private, writable, C-contiguous NumPy copy of the payload, of the shape and dtype of\n"
            "``array``: for code that draws on frames (OpenCV ignores NumPy's read-only flag).")
-      .def("_detach", [](py::handle self) { self.cast<Message&>().detach(self); })
-      .def("release", &Message::release, "Gives the message's own reference to the slot back now.")
+      .def("_detach", [](py::handle self) { self.cast<PyMessage&>().detach(self); })
+      .def("release", &PyMessage::release, "Gives the message's own reference to the slot back now.")
       .def("__enter__", [](py::handle self) { return self; })
-      .def("__exit__", [](Message& m, py::args) { m.release(); })
+      .def("__exit__", [](PyMessage& m, py::args) { m.release(); })
       .def("__dlpack__", [](py::handle self, py::object stream) {
         if (!stream.is_none() && !(py::isinstance<py::int_>(stream) && stream.cast<long>() == -1)) {
           raise(Error(ErrorCode::invalid_argument, "framebus messages live in host memory: __dlpack__ takes no stream"));
         }
-        return self.cast<Message&>().dlpack(self);
+        return self.cast<PyMessage&>().dlpack(self);
       }, py::arg("stream") = py::none())
-      .def("__dlpack_device__", [](const Message&) { return py::make_tuple(static_cast<int>(kDLCPU), 0); })
-      .def_buffer([](Message& m) {
+      .def("__dlpack_device__", [](const PyMessage&) { return py::make_tuple(static_cast<int>(kDLCPU), 0); })
+      .def_buffer([](PyMessage& m) {
         if (m.detached()) {
           // The private copy's own buffer; the returned info holds a view of it until released.
           return py::buffer(m.array(py::handle())).request(/*writable=*/false);
         }
-        const Sample& s = m.sample();
+        const Message& s = m.message();
         return py::buffer_info(const_cast<std::byte*>(s.data().data()), 1, py::format_descriptor<std::uint8_t>::format(), 1,
                                {static_cast<py::ssize_t>(s.size())}, {py::ssize_t{1}}, /*readonly=*/true);
       })
-      .def("__repr__", [](const Message& m) {
+      .def("__repr__", [](const PyMessage& m) {
         if (m.released()) return std::string("<framebus.Message released>");
         if (const DetachedMeta* d = m.detached()) {
           return "<framebus.Message stream=" + std::to_string(d->stream) + " frame=" + std::to_string(d->frame) +
                  " kind=" + std::string(kind_name(d->kind)) + " nbytes=" + std::to_string(d->nbytes) + " private>";
         }
-        const Sample& s = m.sample();
+        const Message& s = m.message();
         return "<framebus.Message stream=" + std::to_string(s.stream()) + " frame=" + std::to_string(s.frame()) +
                " kind=" + std::string(kind_name(s.kind())) + " nbytes=" + std::to_string(s.size()) +
                (s.redelivered() ? " redelivered" : "") + (s.is_end_of_stream() ? " end_of_stream" : "") + ">";

@@ -1,6 +1,6 @@
 #pragma once
 // The Python view of a received message: metadata properties, a zero-copy read-only NumPy array,
-// the buffer protocol and DLPack. Every view holds its own Sample reference, so the slot goes back
+// the buffer protocol and DLPack. Every view holds its own Message reference, so the slot goes back
 // to the channel only when the message and every array or tensor made from it are gone.
 
 #include <pybind11/pybind11.h>
@@ -26,15 +26,15 @@ struct DetachedMeta {
   std::size_t nbytes = 0;
 };
 
-class Message {
+class PyMessage {
  public:
-  explicit Message(Sample sample) : sample_(std::move(sample)) {}
+  explicit PyMessage(Message sample) : message_(std::move(sample)) {}
 
-  /// The slot's Sample; raises Closed after release() and for a detached message.
-  [[nodiscard]] const Sample& sample() const;
-  /// The copied metadata of a detached message, else nullptr (the Sample has it).
+  /// The slot's Message; raises Closed after release() and for a detached message.
+  [[nodiscard]] const Message& message() const;
+  /// The copied metadata of a detached message, else nullptr (the Message has it).
   [[nodiscard]] const DetachedMeta* detached() const noexcept { return detached_ ? &*detached_ : nullptr; }
-  [[nodiscard]] bool released() const noexcept { return !sample_.valid() && !detached_; }
+  [[nodiscard]] bool released() const noexcept { return !message_.valid() && !detached_; }
   void release() noexcept;
   /// The NumPy array (made once, then cached): a read-only view of the slot, or the private
   /// writable copy of a detached message.
@@ -47,7 +47,7 @@ class Message {
   pybind11::object dlpack(pybind11::handle self);
 
  private:
-  Sample sample_;
+  Message message_;
   pybind11::object array_;
   std::optional<DetachedMeta> detached_;
 };

@@ -13,8 +13,8 @@ namespace framebus {
 
 namespace detail {
 
-// Shared by the Consumer and its Samples: the mapping and the registration live until the last
-// Sample is gone, so a view handed out never dangles.
+// Shared by the Consumer and its Messages: the mapping and the registration live until the last
+// Message is gone, so a view handed out never dangles.
 class ConsumerCore {
  public:
   explicit ConsumerCore(Channel joined)
@@ -31,7 +31,7 @@ class ConsumerCore {
   }
 
   Channel channel;
-  // Process-local count of Samples per slot; the slot is released to the channel at zero.
+  // Process-local count of Messages per slot; the slot is released to the channel at zero.
   std::unique_ptr<std::atomic<std::uint32_t>[]> refs;
 };
 
@@ -46,27 +46,27 @@ const SlotMeta& empty_meta() {
 }  // namespace detail
 
 // ---------------------------------------------------------------------------------------------
-// Sample
+// Message
 
-Sample::Sample(const Sample& other) noexcept
+Message::Message(const Message& other) noexcept
     : core_(other.core_), meta_(other.meta_), data_(other.data_), size_(other.size_), slot_(other.slot_),
       redelivered_(other.redelivered_) {
   if (core_) core_->add_ref(slot_);
 }
 
-Sample& Sample::operator=(const Sample& other) noexcept {
+Message& Message::operator=(const Message& other) noexcept {
   if (this != &other) {
-    Sample copy(other);
+    Message copy(other);
     *this = std::move(copy);
   }
   return *this;
 }
 
-Sample::Sample(Sample&& other) noexcept
+Message::Message(Message&& other) noexcept
     : core_(std::move(other.core_)), meta_(other.meta_), data_(std::exchange(other.data_, nullptr)),
       size_(std::exchange(other.size_, 0)), slot_(other.slot_), redelivered_(other.redelivered_) {}
 
-Sample& Sample::operator=(Sample&& other) noexcept {
+Message& Message::operator=(Message&& other) noexcept {
   if (this != &other) {
     release();
     core_ = std::move(other.core_);
@@ -79,9 +79,9 @@ Sample& Sample::operator=(Sample&& other) noexcept {
   return *this;
 }
 
-Sample::~Sample() { release(); }
+Message::~Message() { release(); }
 
-void Sample::release() noexcept {
+void Message::release() noexcept {
   if (core_) {
     core_->drop_ref(slot_);
     core_.reset();
@@ -97,18 +97,18 @@ const detail::SlotMeta& meta_or_empty(const void* meta) {
 }
 }  // namespace
 
-std::uint32_t Sample::stream() const noexcept { return meta_or_empty(meta_).stream; }
-std::uint64_t Sample::frame() const noexcept { return meta_or_empty(meta_).frame; }
-std::int64_t Sample::pts() const noexcept { return meta_or_empty(meta_).pts; }
-std::int64_t Sample::publish_time_ns() const noexcept { return meta_or_empty(meta_).publish_ns; }
-std::uint32_t Sample::flags() const noexcept { return meta_or_empty(meta_).flags; }
-PayloadKind Sample::kind() const noexcept {
+std::uint32_t Message::stream() const noexcept { return meta_or_empty(meta_).stream; }
+std::uint64_t Message::frame() const noexcept { return meta_or_empty(meta_).frame; }
+std::int64_t Message::pts() const noexcept { return meta_or_empty(meta_).pts; }
+std::int64_t Message::publish_time_ns() const noexcept { return meta_or_empty(meta_).publish_ns; }
+std::uint32_t Message::flags() const noexcept { return meta_or_empty(meta_).flags; }
+PayloadKind Message::kind() const noexcept {
   const std::uint32_t k = meta_or_empty(meta_).kind;
   return k <= static_cast<std::uint32_t>(PayloadKind::tensor) ? static_cast<PayloadKind>(k) : PayloadKind::bytes;
 }
-const ImageDesc& Sample::image() const noexcept { return meta_or_empty(meta_).image; }
-const TensorDesc& Sample::tensor() const noexcept { return meta_or_empty(meta_).tensor; }
-std::span<const std::byte> Sample::user_meta() const noexcept {
+const ImageDesc& Message::image() const noexcept { return meta_or_empty(meta_).image; }
+const TensorDesc& Message::tensor() const noexcept { return meta_or_empty(meta_).tensor; }
+std::span<const std::byte> Message::user_meta() const noexcept {
   const detail::SlotMeta& m = meta_or_empty(meta_);
   // Clamped at every read: the memory is shared, so the size is never trusted beyond the buffer.
   return {m.user, std::min<std::size_t>(detail::read_once(m.user_size), kUserMetaCapacity)};
@@ -187,7 +187,7 @@ Result<Received> Consumer::receive(Duration timeout, std::stop_token stop) {
     }
   }
   core_->refs[taken->slot].store(1, std::memory_order_relaxed);
-  Sample& s = out.sample;
+  Message& s = out.message;
   s.core_ = core_;
   s.slot_ = taken->slot;
   s.meta_ = &meta;
@@ -232,7 +232,7 @@ Consumer::Iterator& Consumer::Iterator::operator++() {
     consumer_->last_error_ = r.error();
     consumer_ = nullptr;
   } else if (r->status == Received::Status::message) {
-    current_ = std::move(r->sample);
+    current_ = std::move(r->message);
   } else if (r->status == Received::Status::end_of_channel) {
     consumer_ = nullptr;
   }

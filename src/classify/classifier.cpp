@@ -145,7 +145,7 @@ Result<std::vector<std::vector<Prediction>>> Classifier::classify(std::span<cons
   return core_->classify(images);
 }
 
-Result<std::vector<std::vector<Prediction>>> Classifier::classify(std::span<const Sample> samples) {
+Result<std::vector<std::vector<Prediction>>> Classifier::classify(std::span<const Message> samples) {
   if (!core_) return make_error(ErrorCode::closed, "the classifier was moved from");
   std::vector<ImageRef> images;
   images.reserve(samples.size());
@@ -157,7 +157,7 @@ Result<std::vector<std::vector<Prediction>>> Classifier::classify(std::span<cons
   return core_->classify(images);
 }
 
-Result<ImageRef> image_of(const Sample& sample) {
+Result<ImageRef> image_of(const Message& sample) {
   if (!sample.valid()) return make_error(ErrorCode::invalid_argument, "the sample is empty (released)");
   const std::string which =
       "message (stream " + std::to_string(sample.stream()) + ", frame " + std::to_string(sample.frame()) + ")";

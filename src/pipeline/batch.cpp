@@ -31,14 +31,14 @@ Result<Batch> collect_batch(Consumer& consumer, std::uint32_t max, Duration batc
       break;
     }
     if (!received->has_message()) continue;
-    if (received->sample.is_end_of_stream()) {
-      batch.end_markers.push_back(std::move(received->sample));
+    if (received->message.is_end_of_stream()) {
+      batch.end_markers.push_back(std::move(received->message));
       // An end marker comes after the stream's last frame: hand over what we have now rather
       // than sit on the stream's final frames (or its marker) for the batch timeout.
       break;
     }
-    const bool suspect = received->sample.redelivered();
-    batch.frames.push_back(std::move(received->sample));
+    const bool suspect = received->message.redelivered();
+    batch.frames.push_back(std::move(received->message));
     // A redelivered frame may be what killed the worker that held it: at most one per batch, and
     // the batch ends with it, so that a worker it kills holds no other frame (see run_worker).
     if (suspect) break;

@@ -376,7 +376,7 @@ int ChannelRun::run() {
     if (received->status == Received::Status::end_of_channel) {
       results_ended = true;
     } else if (received->has_message()) {
-      auto record = decode_result(received->sample.data());
+      auto record = decode_result(received->message.data());
       if (record) {
         session_.take(std::move(*record), detail::monotonic_ns());
       } else {

@@ -49,10 +49,10 @@ const DrawFault& draw_fault() {
   return fault;
 }
 
-void inject_draw_fault(const std::vector<Sample>& frames) {
+void inject_draw_fault(const std::vector<Message>& frames) {
   const DrawFault& fault = draw_fault();
   if (!fault.armed) return;
-  for (const Sample& s : frames) {
+  for (const Message& s : frames) {
     if (s.stream() != fault.stream || s.frame() != fault.frame || s.size() == 0) continue;
     // The write the drill is about: into the shared, read-only payload.
     *reinterpret_cast<volatile std::byte*>(const_cast<std::byte*>(s.data().data())) = std::byte{0xFF};
@@ -72,7 +72,7 @@ Result<void> publish(Producer& results, const InferenceResult& record) {
   return results.send(std::span(buffer).first(*size), meta);
 }
 
-InferenceResult record_for(const Sample& sample, const WorkerOptions& options, std::int64_t received_ns) {
+InferenceResult record_for(const Message& sample, const WorkerOptions& options, std::int64_t received_ns) {
   InferenceResult r;
   r.stream = sample.stream();
   r.frame = sample.frame();
@@ -88,9 +88,9 @@ InferenceResult record_for(const Sample& sample, const WorkerOptions& options, s
 // Classifies frames from the slots themselves, or from private copies when asked to. The slots
 // are held until the results are out either way: a worker killed mid-batch must leave its frames
 // to be redelivered.
-Result<std::vector<std::vector<Prediction>>> classify_frames(Classifier& classifier, std::span<Sample> frames,
+Result<std::vector<std::vector<Prediction>>> classify_frames(Classifier& classifier, std::span<Message> frames,
                                                              bool copy) {
-  if (!copy) return classifier.classify(std::span<const Sample>(frames));
+  if (!copy) return classifier.classify(std::span<const Message>(frames));
   std::vector<CopiedFrame> copies;
   copies.reserve(frames.size());
   for (std::size_t i = 0; i < frames.size(); ++i) {
@@ -111,13 +111,13 @@ Result<std::vector<std::vector<Prediction>>> classify_frames(Classifier& classif
 // Predictions for every frame of the batch. One frame that cannot be classified (not an image, a
 // broken picture) must not cost its batch-mates their results: when the batch fails, each frame
 // is classified alone, and only the frames that fail alone are left without predictions.
-std::vector<std::vector<Prediction>> classify_batch(Classifier& classifier, std::vector<Sample>& frames, bool copy,
+std::vector<std::vector<Prediction>> classify_batch(Classifier& classifier, std::vector<Message>& frames, bool copy,
                                                     WorkerStats& stats) {
   auto all = classify_frames(classifier, frames, copy);
   if (all) return std::move(*all);
   std::vector<std::vector<Prediction>> tops(frames.size());
   for (std::size_t i = 0; i < frames.size(); ++i) {
-    auto one = classify_frames(classifier, std::span<Sample>(frames).subspan(i, 1), copy);
+    auto one = classify_frames(classifier, std::span<Message>(frames).subspan(i, 1), copy);
     if (one) {
       tops[i] = std::move(one->front());
     } else {
@@ -160,16 +160,16 @@ Result<WorkerStats> run_worker(Classifier& classifier, const WorkerOptions& opti
     // A frame redelivered after a worker died holding it may be what killed that worker: it is
     // classified alone, so the frames that happened to share its batch are not lost with it, and
     // only the frame that crashes every worker reaches its group's delivery limit.
-    std::vector<Sample> suspects;
-    std::vector<Sample> healthy;
-    for (Sample& s : batch->frames) (s.redelivered() ? suspects : healthy).push_back(std::move(s));
-    std::vector<std::vector<Sample>> runs;
+    std::vector<Message> suspects;
+    std::vector<Message> healthy;
+    for (Message& s : batch->frames) (s.redelivered() ? suspects : healthy).push_back(std::move(s));
+    std::vector<std::vector<Message>> runs;
     if (!healthy.empty()) runs.push_back(std::move(healthy));
-    for (Sample& s : suspects) runs.emplace_back().push_back(std::move(s));
-    for (std::vector<Sample>& frames : runs) {
+    for (Message& s : suspects) runs.emplace_back().push_back(std::move(s));
+    for (std::vector<Message>& frames : runs) {
       std::vector<InferenceResult> records;
       records.reserve(frames.size());
-      for (const Sample& s : frames) records.push_back(record_for(s, options, received_ns));
+      for (const Message& s : frames) records.push_back(record_for(s, options, received_ns));
       inject_draw_fault(frames);
       const std::int64_t infer_start = detail::monotonic_ns();
       auto tops = classify_batch(classifier, frames, options.copy_on_receive, stats);
@@ -187,9 +187,9 @@ Result<WorkerStats> run_worker(Classifier& classifier, const WorkerOptions& opti
         if (auto sent = publish(*results, r); !sent) return tl::unexpected(sent.error());
       }
       stats.frames += records.size();
-      for (Sample& s : frames) s.release();
+      for (Message& s : frames) s.release();
     }
-    for (Sample& marker : batch->end_markers) {
+    for (Message& marker : batch->end_markers) {
       InferenceResult r;
       r.kind = InferenceResult::Kind::end_of_stream;
       r.stream = marker.stream();

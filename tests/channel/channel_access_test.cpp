@@ -138,7 +138,7 @@ TEST(Access, another_user_can_neither_map_inspect_nor_remove_a_default_channel) 
   ASSERT_TRUE(rx) << "the channel is still there and intact for its owner";
   auto r = rx->receive(5s);
   ASSERT_TRUE(r && r->has_message());
-  EXPECT_TRUE(testing::payload_matches(r->sample));
+  EXPECT_TRUE(testing::payload_matches(r->message));
 }
 
 TEST(Access, a_group_mode_admits_members_of_the_group) {
@@ -155,14 +155,14 @@ TEST(Access, a_group_mode_admits_members_of_the_group) {
     auto rx = Consumer::open(name, {.trusted_owners = {0}});
     if (!rx) return 1;
     auto r = rx->receive(5s);  // the message published before any group: it waited in the lobby
-    if (!r || !r->has_message() || !testing::payload_matches(r->sample)) return 2;
+    if (!r || !r->has_message() || !testing::payload_matches(r->message)) return 2;
     auto popts = testing::small_channel();
     popts.trusted_owners = {0};
     auto p = Producer::create(name, popts);
     if (!p) return 3;
     if (!testing::send_frame(*p, 1, 0)) return 4;
     auto mine = rx->receive(5s);
-    if (!mine || !mine->has_message() || mine->sample.stream() != 1) return 5;
+    if (!mine || !mine->has_message() || mine->message.stream() != 1) return 5;
     return 0;
   }, kOtherGid);
   EXPECT_EQ(member, 0);
@@ -200,7 +200,7 @@ class Squatter {
       const auto command = to_child_.receive();
       if (command == "receive") {
         auto r = rx->receive(10s);
-        to_parent_.send(r && r->has_message() && testing::payload_matches(r->sample) ? "read" : "nothing");
+        to_parent_.send(r && r->has_message() && testing::payload_matches(r->message) ? "read" : "nothing");
       } else if (command == "publish") {
         to_parent_.send(testing::send_frame(*tx, 7, 0) ? "published" : "failed");
       }
@@ -258,7 +258,7 @@ TEST(Access, opening_a_channel_that_another_user_squats_is_refused_naming_the_ow
   EXPECT_EQ(squatter.ask("publish"), "published");
   auto r = trusted->receive(5s);
   ASSERT_TRUE(r && r->has_message());
-  EXPECT_EQ(r->sample.stream(), 7U);
+  EXPECT_EQ(r->message.stream(), 7U);
   EXPECT_EQ(squatter.wait(), 0);
 }
 
@@ -276,12 +276,12 @@ TEST(Access, a_consumer_cannot_write_into_a_payload) {
     sa.sa_handler = [](int) { ::_exit(kFaulted); };
     ::sigaction(SIGSEGV, &sa, nullptr);
     ::sigaction(SIGBUS, &sa, nullptr);
-    auto* p = const_cast<std::byte*>(r->sample.data().data());
+    auto* p = const_cast<std::byte*>(r->message.data().data());
     *reinterpret_cast<volatile std::byte*>(p) = std::byte{1};  // must fault
     return 0;
   });
   EXPECT_EQ(writer.wait(), kFaulted) << "the write faulted";
-  EXPECT_TRUE(testing::payload_matches(r->sample));
+  EXPECT_TRUE(testing::payload_matches(r->message));
 }
 
 TEST(Access, a_consumer_that_writes_into_a_payload_is_killed_and_the_channel_goes_on) {
@@ -300,7 +300,7 @@ TEST(Access, a_consumer_that_writes_into_a_payload_is_killed_and_the_channel_goe
     got.send("got");
     // The default action, not the sanitizers' handler: the kernel itself ends the process.
     ::signal(SIGSEGV, SIG_DFL);
-    auto* p = const_cast<std::byte*>(r->sample.data().data());
+    auto* p = const_cast<std::byte*>(r->message.data().data());
     *reinterpret_cast<volatile std::byte*>(p) = std::byte{1};
     return 3;  // not reached: the page is mapped read-only
   });
@@ -311,13 +311,13 @@ TEST(Access, a_consumer_that_writes_into_a_payload_is_killed_and_the_channel_goe
   // The message the writer held comes back, unaltered and flagged; new messages flow.
   auto again = rx->receive(5s);
   ASSERT_TRUE(again && again->has_message());
-  EXPECT_TRUE(again->sample.redelivered());
-  EXPECT_TRUE(testing::payload_matches(again->sample));
+  EXPECT_TRUE(again->message.redelivered());
+  EXPECT_TRUE(testing::payload_matches(again->message));
   ASSERT_TRUE(testing::send_frame(*tx, 0, 1));
   auto next = rx->receive(5s);
   ASSERT_TRUE(next && next->has_message());
-  EXPECT_EQ(next->sample.frame(), 1U);
-  EXPECT_TRUE(testing::payload_matches(next->sample));
+  EXPECT_EQ(next->message.frame(), 1U);
+  EXPECT_TRUE(testing::payload_matches(next->message));
 }
 
 }  // namespace

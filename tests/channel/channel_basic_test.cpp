@@ -82,7 +82,7 @@ TEST(Channel, a_message_arrives_with_payload_and_all_metadata) {
   auto r = rx->receive(5s);
   ASSERT_TRUE(r) << r.error().message();
   ASSERT_EQ(r->status, Received::Status::message);
-  const Sample& s = r->sample;
+  const Message& s = r->message;
   EXPECT_EQ(s.stream(), 7U);
   EXPECT_EQ(s.frame(), 1234U);
   EXPECT_EQ(s.pts(), -99);
@@ -113,10 +113,10 @@ TEST(Channel, a_tensor_message_carries_dtype_and_shape) {
   ASSERT_TRUE(tx->send(std::as_bytes(std::span(values)), meta));
   auto r = rx->receive(5s);
   ASSERT_TRUE(r && r->has_message());
-  EXPECT_EQ(r->sample.kind(), PayloadKind::tensor);
-  EXPECT_EQ(r->sample.tensor().dtype, DType::float32);
-  EXPECT_EQ(r->sample.tensor().shape[2], 4U);
-  EXPECT_EQ(r->sample.size(), values.size() * sizeof(float));
+  EXPECT_EQ(r->message.kind(), PayloadKind::tensor);
+  EXPECT_EQ(r->message.tensor().dtype, DType::float32);
+  EXPECT_EQ(r->message.tensor().shape[2], 4U);
+  EXPECT_EQ(r->message.size(), values.size() * sizeof(float));
 }
 
 TEST(Channel, a_tensor_or_image_larger_than_its_payload_is_refused) {
@@ -151,10 +151,10 @@ TEST(Channel, loan_and_publish_share_memory_and_the_consumer_view_is_read_only) 
   ASSERT_TRUE(tx->publish(std::move(*loan), MessageMeta{}));
   auto r = rx->receive(5s);
   ASSERT_TRUE(r && r->has_message());
-  EXPECT_EQ(r->sample.size(), 1U << 20);
-  EXPECT_EQ(static_cast<unsigned char>(r->sample.data()[12345]), 0x5A);
+  EXPECT_EQ(r->message.size(), 1U << 20);
+  EXPECT_EQ(static_cast<unsigned char>(r->message.data()[12345]), 0x5A);
   // The consumer reads the producer's bytes in place: its view is a shared, read-only mapping.
-  EXPECT_EQ(mapping_perms(r->sample.data().data(), channel_path(name)), "r--s");
+  EXPECT_EQ(mapping_perms(r->message.data().data(), channel_path(name)), "r--s");
 }
 
 TEST(Channel, a_payload_larger_than_a_slot_is_an_error_not_a_truncation) {
@@ -248,7 +248,7 @@ TEST(Channel, end_stream_delivers_a_marker_and_close_ends_the_channel) {
   auto closing = testing::close_in_background(*tx);
 
   std::vector<testing::Got> got;
-  for (Sample& s : *rx) got.push_back({s.stream(), s.frame(), s.redelivered(), s.is_end_of_stream()});
+  for (Message& s : *rx) got.push_back({s.stream(), s.frame(), s.redelivered(), s.is_end_of_stream()});
   EXPECT_TRUE(closing.get());
   EXPECT_FALSE(rx->last_error().has_value());
   ASSERT_EQ(got.size(), 4U);
@@ -389,14 +389,14 @@ TEST(Channel, a_sample_keeps_its_slot_and_mapping_after_the_consumer_closes) {
   ASSERT_TRUE(testing::send_frame(*tx, 3, 42));
   auto r = rx->receive(5s);
   ASSERT_TRUE(r && r->has_message());
-  Sample kept = r->sample;  // a copy shares the slot
-  r->sample.release();
+  Message kept = r->message;  // a copy shares the slot
+  r->message.release();
   rx->close();
   EXPECT_TRUE(testing::payload_matches(kept));
   EXPECT_EQ(kept.frame(), 42U);
   auto info = inspect_channel(name);
   ASSERT_TRUE(info);
-  EXPECT_EQ(info->free_slots, 1U) << "the slot stays held while a Sample refers to it";
+  EXPECT_EQ(info->free_slots, 1U) << "the slot stays held while a Message refers to it";
   kept.release();
   info = inspect_channel(name);
   ASSERT_TRUE(info);

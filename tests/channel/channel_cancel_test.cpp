@@ -36,7 +36,7 @@ struct FullChannel {
   std::string name = unique_name("cancel-full");
   Producer tx;
   Consumer rx;
-  Sample held;
+  Message held;
   FullChannel() {
     auto p = Producer::create(name, testing::small_channel(1));
     auto c = Consumer::open(name);
@@ -46,7 +46,7 @@ struct FullChannel {
     EXPECT_TRUE(testing::send_frame(tx, 0, 0));
     auto got = rx.receive(std::chrono::seconds(10));
     EXPECT_TRUE(got && got->has_message());
-    if (got) held = std::move(got->sample);
+    if (got) held = std::move(got->message);
   }
 };
 

@@ -41,7 +41,7 @@ TEST(Crash, a_consumer_killed_while_holding_samples_has_them_redelivered_to_anot
     auto a = rx->receive(5s);
     auto b = rx->receive(5s);
     if (!a || !b || !a->has_message() || !b->has_message()) return 3;
-    holding.send(std::to_string(a->sample.frame()) + " " + std::to_string(b->sample.frame()));
+    holding.send(std::to_string(a->message.frame()) + " " + std::to_string(b->message.frame()));
     pause();  // holds both samples until killed
     return 4;
   });
@@ -88,7 +88,7 @@ TEST(Crash, a_consumer_that_died_but_was_not_reaped_counts_as_dead) {
   ASSERT_TRUE(rx);
   auto r = rx->receive(2s);
   ASSERT_TRUE(r && r->has_message());
-  EXPECT_TRUE(r->sample.redelivered());
+  EXPECT_TRUE(r->message.redelivered());
   EXPECT_EQ(victim.wait(), 0);
 }
 

@@ -55,12 +55,12 @@ TEST(Delivery, a_frame_that_kills_its_consumers_becomes_a_dead_letter_after_max_
         auto r = rx->receive(10s);
         if (!r) return 3;
         if (!r->has_message()) return 4;
-        if (r->sample.is_end_of_stream()) break;  // the producer stays: the channel is never left to the dead
-        if (r->sample.frame() == 2) {
-          auto* pixels = const_cast<std::byte*>(r->sample.data().data());
+        if (r->message.is_end_of_stream()) break;  // the producer stays: the channel is never left to the dead
+        if (r->message.frame() == 2) {
+          auto* pixels = const_cast<std::byte*>(r->message.data().data());
           pixels[0] = std::byte{0xFF};  // faults: payloads are mapped PROT_READ
         }
-        report.send(std::to_string(r->sample.frame()));
+        report.send(std::to_string(r->message.frame()));
       }
       report.send("end");
       return 0;
@@ -247,7 +247,7 @@ TEST(Delivery, every_call_with_a_deadline_returns_by_it_while_a_stopped_process_
   ASSERT_TRUE(testing::send_frame(*tx, 0, 0)) << "everything goes on once it is continued";
   auto got = rx->receive(5s);
   ASSERT_TRUE(got && got->has_message());
-  EXPECT_EQ(got->sample.frame(), 0U);
+  EXPECT_EQ(got->message.frame(), 0U);
 }
 
 TEST(Delivery, cancel_wakes_a_receive_waiting_in_another_thread) {

@@ -148,8 +148,8 @@ void expect_rejected_at_receive(const std::string& tag, Rewrite rewrite, std::st
     ASSERT_TRUE(tx->send(payload, meta));
     auto good = rx->receive(1s);
     ASSERT_TRUE(good && good->has_message()) << (good ? "timeout" : good.error().message());
-    EXPECT_EQ(good->sample.frame(), frame);
-    EXPECT_EQ(good->sample.image().byte_size(), 16U);
+    EXPECT_EQ(good->message.frame(), frame);
+    EXPECT_EQ(good->message.image().byte_size(), 16U);
   }
   EXPECT_EQ(rx->corrupt_messages(), 1U);
 }

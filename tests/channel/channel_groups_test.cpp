@@ -32,7 +32,7 @@ std::unique_ptr<Child> spawn_consumer(const std::string& name, const std::string
     ready.send("ready");
     std::vector<Got> got;
     bool payloads_ok = true;
-    for (Sample& s : *rx) {
+    for (Message& s : *rx) {
       if (!s.is_end_of_stream() && !testing::payload_matches(s)) payloads_ok = false;
       got.push_back({s.stream(), s.frame(), s.redelivered(), s.is_end_of_stream()});
     }
@@ -114,10 +114,10 @@ TEST(Groups, consumers_of_one_group_take_turns_and_never_get_the_same_message) {
   auto a2 = a->receive(1s);
   auto b2 = b->receive(1s);
   ASSERT_TRUE(a1 && b1 && a2 && b2);
-  EXPECT_EQ(a1->sample.frame(), 0U);
-  EXPECT_EQ(b1->sample.frame(), 1U);
-  EXPECT_EQ(a2->sample.frame(), 2U);
-  EXPECT_EQ(b2->sample.frame(), 3U);
+  EXPECT_EQ(a1->message.frame(), 0U);
+  EXPECT_EQ(b1->message.frame(), 1U);
+  EXPECT_EQ(a2->message.frame(), 2U);
+  EXPECT_EQ(b2->message.frame(), 3U);
   auto none = b->receive(0s);
   ASSERT_TRUE(none);
   EXPECT_EQ(none->status, Received::Status::timeout) << "each message went to exactly one consumer";

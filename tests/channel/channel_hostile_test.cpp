@@ -36,7 +36,7 @@ using testing::unique_name;
 constexpr unsigned kVictimWatchdogSeconds = 30;
 
 // Reads everything of a message, as an application would.
-std::uint64_t touch(const Sample& s) {
+std::uint64_t touch(const Message& s) {
   std::uint64_t sum = s.stream() + s.frame() + s.flags() + s.image().byte_size() + s.tensor().byte_size();
   for (const std::byte b : s.data()) sum += static_cast<std::uint8_t>(b);
   for (const std::byte b : s.user_meta()) sum += static_cast<std::uint8_t>(b);
@@ -64,7 +64,7 @@ int consumer_victim(const std::string& name, Pipe& ready, Pipe& control) {
       continue;
     }
     if (!r->has_message()) continue;
-    sum += touch(r->sample);
+    sum += touch(r->message);
     if (++messages == 1) ready.send("flowing");  // the scribbler starts on a live pipeline
   }
   // Keeps the reads from being optimised away.

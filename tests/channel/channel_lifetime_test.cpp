@@ -249,7 +249,7 @@ TEST(Lifetime, a_group_whose_members_died_is_removed_after_the_grace_and_the_pro
     ASSERT_TRUE(testing::send_frame(*tx, 0, f)) << "frame " << f;
     auto r = work->receive(5s);
     ASSERT_TRUE(r && r->has_message());
-    EXPECT_EQ(r->sample.frame(), f);
+    EXPECT_EQ(r->message.frame(), f);
   }
   auto info = inspect_channel(name);
   ASSERT_TRUE(info);

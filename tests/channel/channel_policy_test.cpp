@@ -141,7 +141,7 @@ TEST(Policy, each_group_applies_its_own_policy) {
     ASSERT_TRUE(testing::send_frame(*tx, 0, f));
     auto r = archive->receive(1s);
     ASSERT_TRUE(r && r->has_message());
-    EXPECT_EQ(r->sample.frame(), f);
+    EXPECT_EQ(r->message.frame(), f);
   }
   auto info = inspect_channel(name);
   ASSERT_TRUE(info);

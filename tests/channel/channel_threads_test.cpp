@@ -50,8 +50,8 @@ TEST(ChannelThreads, ASecondThreadEnteringAConsumerThatWaitsInReceiveIsRefused) 
   auto got = waiting.get();
   ASSERT_TRUE(got) << got.error().message();
   ASSERT_TRUE(got->has_message());
-  EXPECT_EQ(got->sample.frame(), 7U);
-  got->sample.release();
+  EXPECT_EQ(got->message.frame(), 7U);
+  got->message.release();
   rx.close();
   ASSERT_TRUE(tx.close());
 }

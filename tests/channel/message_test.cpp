@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <type_traits>
+
 #include "framebus/framebus.hpp"
 
 namespace framebus {
@@ -51,6 +53,12 @@ TEST(Strings, codes_and_enums_have_stable_names) {
   EXPECT_EQ(dtype_size(DType::float64), 8U);
 }
 
+// The former name still compiles, for one release, with a deprecation warning naming the new one.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static_assert(std::is_same_v<Sample, Message>, "framebus::Sample is the deprecated name of framebus::Message");
+#pragma GCC diagnostic pop
+
 }  // namespace
 }  // namespace framebus
 
@@ -95,6 +103,12 @@ TEST(Parse, policies_formats_and_dtypes_round_trip_their_names) {
   EXPECT_FALSE(parse_pixel_format("bgr32"));
   EXPECT_FALSE(parse_dtype("complex64"));
 }
+
+// The former name still compiles, for one release, with a deprecation warning naming the new one.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static_assert(std::is_same_v<Sample, Message>, "framebus::Sample is the deprecated name of framebus::Message");
+#pragma GCC diagnostic pop
 
 }  // namespace
 }  // namespace framebus

@@ -185,13 +185,13 @@ TEST(Classifier, samples_from_a_channel_are_classified_in_place) {
   const std::vector<std::byte> bytes{std::byte{1}, std::byte{2}};
   ASSERT_TRUE(tx->send(bytes, {.stream = 0, .frame = 3}));
 
-  std::vector<Sample> samples;
+  std::vector<Message> samples;
   for (int i = 0; i < 4; ++i) {
     auto got = rx->receive(std::chrono::seconds(10));
     ASSERT_TRUE(got && got->has_message());
-    samples.push_back(std::move(got->sample));
+    samples.push_back(std::move(got->message));
   }
-  auto from_slots = c.classify(std::span<const Sample>(samples.data(), 3));
+  auto from_slots = c.classify(std::span<const Message>(samples.data(), 3));
   ASSERT_TRUE(from_slots) << from_slots.error().message();
   auto from_copies = c.classify(refs(mats));
   ASSERT_TRUE(from_copies);

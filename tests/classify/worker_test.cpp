@@ -77,7 +77,7 @@ TEST_P(Worker, a_frame_that_cannot_be_classified_gets_an_empty_result_and_its_ba
   while (got.size() < 6) {
     auto received = sink->receive(std::chrono::seconds(30));
     if (!received || !received->has_message()) break;
-    auto record = decode_result(received->sample.data());
+    auto record = decode_result(received->message.data());
     EXPECT_TRUE(record) << record.error().message();
     if (!record) break;
     got.push_back(std::move(*record));

@@ -31,7 +31,7 @@ std::vector<ChannelRead> read_round_robin(std::vector<Consumer>& consumers, bool
         continue;
       }
       if (!received->has_message()) continue;
-      const Sample& sample = received->sample;
+      const Message& sample = received->message;
       if (sample.is_end_of_stream()) {
         ++read.end_markers;
         continue;

@@ -48,8 +48,8 @@ TEST(DecodeControl, loop_forever_restarts_at_every_end_until_the_stream_is_remov
     auto received = rig.consumer.receive(100ms);
     ASSERT_TRUE(received) << received.error().message();
     if (!received->has_message()) continue;
-    ASSERT_FALSE(received->sample.is_end_of_stream()) << "a stream that loops forever never ends by itself";
-    frames.push_back(testing::Frame{received->sample.stream(), received->sample.frame(), received->sample.pts(), 0, {}, {}});
+    ASSERT_FALSE(received->message.is_end_of_stream()) << "a stream that loops forever never ends by itself";
+    frames.push_back(testing::Frame{received->message.stream(), received->message.frame(), received->message.pts(), 0, {}, {}});
   }
   ASSERT_EQ(frames.size(), 100U) << "frames 90..99 come from the fourth pass";
   auto status = rig.decoder.status(*id);

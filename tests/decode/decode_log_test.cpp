@@ -54,7 +54,7 @@ std::vector<std::string> decode_and_describe(const std::string& tag) {
     auto received = consumer->receive(100ms);
     if (!received || received->status == Received::Status::end_of_channel) break;
     if (!received->has_message()) continue;
-    const Sample& s = received->sample;
+    const Message& s = received->message;
     std::ostringstream line;
     if (s.is_end_of_stream()) {
       ++ended;

@@ -157,7 +157,7 @@ Collected collect(Consumer& consumer, const std::vector<std::uint32_t>& streams,
     auto received = consumer.receive(std::chrono::milliseconds(100));
     if (!received || received->status == Received::Status::end_of_channel) break;
     if (!received->has_message()) continue;
-    const Sample& sample = received->sample;
+    const Message& sample = received->message;
     if (sample.is_end_of_stream()) {
       ++got.end_markers[sample.stream()];
       got.end_frame_count[sample.stream()] = sample.frame();

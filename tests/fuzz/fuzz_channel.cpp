@@ -180,7 +180,7 @@ bool write_image(const std::vector<std::uint8_t>& image, std::size_t length) {
 }
 
 // Reads everything a consumer can read of a message, as an application would.
-std::uint64_t touch(const Sample& s) {
+std::uint64_t touch(const Message& s) {
   std::uint64_t sum = 0;
   for (const std::byte b : s.data()) sum += static_cast<std::uint8_t>(b);
   for (const std::byte b : s.user_meta()) sum += static_cast<std::uint8_t>(b);
@@ -192,18 +192,18 @@ std::uint64_t touch(const Sample& s) {
   return sum;
 }
 
-void receive_some(Consumer& rx, std::vector<Sample>& kept, std::uint64_t& sum) {
+void receive_some(Consumer& rx, std::vector<Message>& kept, std::uint64_t& sum) {
   for (int i = 0; i < 8; ++i) {
     auto r = rx.receive(Duration::zero());
     if (!r || !r->has_message()) return;
-    sum += touch(r->sample);
+    sum += touch(r->message);
     // Hold a few samples (also copies of one) and release them later, out of order.
-    if (kept.size() < 3) kept.push_back(r->sample);
+    if (kept.size() < 3) kept.push_back(r->message);
     if (i % 2 == 1 && !kept.empty()) kept.erase(kept.begin());
   }
 }
 
-void produce(Consumer* rx, std::vector<Sample>& kept, std::uint64_t& sum) {
+void produce(Consumer* rx, std::vector<Message>& kept, std::uint64_t& sum) {
   ProducerOptions po;
   po.slots = 1;
   po.slot_size = 1;
@@ -253,7 +253,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   std::uint64_t sum = 0;
   {
-    std::vector<Sample> kept;
+    std::vector<Message> kept;
     ConsumerOptions co;
     co.group = (flags & kFlagNewGroup) != 0 ? "fz" : (flags & kFlagSecondGroup) != 0 ? "g1" : "g0";
     auto rx = Consumer::open(g_name, co);

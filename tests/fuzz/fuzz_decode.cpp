@@ -112,7 +112,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto got = g_consumer->receive(20ms);
     if (!got) fail("receive: " + got.error().message());
     if (got->has_message()) {
-      const Sample& s = got->sample;
+      const Message& s = got->message;
       if (!s.is_end_of_stream() && s.image().byte_size() > s.size()) fail("an image larger than its payload");
       continue;
     }

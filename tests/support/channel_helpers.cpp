@@ -23,7 +23,7 @@ Result<void> send_frame(Producer& producer, std::uint32_t stream, std::uint64_t 
   return producer.send(std::as_bytes(std::span(payload)), meta);
 }
 
-bool payload_matches(const Sample& sample) {
+bool payload_matches(const Message& sample) {
   if (sample.size() != 16) return false;
   std::uint64_t payload[2];
   std::memcpy(payload, sample.data().data(), sizeof payload);
@@ -35,7 +35,7 @@ std::vector<Got> drain(Consumer& consumer, std::size_t limit, Duration gap) {
   while (out.size() < limit) {
     auto r = consumer.receive(gap);
     if (!r || r->status != Received::Status::message) break;
-    const Sample& s = r->sample;
+    const Message& s = r->message;
     out.push_back(Got{s.stream(), s.frame(), s.redelivered(), s.is_end_of_stream()});
   }
   return out;

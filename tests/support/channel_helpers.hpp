@@ -24,7 +24,7 @@ ProducerOptions small_channel(std::uint32_t slots = 8, std::uint64_t slot_size =
 /// Sends `frame` on `stream` with a payload holding (stream, frame) so the receiver can check it.
 Result<void> send_frame(Producer& producer, std::uint32_t stream, std::uint64_t frame);
 /// Checks that a sample's payload is the one send_frame wrote.
-bool payload_matches(const Sample& sample);
+bool payload_matches(const Message& sample);
 
 /// Receives until end of channel (or `limit` messages, or a 10 s gap), returning what came.
 std::vector<Got> drain(Consumer& consumer, std::size_t limit = SIZE_MAX,

@@ -290,7 +290,7 @@ class ConsumerRole : public Role {
           if (!wait_for_go()) break;  // "quit": leave the channel cleanly
           continue;
         }
-        handle(std::move(r->sample));
+        handle(std::move(r->message));
       }
       // A canceller still running would use the consumer that is about to go.
       if (canceller_.joinable()) canceller_.join();
@@ -301,7 +301,7 @@ class ConsumerRole : public Role {
 
  private:
   struct Held {
-    Sample sample;
+    Message message;
     Stamp stamp;
   };
 
@@ -329,7 +329,7 @@ class ConsumerRole : public Role {
     ::_exit(0);
   }
 
-  void handle(Sample sample) {
+  void handle(Message sample) {
     const std::int64_t received_ns = now_ns();
     const int redelivered = sample.redelivered() ? 1 : 0;
     if (sample.is_end_of_stream()) {
@@ -359,10 +359,10 @@ class ConsumerRole : public Role {
   // kills us at a pause is exactly what the channel hands back to the group.
   void release_front() {
     Held& h = held_.front();
-    if (h.stamp.magic == kStampMagic && checksum(h.sample.data()) != h.stamp.crc) {
+    if (h.stamp.magic == kStampMagic && checksum(h.message.data()) != h.stamp.crc) {
       report("T " + std::to_string(h.stamp.stream) + " " + std::to_string(h.stamp.seq));
     }
-    const std::string released = "L " + std::to_string(h.sample.stream()) + " " + std::to_string(h.sample.frame());
+    const std::string released = "L " + std::to_string(h.message.stream()) + " " + std::to_string(h.message.frame());
     held_.pop_front();
     report(released);
   }

@@ -23,16 +23,16 @@ class ConsumerCore;
 }
 
 /// A received message: a read-only view into shared memory. Copies share the slot; the slot goes
-/// back to the channel when the last copy is released or destroyed. A Sample keeps the mapping
+/// back to the channel when the last copy is released or destroyed. A Message keeps the mapping
 /// alive, also after its Consumer is closed.
-class Sample {
+class Message {
  public:
-  Sample() = default;
-  Sample(const Sample& other) noexcept;
-  Sample& operator=(const Sample& other) noexcept;
-  Sample(Sample&& other) noexcept;
-  Sample& operator=(Sample&& other) noexcept;
-  ~Sample();
+  Message() = default;
+  Message(const Message& other) noexcept;
+  Message& operator=(const Message& other) noexcept;
+  Message(Message&& other) noexcept;
+  Message& operator=(Message&& other) noexcept;
+  ~Message();
 
   [[nodiscard]] bool valid() const noexcept { return core_ != nullptr; }
   /// Payload bytes (read-only mapping: writing to them faults).
@@ -69,6 +69,10 @@ class Sample {
   bool redelivered_ = false;
 };
 
+/// The former name of Message (one name for the concept in C++, Python and the CLI); it goes in
+/// the next release.
+using Sample [[deprecated("framebus::Sample is now framebus::Message")]] = Message;
+
 /// Why a channel ended.
 enum class EndReason : std::uint32_t {
   none = 0,           ///< Not ended.
@@ -82,7 +86,7 @@ struct Received {
   enum class Status { message, timeout, end_of_channel };
   Status status = Status::timeout;
   EndReason reason = EndReason::none;  ///< Set when status == end_of_channel.
-  Sample sample;                       ///< Set when status == message.
+  Message message;                      ///< Set when status == message.
 
   [[nodiscard]] bool has_message() const noexcept { return status == Status::message; }
   explicit operator bool() const noexcept { return has_message(); }
@@ -93,7 +97,7 @@ struct Received {
 /// Threads: one thread at a time per Consumer. A receive() (or iteration step) that starts while
 /// another thread is inside the same Consumer fails with ErrorCode::invalid_argument ("used from
 /// two threads at once") instead of racing. Only cancel() may be called from any thread at any
-/// time, and Samples may be copied and released from any thread; the Consumer must still be
+/// time, and Messages may be copied and released from any thread; the Consumer must still be
 /// closed or destroyed by one thread once no other thread uses it (a close() that finds another
 /// thread inside cancels that call and waits for it to return before closing).
 class Consumer {
@@ -114,7 +118,7 @@ class Consumer {
   Result<Received> receive(Duration timeout = forever, std::stop_token stop = {});
   /// Never waits.
   Result<Received> try_receive() { return receive(Duration::zero()); }
-  /// Stops receiving. Outstanding Samples stay valid; the registration ends with the last one.
+  /// Stops receiving. Outstanding Messages stay valid; the registration ends with the last one.
   void close() noexcept;
   /// Thread-safe: wakes a receive() that waits in another thread and makes it, and every later
   /// receive(), fail with ErrorCode::closed. The handle must still be closed or destroyed by one
@@ -148,11 +152,11 @@ class Consumer {
 
 class Consumer::Iterator {
  public:
-  using value_type = Sample;
+  using value_type = Message;
   using difference_type = std::ptrdiff_t;
   Iterator() = default;
-  Sample& operator*() noexcept { return current_; }
-  Sample* operator->() noexcept { return &current_; }
+  Message& operator*() noexcept { return current_; }
+  Message* operator->() noexcept { return &current_; }
   Iterator& operator++();
   bool operator==(const Iterator& other) const noexcept { return consumer_ == other.consumer_; }
 
@@ -160,7 +164,7 @@ class Consumer::Iterator {
   friend class Consumer;
   explicit Iterator(Consumer* consumer) : consumer_(consumer) { ++*this; }
   Consumer* consumer_ = nullptr;
-  Sample current_;
+  Message current_;
 };
 
 }  // namespace framebus

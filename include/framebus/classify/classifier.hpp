@@ -32,7 +32,7 @@ struct ImageRef {
 
 /// The ImageRef of a received image message, checked against its payload (the description comes
 /// from shared memory). invalid_argument naming the message (stream, frame) otherwise.
-Result<ImageRef> image_of(const Sample& sample);
+Result<ImageRef> image_of(const Message& sample);
 
 /// How a Classifier is made. Every field has a default but `model`.
 struct ClassifierOptions {
@@ -93,7 +93,7 @@ class Classifier {
   Result<std::vector<std::vector<Prediction>>> classify(std::span<const ImageRef> images);
   /// The same for received messages (read in place, zero copy). Each must be an image message
   /// whose description fits its payload; anything else is invalid_argument naming its index.
-  Result<std::vector<std::vector<Prediction>>> classify(std::span<const Sample> samples);
+  Result<std::vector<std::vector<Prediction>>> classify(std::span<const Message> samples);
 
   /// Class names from the label file, by class id; empty without one.
   [[nodiscard]] const std::vector<std::string>& labels() const noexcept;

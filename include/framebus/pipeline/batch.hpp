@@ -14,8 +14,8 @@ namespace framebus {
 
 /// A batch taken from a channel: up to `max` frames, plus the end markers met on the way.
 struct Batch {
-  std::vector<Sample> frames;
-  std::vector<Sample> end_markers;
+  std::vector<Message> frames;
+  std::vector<Message> end_markers;
   bool end_of_channel = false;  ///< The channel ended (after these messages).
   EndReason reason = EndReason::none;
 };

@@ -38,8 +38,8 @@ int main() {
         std::fprintf(stderr, "send: %s\n", sent.error().message().c_str());
       } else if (!got || !got->has_message()) {
         std::fprintf(stderr, "receive: %s\n", got ? "no message" : got.error().message().c_str());
-      } else if (got->sample.stream() != 7 || got->sample.frame() != 42 || got->sample.size() != 4 ||
-                 got->sample.data()[3] != std::byte{4}) {
+      } else if (got->message.stream() != 7 || got->message.frame() != 42 || got->message.size() != 4 ||
+                 got->message.data()[3] != std::byte{4}) {
         std::fprintf(stderr, "receive: wrong message\n");
       } else {
         std::printf("framebus %d.%d.%d: sent and received one message through %s\n",
