@@ -16,6 +16,9 @@
 #include <string>
 
 #include "channel/channel_internal.hpp"
+#include "framebus/channel/consumer.hpp"
+#include "framebus/channel/options.hpp"
+#include "framebus/message.hpp"
 
 namespace framebus::detail {
 

@@ -3,6 +3,7 @@
 // Everything here runs under the channel lock unless it says otherwise.
 
 #include <climits>
+#include <utility>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -58,6 +59,28 @@ class Channel::Wakes {
   bool space_ = false;
   std::uint32_t one_ = 0;
   std::uint32_t all_ = 0;
+};
+
+class Channel::Locked {
+ public:
+  Locked(const Locked&) = delete;
+  Locked& operator=(const Locked&) = delete;
+  Locked(Locked&& other) noexcept : channel_(std::exchange(other.channel_, nullptr)), wakes_(other.wakes_) {}
+  Locked& operator=(Locked&&) = delete;
+  ~Locked() { unlock(); }
+
+  [[nodiscard]] Wakes& wakes() noexcept { return wakes_; }
+  /// Releases the lock now (before sleeping, or before work that needs no lock); the guard's end
+  /// then does nothing.
+  void unlock() noexcept {
+    if (channel_ != nullptr) std::exchange(channel_, nullptr)->unlock(wakes_);
+  }
+
+ private:
+  friend class Channel;
+  explicit Locked(Channel& channel) noexcept : channel_(&channel) {}
+  Channel* channel_;
+  Wakes wakes_;
 };
 
 // Bumps a wake word only if someone sleeps on it; the sleeper registered under the lock, so it

@@ -15,6 +15,9 @@
 #include "channel/shm_watch.hpp"
 #include "common/names.hpp"
 #include "framebus/channel/admin.hpp"
+#include "framebus/channel/consumer.hpp"
+#include "framebus/channel/options.hpp"
+#include "framebus/message.hpp"
 
 namespace framebus::detail {
 
@@ -160,8 +163,8 @@ Result<Channel> Channel::attach(Segment seg, bool entry_zero_preclaimed) {
   return ch;
 }
 
-Error Channel::abandon_join(Wakes& wakes, Error error) {
-  unlock(wakes);
+Error Channel::abandon_join(Locked& locked, Error error) {
+  locked.unlock();
   release_entry();
   return error;
 }
@@ -215,13 +218,13 @@ Result<Channel> Channel::join_producer(std::string_view name, const ProducerOpti
     auto attached = attach(std::move(*seg), created);
     if (!attached) return tl::unexpected(attached.error());
     Channel& ch = *attached;
-    Wakes wakes;
-    ch.lock_always();
+    Locked locked = ch.lock_always();
+    Wakes& wakes = locked.wakes();
     ch.recover_inherited(wakes);
     ch.reap(wakes);
     Header& h = ch.seg_.header();
     if (h.state.load(std::memory_order_acquire) != kChannelLive) {
-      ch.unlock(wakes);
+      locked.unlock();
       ch.release_entry();
       step_past_retired(ch.seg_);
       continue;
@@ -232,7 +235,7 @@ Result<Channel> Channel::join_producer(std::string_view name, const ProducerOpti
       reclaimed += ch.leftover_messages();
       h.state.store(kChannelRetired, std::memory_order_release);
       ch.seg_.unlink_if_same();
-      ch.unlock(wakes);
+      locked.unlock();
       ch.release_entry();
       continue;
     }
@@ -240,12 +243,12 @@ Result<Channel> Channel::join_producer(std::string_view name, const ProducerOpti
     if (ch.seg_.slot_size() < options.slot_size) {
       const std::string msg = who + " exists with slots of " + std::to_string(ch.seg_.slot_size()) +
                               " bytes, smaller than the requested " + std::to_string(options.slot_size);
-      return tl::unexpected(ch.abandon_join(wakes, Error(ErrorCode::already_exists, msg)));
+      return tl::unexpected(ch.abandon_join(locked, Error(ErrorCode::already_exists, msg)));
     }
     for (const GroupSpec& spec : options.groups) {
       auto g = ch.find_or_create_group(spec.name, spec.policy.value_or(options.policy), spec.max_deliveries, true, wakes);
       if (!g) {
-        return tl::unexpected(ch.abandon_join(wakes, g.error()));
+        return tl::unexpected(ch.abandon_join(locked, g.error()));
       }
     }
     ParticipantCtl& me = ch.seg_.participant(ch.id_ - 1u);
@@ -257,7 +260,7 @@ Result<Channel> Channel::join_producer(std::string_view name, const ProducerOpti
     h.producers_ever += 1;
     h.end_reason = static_cast<std::uint32_t>(EndReason::none);
     ch.last_reap_ns_ = monotonic_ns();
-    ch.unlock(wakes);
+    locked.unlock();  // before the handle moves: the guard points at it
     return std::move(ch);
   }
   return make_error(ErrorCode::system, who + " was replaced repeatedly while joining; giving up");
@@ -291,16 +294,18 @@ Result<Channel> Channel::join_consumer(std::string_view name, const ConsumerOpti
     auto attached = attach(std::move(*seg), false);
     if (!attached) return tl::unexpected(attached.error());
     Channel& ch = *attached;
-    Wakes wakes;
-    if (auto ok = ch.lock(lock_deadline, stop); !ok) {
+    auto held = ch.lock(lock_deadline, stop);
+    if (!held) {
       ch.release_entry();
-      return tl::unexpected(ok.error());
+      return tl::unexpected(held.error());
     }
+    Locked locked = std::move(*held);
+    Wakes& wakes = locked.wakes();
     ch.recover_inherited(wakes);
     ch.reap(wakes);
     Header& h = ch.seg_.header();
     if (h.state.load(std::memory_order_acquire) != kChannelLive) {
-      ch.unlock(wakes);
+      locked.unlock();
       ch.release_entry();
       if (attempt >= kJoinAttempts) return make_error(ErrorCode::system, "channel '" + std::string(name) + "' keeps being replaced");
       step_past_retired(ch.seg_);
@@ -311,7 +316,7 @@ Result<Channel> Channel::join_consumer(std::string_view name, const ConsumerOpti
       // Left by a run whose processes were all killed: wait for the next run's producer, as for
       // a missing channel, without registering (so that producer can reclaim this file). A
       // channel whose producers died while consumers still drain it is joined, to drain too.
-      ch.unlock(wakes);
+      locked.unlock();
       ch.release_entry();
       wait_for_live_producer(ch.seg_, deadline, stop);
       if (stop.stop_requested()) return make_error(ErrorCode::interrupted, "cancelled while waiting for channel '" + std::string(name) + "'");
@@ -320,7 +325,7 @@ Result<Channel> Channel::join_consumer(std::string_view name, const ConsumerOpti
     const Policy policy = options.policy.value_or(default_policy_of(h));
     auto g = ch.find_or_create_group(options.group, policy, options.max_deliveries, false, wakes);
     if (!g) {
-      return tl::unexpected(ch.abandon_join(wakes, g.error()));
+      return tl::unexpected(ch.abandon_join(locked, g.error()));
     }
     ParticipantCtl& me = ch.seg_.participant(ch.id_ - 1u);
     me.role = kRoleConsumer;
@@ -333,7 +338,7 @@ Result<Channel> Channel::join_consumer(std::string_view name, const ConsumerOpti
     ch.group_ = *g;
     ch.group_name_ = options.group;
     ch.last_reap_ns_ = monotonic_ns();
-    ch.unlock(wakes);
+    locked.unlock();  // before the handle moves: the guard points at it
     return std::move(ch);
   }
 }
@@ -344,11 +349,13 @@ Result<std::uint64_t> Channel::remove_group(std::string_view name, std::string_v
   auto attached = attach(std::move(*seg), false);
   if (!attached) return tl::unexpected(attached.error());
   Channel& ch = *attached;
-  Wakes wakes;
-  if (auto ok = ch.lock(Deadline(std::chrono::seconds(5))); !ok) {
+  auto held = ch.lock(Deadline(std::chrono::seconds(5)));
+  if (!held) {
     ch.release_entry();
-    return tl::unexpected(ok.error());
+    return tl::unexpected(held.error());
   }
+  Locked locked = std::move(*held);
+  Wakes& wakes = locked.wakes();
   ch.seg_.participant(ch.id_ - 1u).role = kRoleAdmin;
   ch.recover_inherited(wakes);
   ch.reap(wakes);
@@ -367,7 +374,7 @@ Result<std::uint64_t> Channel::remove_group(std::string_view name, std::string_v
     break;
   }
   ch.seg_.participant(ch.id_ - 1u).role = kRoleNone;
-  ch.unlock(wakes);
+  locked.unlock();
   ch.release_entry();
   return result;
 }
@@ -383,8 +390,8 @@ void Channel::leave() noexcept {
     return;
   }
   if (role_ == kRoleProducer) retire_producer();
-  Wakes wakes;
-  lock_always();
+  Locked locked = lock_always();
+  Wakes& wakes = locked.wakes();
   // Dead participants do not count as staying: recover them now, so the last live one out
   // removes the channel.
   reap(wakes);
@@ -420,7 +427,7 @@ void Channel::leave() noexcept {
     seg_.header().state.store(kChannelRetired, std::memory_order_release);
     seg_.unlink_if_same();
   }
-  unlock(wakes);
+  locked.unlock();
   release_entry();
 }
 

@@ -19,6 +19,9 @@
 
 #include "channel/channel_internal.hpp"
 #include "channel/liveness.hpp"
+#include "framebus/channel/consumer.hpp"
+#include "framebus/channel/options.hpp"
+#include "framebus/message.hpp"
 
 namespace framebus::detail {
 
@@ -59,9 +62,16 @@ std::int64_t coarse_ns() noexcept {
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-Result<void> Channel::lock(const Deadline& deadline, const std::stop_token& stop) { return lock_impl(deadline, true, stop); }
+Result<Channel::Locked> Channel::lock(const Deadline& deadline, const std::stop_token& stop) {
+  if (auto ok = lock_impl(deadline, true, stop); !ok) return tl::unexpected(ok.error());
+  return Locked(*this);
+}
 
-void Channel::lock_always() noexcept { (void)lock_impl(Deadline(forever), false, {}); }
+Channel::Locked Channel::lock_always() noexcept {
+  // Without a deadline or a stop, only a live holder that never lets go keeps us waiting.
+  (void)lock_impl(Deadline(forever), false, {});
+  return Locked(*this);
+}
 
 Result<void> Channel::check_stop(const std::stop_token& stop, const char* doing) const {
   if (cancelled()) return make_error(ErrorCode::closed, std::string("the handle was cancelled while ") + doing + " channel '" + name() + "'");
@@ -149,14 +159,10 @@ Error Channel::lock_timeout_error(std::uint32_t word, const char* doing) const {
                                        " ms (stopped or being debugged?)");
 }
 
-void Channel::unlock() noexcept {
+void Channel::unlock(const Wakes& wakes) noexcept {
   Header& h = seg_.header();
   const std::uint32_t prev = h.lock.exchange(0, std::memory_order_release);
   if ((prev & kLockContended) != 0) futex_wake(h.lock, 1);
-}
-
-void Channel::unlock(Wakes& wakes) noexcept {
-  unlock();
   wakes.run(seg_);
 }
 
@@ -165,10 +171,10 @@ void Channel::cancel() noexcept { cancel_.request_stop(); }
 bool Channel::cancelled() const noexcept { return cancel_.stop_requested(); }
 
 Result<void> Channel::sleep_unlocked(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& sleepers,
-                                     const Deadline& deadline, Wakes& wakes, const char* doing, const std::stop_token& stop) {
+                                     const Deadline& deadline, Locked& locked, const char* doing, const std::stop_token& stop) {
   const std::uint32_t seen = word.load(std::memory_order_relaxed);
   sleepers.fetch_add(1, std::memory_order_relaxed);
-  unlock(wakes);
+  locked.unlock();
   WaitResult r = WaitResult::woken;
   {
     // Registered before the check below: a stop from now on bumps `word`, so the sleep either

@@ -7,6 +7,9 @@
 
 #include "channel/channel_internal.hpp"
 #include "channel/liveness.hpp"
+#include "framebus/channel/consumer.hpp"
+#include "framebus/channel/options.hpp"
+#include "framebus/message.hpp"
 
 namespace framebus::detail {
 
@@ -143,10 +146,9 @@ void Channel::rebuild_derived(Wakes& wakes) {
 }
 
 void Channel::reap_now(const Deadline& deadline) {
-  Wakes wakes;
-  if (!lock(deadline)) return;  // a stopped lock holder: the next slice tries again
-  reap(wakes);
-  unlock(wakes);
+  auto locked = lock(deadline);
+  if (!locked) return;  // a stopped lock holder: the next slice tries again
+  reap(locked->wakes());
 }
 
 void Channel::maybe_reap(const Deadline& deadline) {

@@ -12,6 +12,9 @@
 
 #include "channel/channel_internal.hpp"
 #include "channel/liveness.hpp"
+#include "framebus/channel/consumer.hpp"
+#include "framebus/channel/options.hpp"
+#include "framebus/message.hpp"
 
 namespace framebus::detail {
 
@@ -169,10 +172,11 @@ Result<std::uint32_t> Channel::acquire(std::uint64_t bytes, Duration timeout, bo
   const Deadline deadline(timeout);
   maybe_reap(deadline);
   for (;;) {
-    Wakes wakes;
-    if (auto ok = lock(deadline, stop); !ok) return tl::unexpected(ok.error());
+    auto held = lock(deadline, stop);
+    if (!held) return tl::unexpected(held.error());
+    Locked locked = std::move(*held);
+    Wakes& wakes = locked.wakes();
     if (auto ok = check_live(); !ok) {
-      unlock(wakes);
       return tl::unexpected(ok.error());
     }
     auto slot = try_take_free();
@@ -185,43 +189,49 @@ Result<std::uint32_t> Channel::acquire(std::uint64_t bytes, Duration timeout, bo
       while (slot && *slot == kDiscardSlot && evict_for_block_group(wakes)) slot = try_take_free();
     }
     if (!slot || *slot != kDiscardSlot) {
-      unlock(wakes);
       return slot;
     }
     const bool must_wait = force_block || block_group;
     if (slots_held_by(seg_, id_) >= seg_.slot_count()) {
-      unlock(wakes);
       return make_error(ErrorCode::invalid_argument, "this producer already holds all " + std::to_string(seg_.slot_count()) +
                                                          " slots of channel '" + name() + "' as unpublished loans");
     }
     if (!must_wait && !room_is_coming()) {
-      unlock(wakes);
       return kDiscardSlot;
     }
     if (deadline.expired()) {
-      unlock(wakes);
       return make_error(ErrorCode::timeout, "no free slot in channel '" + name() +
                                                 "' before the timeout (consumers are not keeping up; framebus ls shows "
                                                 "which group blocks)");
     }
     Header& h = seg_.header();
-    if (auto ok = sleep_unlocked(h.space_wake, h.space_waiters, deadline, wakes, "waiting for room in", stop); !ok) {
+    if (auto ok = sleep_unlocked(h.space_wake, h.space_waiters, deadline, locked, "waiting for room in", stop); !ok) {
       return tl::unexpected(ok.error());
     }
   }
 }
 
-Result<void> Channel::publish(std::uint32_t slot) {
-  const SlotMeta& meta = seg_.meta(slot);
-  Wakes wakes;
-  lock_always();
+Result<void> Channel::publish(std::uint32_t slot, const MessageMeta& message, std::uint64_t payload_size) {
+  // The slot is loaned to us: nobody else reads its metadata before the commit below.
+  SlotMeta& meta = seg_.loaned_meta(slot);
+  meta.payload_size = payload_size;
+  meta.frame = message.frame;
+  meta.pts = message.pts;
+  meta.publish_ns = monotonic_ns();
+  meta.stream = message.stream;
+  meta.flags = message.flags;
+  meta.kind = static_cast<std::uint32_t>(message.kind);
+  meta.image = message.image;
+  meta.tensor = message.tensor;
+  meta.user_size = static_cast<std::uint32_t>(message.user.size());
+  if (!message.user.empty()) std::memcpy(meta.user, message.user.data(), message.user.size());
+  Locked locked = lock_always();
+  Wakes& wakes = locked.wakes();
   if (auto ok = check_live(); !ok) {
-    unlock(wakes);
     return ok;
   }
   SlotCtl& s = seg_.slot(slot);
   if (s.state != kSlotLoaned || s.owner != id_) {
-    unlock(wakes);
     return tl::unexpected(corrupt("slot " + std::to_string(slot) + " was loaned to this producer but is no longer"));
   }
   Header& h = seg_.header();
@@ -251,31 +261,28 @@ Result<void> Channel::publish(std::uint32_t slot) {
       notify_group(seg_, g, false, wakes);
     }
   }
-  unlock(wakes);
   return {};
 }
 
 void Channel::give_back(std::uint32_t slot) noexcept {
   if (!usable() || slot >= seg_.slot_count()) return;
-  Wakes wakes;
-  lock_always();
+  Locked locked = lock_always();
+  Wakes& wakes = locked.wakes();
   SlotCtl& s = seg_.slot(slot);
   if (s.state == kSlotLoaned && s.owner == id_) {
     free_slot(slot, wakes);
   }
-  unlock(wakes);
 }
 
 void Channel::count_discarded(std::uint32_t stream) noexcept {
   if (!usable()) return;
-  lock_always();
+  const Locked locked = lock_always();
   Header& h = seg_.header();
   h.discarded += 1;
   for (std::uint32_t g = 0; g < kMaxGroups; ++g) {
     GroupCtl& group = seg_.group(g);
     if (group.active != 0) count_drop(group, stream);
   }
-  unlock();
 }
 
 // A closing producer waits only for groups that nobody could read its messages from: those without
@@ -286,11 +293,11 @@ Result<LingerDiscards> Channel::close_producer(Duration linger) {
   const Deadline deadline(linger);
   const std::uint32_t n = seg_.slot_count();
   for (;;) {
-    Wakes wakes;
-    if (auto ok = lock(deadline); !ok) {
-      if (ok.error().code() != ErrorCode::timeout) return tl::unexpected(ok.error());
-      lock_always();  // the linger is over: discard, even if a stopped process makes us wait
-    }
+    auto held = lock(deadline);
+    if (!held && held.error().code() != ErrorCode::timeout) return tl::unexpected(held.error());
+    // Once the linger is over the discarding goes on, even if a stopped process makes us wait.
+    Locked locked = held ? std::move(*held) : lock_always();
+    Wakes& wakes = locked.wakes();
     // A member that died since the last look leaves its group without a reader: recover it now,
     // so that the decision below (and the retirement made with it, in this same critical
     // section) sees who can still read.
@@ -343,20 +350,18 @@ Result<LingerDiscards> Channel::close_producer(Duration linger) {
     }
     if (unread == 0 || give_up) {
       retire_locked(wakes);
-      unlock(wakes);
       return discards;
     }
     Header& h = seg_.header();
-    if (auto ok = sleep_unlocked(h.space_wake, h.space_waiters, deadline, wakes, "closing", {}); !ok) return tl::unexpected(ok.error());
+    if (auto ok = sleep_unlocked(h.space_wake, h.space_waiters, deadline, locked, "closing", {}); !ok) return tl::unexpected(ok.error());
   }
 }
 
 void Channel::retire_producer() noexcept {
   if (!usable() || role_ != kRoleProducer) return;
-  Wakes wakes;
-  lock_always();
+  Locked locked = lock_always();
+  Wakes& wakes = locked.wakes();
   retire_locked(wakes);
-  unlock(wakes);
 }
 
 void Channel::retire_locked(Wakes& wakes) noexcept {
@@ -380,53 +385,48 @@ Result<Taken> Channel::take(Duration timeout, std::stop_token stop) {
   const std::uint32_t bit = 1U << group_;
   if (auto ok = check_stop(stop, "receiving from"); !ok) return tl::unexpected(ok.error());
   for (;;) {
-    Wakes wakes;
-    if (auto ok = lock(deadline, stop); !ok) {
+    auto held = lock(deadline, stop);
+    if (!held) {
       // A participant stopped inside the lock: the deadline still holds (framebus ls names it).
-      if (ok.error().code() == ErrorCode::timeout) return Taken{};
-      return tl::unexpected(ok.error());
+      if (held.error().code() == ErrorCode::timeout) return Taken{};
+      return tl::unexpected(held.error());
     }
+    Locked locked = std::move(*held);
+    Wakes& wakes = locked.wakes();
     if (auto ok = check_live(); !ok) {
-      unlock(wakes);
       return tl::unexpected(ok.error());
     }
     SlotQueue queue = queue_of(seg_, group_);
     if (!queue.valid()) {
-      unlock(wakes);
       return tl::unexpected(corrupt("queue of group '" + group_name_ + "' is out of range"));
     }
     if (!queue.empty()) {
       const std::uint32_t slot = queue.pop_front();
       if (slot >= seg_.slot_count()) {
-        unlock(wakes);
         return tl::unexpected(corrupt("queue entry " + std::to_string(slot) + " of group '" + group_name_ + "' is out of range"));
       }
       SlotCtl& s = seg_.slot(slot);
       if (s.state != kSlotPublished || (s.pending & bit) == 0 || s.holder[group_] != kNobody) {
-        unlock(wakes);
         return tl::unexpected(corrupt("slot " + std::to_string(slot) + " is queued for group '" + group_name_ + "' but not published to it"));
       }
       s.holder[group_] = id_;
       if (s.deliveries[group_] < 255) s.deliveries[group_] += 1;
       group.delivered += 1;
       group.held += 1;
-      Taken taken{Received::Status::message, EndReason::none, slot, (s.redelivered & bit) != 0};
+      Taken taken{slot, (s.redelivered & bit) != 0, EndReason::none};
       notify_space(seg_, wakes);  // a closing producer may be waiting for its messages to be taken
-      unlock(wakes);
       return taken;
     }
     Header& h = seg_.header();
     if (h.producers == 0 && h.end_reason != static_cast<std::uint32_t>(EndReason::none)) {
       const auto reason = h.end_reason == static_cast<std::uint32_t>(EndReason::producer_died) ? EndReason::producer_died
                                                                                                : EndReason::closed;
-      unlock(wakes);
-      return Taken{Received::Status::end_of_channel, reason, 0, false};
+      return Taken{std::nullopt, false, reason};
     }
     if (deadline.expired()) {
-      unlock(wakes);
       return Taken{};
     }
-    if (auto ok = sleep_unlocked(group.wake, group.waiters, deadline, wakes, "receiving from", stop); !ok) {
+    if (auto ok = sleep_unlocked(group.wake, group.waiters, deadline, locked, "receiving from", stop); !ok) {
       return tl::unexpected(ok.error());
     }
   }
@@ -434,8 +434,8 @@ Result<Taken> Channel::take(Duration timeout, std::stop_token stop) {
 
 void Channel::release(std::uint32_t slot) noexcept {
   if (!usable() || slot >= seg_.slot_count()) return;
-  Wakes wakes;
-  lock_always();
+  Locked locked = lock_always();
+  Wakes& wakes = locked.wakes();
   SlotCtl& s = seg_.slot(slot);
   const std::uint32_t bit = 1U << group_;
   if (s.state == kSlotPublished && s.holder[group_] == id_) {
@@ -447,7 +447,6 @@ void Channel::release(std::uint32_t slot) noexcept {
     if (group.held > 0) group.held -= 1;
     if (s.pending == 0 && s.in_lobby == 0) free_slot(slot, wakes);
   }
-  unlock(wakes);
 }
 
 }  // namespace framebus::detail

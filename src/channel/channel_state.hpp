@@ -3,7 +3,8 @@
 // Consumer are thin handles over this class.
 //
 // Concurrency contract: all shared state is changed under the channel lock, a futex word holding
-// the owner's participant id. A waiter that sleeps on the lock checks every kLivenessCheckNs
+// the owner's participant id, held through a Locked guard (lock() or lock_always()) whose end
+// releases it and runs the wakes gathered under it. A waiter that sleeps on the lock checks every kLivenessCheckNs
 // whether the owner is still alive; if it died, the waiter takes the lock over and runs repair(),
 // which recovers the dead process's slots and rebuilds the derived structures from the slot table.
 // A live owner that does not let go (stopped by SIGSTOP or a debugger) cannot be taken over, but
@@ -25,21 +26,30 @@
 #include "channel/layout.hpp"
 #include "channel/segment.hpp"
 #include "common/clock.hpp"
-#include "framebus/channel/consumer.hpp"
 #include "framebus/error.hpp"
-#include "framebus/message.hpp"
-#include "framebus/channel/options.hpp"
+#include "framebus/units.hpp"
+
+namespace framebus {
+// The public types this header names, declared only: the channel core does not depend on the
+// handles' headers (consumer.hpp and producer.hpp include it, through their .cpp files).
+struct ProducerOptions;
+struct ConsumerOptions;
+struct MessageMeta;
+enum class Policy : std::uint32_t;
+enum class EndReason : std::uint32_t;
+}  // namespace framebus
 
 namespace framebus::detail {
 
+/// What acquire() gives when the drop policies discard the message (the Loan writes to scratch).
 inline constexpr std::uint32_t kDiscardSlot = 0xFFFFFFFFU;
 
-/// What a consumer's take() returned.
+/// What a consumer's take() returned: a message (its slot), the end of the channel (`ended` is
+/// its reason), or neither (the timeout passed).
 struct Taken {
-  Received::Status status = Received::Status::timeout;
-  EndReason reason = EndReason::none;
-  std::uint32_t slot = 0;
+  std::optional<std::uint32_t> slot;
   bool redelivered = false;
+  EndReason ended{};  // EndReason::none
 };
 
 /// Messages a closing producer discarded because its linger ran out, per group.
@@ -71,8 +81,9 @@ class Channel {
   /// `force_block` waits for room whatever the policies say (end-of-stream markers). `stop`
   /// cancels the wait (ErrorCode::interrupted).
   Result<std::uint32_t> acquire(std::uint64_t bytes, Duration timeout, bool force_block, std::stop_token stop = {});
-  /// Makes a loaned slot whose SlotMeta is written visible to every group.
-  Result<void> publish(std::uint32_t slot);
+  /// Writes the slot's metadata (`meta`, a payload of `payload_size` bytes) and makes the loaned
+  /// slot visible to every group: the one writer of a slot's metadata.
+  Result<void> publish(std::uint32_t slot, const MessageMeta& meta, std::uint64_t payload_size);
   /// Returns an unpublished loan.
   void give_back(std::uint32_t slot) noexcept;
   /// Counts a message that no group received because the policies dropped it.
@@ -109,25 +120,27 @@ class Channel {
 
   /// Futexes to wake once the lock is released.
   class Wakes;
+  /// The channel lock, held: its end (the guard's scope, or unlock()) releases the lock and runs
+  /// the wakes gathered meanwhile, so that no path forgets either.
+  class Locked;
 
  private:
   // Lock (channel_lock.cpp).
   /// Takes the channel lock, giving up at `deadline` (ErrorCode::timeout naming the holder) or
   /// when cancelled (ErrorCode::closed) or stopped (ErrorCode::interrupted). A dead holder's lock
   /// is taken over and repaired.
-  Result<void> lock(const Deadline& deadline, const std::stop_token& stop = {});
+  Result<Locked> lock(const Deadline& deadline, const std::stop_token& stop = {});
   /// For paths that must finish (release, leave): waits however long a live holder keeps it.
-  void lock_always() noexcept;
+  Locked lock_always() noexcept;
   Result<void> lock_impl(const Deadline& deadline, bool interruptible, const std::stop_token& stop);
   /// The error a wait ends with when the handle was cancelled or the call's `stop` requested.
   [[nodiscard]] Result<void> check_stop(const std::stop_token& stop, const char* doing) const;
-  void unlock(Wakes& wakes) noexcept;
-  void unlock() noexcept;
+  void unlock(const Wakes& wakes) noexcept;
   [[nodiscard]] Error lock_timeout_error(std::uint32_t word, const char* doing) const;
   /// Under the lock: registers as a sleeper on `word`, unlocks, and sleeps until the word changes,
   /// the handle is cancelled, `stop` is requested or one liveness slice passes.
   Result<void> sleep_unlocked(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& sleepers,
-                              const Deadline& deadline, Wakes& wakes, const char* doing, const std::stop_token& stop);
+                              const Deadline& deadline, Locked& locked, const char* doing, const std::stop_token& stop);
 
   // Membership (channel_join.cpp).
   Result<void> claim_entry(bool entry_zero_preclaimed);
@@ -142,7 +155,7 @@ class Channel {
   /// A handle on `seg` with a participant entry claimed (entry 0 when the creator preclaimed it).
   static Result<Channel> attach(Segment seg, bool entry_zero_preclaimed);
   /// Gives up a join in progress (under the lock): unlocks, frees the entry, passes `error` on.
-  Error abandon_join(Wakes& wakes, Error error);
+  Error abandon_join(Locked& locked, Error error);
 
   // Groups (channel_groups.cpp).
   Result<std::uint32_t> find_or_create_group(std::string_view group, Policy policy, std::uint32_t max_deliveries,

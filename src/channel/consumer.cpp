@@ -156,20 +156,25 @@ Result<Received> Consumer::receive(Duration timeout, std::stop_token stop) {
   auto taken = ch.take(timeout, std::move(stop));
   if (!taken) return tl::unexpected(taken.error());
   Received out;
-  out.status = taken->status;
-  out.reason = taken->reason;
-  if (taken->status == Received::Status::end_of_channel) end_reason_ = taken->reason;
-  if (taken->status != Received::Status::message) return out;
+  if (!taken->slot) {
+    if (taken->ended != EndReason::none) {
+      out.status = Received::Status::end_of_channel;
+      out.reason = end_reason_ = taken->ended;
+    }
+    return out;  // else the timeout passed
+  }
+  out.status = Received::Status::message;
+  const std::uint32_t slot = *taken->slot;
 
   const detail::Segment& seg = ch.segment();
-  const detail::SlotMeta& meta = seg.meta(taken->slot);
+  const detail::SlotMeta& meta = seg.meta(slot);
   const std::uint64_t size = detail::read_once(meta.payload_size);
   // A message whose metadata is bad is an error for that message only: its slot is released
   // (the message is skipped, counted in corrupt_messages()) and the next receive() goes on.
   if (size > seg.slot_size()) {
-    ch.release(taken->slot);
+    ch.release(slot);
     corrupt_messages_ += 1;
-    return make_error(ErrorCode::corrupt, "channel '" + ch.name() + "' is corrupt: message in slot " + std::to_string(taken->slot) +
+    return make_error(ErrorCode::corrupt, "channel '" + ch.name() + "' is corrupt: message in slot " + std::to_string(slot) +
                                               " claims " + std::to_string(size) + " bytes, more than a slot holds");
   }
   // The description is the producer's word, and a hostile producer writes any bytes: it is
@@ -179,19 +184,19 @@ Result<Received> Consumer::receive(Duration timeout, std::stop_token stop) {
       kind == static_cast<std::uint32_t>(PayloadKind::image) || kind == static_cast<std::uint32_t>(PayloadKind::tensor)) {
     const ImageDesc image = meta.image;
     const TensorDesc tensor = meta.tensor;
-    const std::string who = "channel '" + ch.name() + "' is corrupt: message in slot " + std::to_string(taken->slot);
+    const std::string who = "channel '" + ch.name() + "' is corrupt: message in slot " + std::to_string(slot);
     if (auto ok = check_description(static_cast<PayloadKind>(kind), image, tensor, size, who); !ok) {
-      ch.release(taken->slot);
+      ch.release(slot);
       corrupt_messages_ += 1;
       return make_error(ErrorCode::corrupt, ok.error().message());
     }
   }
-  core_->refs[taken->slot].store(1, std::memory_order_relaxed);
+  core_->refs[slot].store(1, std::memory_order_relaxed);
   Message& s = out.message;
   s.core_ = core_;
-  s.slot_ = taken->slot;
+  s.slot_ = slot;
   s.meta_ = &meta;
-  s.data_ = seg.payload(taken->slot);
+  s.data_ = seg.payload(slot);
   s.size_ = static_cast<std::size_t>(size);
   s.redelivered_ = taken->redelivered;
   return out;

@@ -58,20 +58,6 @@ Result<void> validate_meta(const MessageMeta& meta, std::size_t payload_size, co
   return check_description(meta.kind, meta.image, meta.tensor, payload_size, who);
 }
 
-void write_meta(SlotMeta& out, const MessageMeta& meta, std::size_t payload_size) {
-  out.payload_size = payload_size;
-  out.frame = meta.frame;
-  out.pts = meta.pts;
-  out.publish_ns = monotonic_ns();
-  out.stream = meta.stream;
-  out.flags = meta.flags;
-  out.kind = static_cast<std::uint32_t>(meta.kind);
-  out.image = meta.image;
-  out.tensor = meta.tensor;
-  out.user_size = static_cast<std::uint32_t>(meta.user.size());
-  if (!meta.user.empty()) std::memcpy(out.user, meta.user.data(), meta.user.size());
-}
-
 Error closed_error() { return Error(ErrorCode::closed, "the producer is closed"); }
 
 }  // namespace
@@ -81,9 +67,11 @@ Error closed_error() { return Error(ErrorCode::closed, "the producer is closed")
 
 Loan::Loan(Loan&& other) noexcept { *this = std::move(other); }
 
+bool Loan::discarded() const noexcept { return slot_ == detail::kDiscardSlot; }
+
 Loan& Loan::operator=(Loan&& other) noexcept {
   if (this != &other) {
-    if (core_ && slot_ != kDiscardSlot) core_->channel.give_back(slot_);
+    if (core_ && slot_ != detail::kDiscardSlot) core_->channel.give_back(slot_);
     core_ = std::move(other.core_);
     slot_ = other.slot_;
     data_ = std::exchange(other.data_, nullptr);
@@ -93,7 +81,7 @@ Loan& Loan::operator=(Loan&& other) noexcept {
 }
 
 Loan::~Loan() {
-  if (core_ && slot_ != kDiscardSlot) core_->channel.give_back(slot_);
+  if (core_ && slot_ != detail::kDiscardSlot) core_->channel.give_back(slot_);
 }
 
 Producer::Producer(std::shared_ptr<detail::ProducerCore> core) : core_(std::move(core)) {}
@@ -127,7 +115,7 @@ Result<Loan> detail::ProducerCore::loan(const std::shared_ptr<ProducerCore>& cor
   loan.core_ = core;
   loan.slot_ = *slot;
   loan.size_ = bytes;
-  loan.data_ = *slot == Loan::kDiscardSlot ? core->scratch() : core->channel.segment().payload(*slot);
+  loan.data_ = *slot == detail::kDiscardSlot ? core->scratch() : core->channel.segment().payload(*slot);
   return loan;
 }
 
@@ -139,13 +127,11 @@ Result<void> detail::ProducerCore::publish(const std::shared_ptr<ProducerCore>& 
   }
   if (auto ok = detail::validate_meta(meta, loan.size_, core->channel.name()); !ok) return ok;
   Loan taken = std::move(loan);
-  if (taken.slot_ == Loan::kDiscardSlot) {
+  if (taken.slot_ == detail::kDiscardSlot) {
     core->channel.count_discarded(meta.stream);
     return {};
   }
-  auto* slot_meta = reinterpret_cast<detail::SlotMeta*>(core->channel.segment().slot_base(taken.slot_));
-  detail::write_meta(*slot_meta, meta, taken.size_);
-  auto result = core->channel.publish(taken.slot_);
+  auto result = core->channel.publish(taken.slot_, meta, taken.size_);
   taken.core_.reset();  // published (or reclaimed by the failed publish): not ours to give back
   return result;
 }
@@ -188,9 +174,7 @@ Result<void> Producer::end_stream(std::uint32_t stream, std::uint64_t frame_coun
   meta.stream = stream;
   meta.frame = frame_count;
   meta.flags = flags::kEndOfStream;
-  auto* slot_meta = reinterpret_cast<detail::SlotMeta*>(core_->channel.segment().slot_base(*slot));
-  detail::write_meta(*slot_meta, meta, 0);
-  return core_->channel.publish(*slot);
+  return core_->channel.publish(*slot, meta, 0);
 }
 
 Result<CloseReport> Producer::close() {

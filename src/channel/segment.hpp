@@ -100,6 +100,10 @@ class Segment {
   [[nodiscard]] const SlotMeta& meta(std::uint32_t index) const noexcept {
     return *reinterpret_cast<const SlotMeta*>(slot_base(index));
   }
+  /// For the producer holding the slot's loan (Channel::publish), and nobody else.
+  [[nodiscard]] SlotMeta& loaned_meta(std::uint32_t index) const noexcept {
+    return *reinterpret_cast<SlotMeta*>(slot_base(index));
+  }
   [[nodiscard]] std::byte* payload(std::uint32_t index) const noexcept { return slot_base(index) + kSlotMetaBytes; }
 
   [[nodiscard]] std::uint32_t slot_count() const noexcept { return slot_count_; }

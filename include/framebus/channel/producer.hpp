@@ -39,12 +39,11 @@ class Loan {
   [[nodiscard]] bool valid() const noexcept { return core_ != nullptr; }
   /// True when every group's drop policy already discarded this message: writing is harmless,
   /// publishing only counts the drop.
-  [[nodiscard]] bool discarded() const noexcept { return slot_ == kDiscardSlot; }
+  [[nodiscard]] bool discarded() const noexcept;
 
  private:
   friend class Producer;
   friend class detail::ProducerCore;
-  static constexpr std::uint32_t kDiscardSlot = 0xFFFFFFFFU;
   std::shared_ptr<detail::ProducerCore> core_;
   std::uint32_t slot_ = 0;
   std::byte* data_ = nullptr;
