@@ -87,44 +87,6 @@ void print_summary(std::ostream& out, const RunSnapshot& s) {
   for (const auto& e : s.errors) out << "error: " << e << '\n';
 }
 
-nlohmann::ordered_json report_json(const RunSnapshot& s) {
-  nlohmann::ordered_json j;
-  j["topology"] = s.topology;
-  j["seconds"] = seconds(s);
-  auto& streams = j["streams"] = nlohmann::ordered_json::array();
-  for (const auto& row : s.streams) {
-    streams.push_back({{"stream", row.stream},
-                       {"source", row.source},
-                       {"state", row.state},
-                       {"message", row.message},
-                       {"frames", row.frames},
-                       {"fps", row.fps},
-                       {"latency_p50_ms", row.latency_p50_ms},
-                       {"latency_p99_ms", row.latency_p99_ms},
-                       {"gaps", row.gaps},
-                       {"drops", row.drops},
-                       {"redelivered", row.redelivered},
-                       {"duplicates", row.duplicates},
-                       {"late", row.late},
-                       {"decoded", row.decoded},
-                       {"frame_count", row.frame_count ? nlohmann::ordered_json(*row.frame_count) : nlohmann::ordered_json()}});
-  }
-  auto& workers = j["workers"] = nlohmann::ordered_json::array();
-  for (const auto& w : s.workers) {
-    workers.push_back({{"worker", w.worker},
-                       {"frames", w.frames},
-                       {"batches", w.batches},
-                       {"busy_percent", w.busy_percent},
-                       {"restarts", w.restarts},
-                       {"last_exit", w.last_exit}});
-  }
-  j["frames"] = s.frames;
-  j["fps"] = s.fps;
-  j["steady_fps"] = s.steady_fps;
-  j["errors"] = s.errors;
-  return j;
-}
-
 ProgressDisplay::ProgressDisplay() : tty_(::isatty(STDERR_FILENO) != 0) {}
 
 void ProgressDisplay::show(const RunSnapshot& stats) {
@@ -136,7 +98,7 @@ void ProgressDisplay::show(const RunSnapshot& stats) {
 
 bool write_report(const std::string& path, const RunSnapshot& stats) {
   std::ofstream report(path, std::ios::trunc);
-  report << report_json(stats).dump(2) << '\n';
+  report << to_json(stats, 2) << '\n';
   return static_cast<bool>(report);
 }
 
@@ -144,9 +106,6 @@ void print_summary(std::ostream& out, const RunStats& stats, const ResultSink& s
   print_summary(out, snapshot(stats, sink, 0));
 }
 
-nlohmann::ordered_json report_json(const RunStats& stats, const ResultSink& sink) {
-  return report_json(snapshot(stats, sink, 0));
-}
 
 std::vector<std::string> progress_lines(const RunStats& stats, const ResultSink& sink, std::int64_t now_ns,
                                         std::uint32_t workers_running, std::uint32_t workers_wanted) {

@@ -25,13 +25,11 @@ class ProgressDisplay {
   std::size_t drawn_ = 0;
 };
 
-/// Writes report_json to `path`; false when it cannot.
+/// Writes the snapshot's JSON (to_json, run_stats.hpp) to `path`; false when it cannot.
 bool write_report(const std::string& path, const RunSnapshot& stats);
 
 /// Per-stream and per-worker summary tables, as printed at the end of a run.
 void print_summary(std::ostream& out, const RunSnapshot& stats);
-/// The same as JSON (--report).
-nlohmann::ordered_json report_json(const RunSnapshot& stats);
 /// The live display: a few lines, redrawn in place on a terminal.
 std::vector<std::string> progress_lines(const RunSnapshot& stats);
 /// One JSON line per emitted frame (--out): stream, frame, pts_us, top, latency_ms, worker, and
@@ -40,7 +38,6 @@ std::string result_line(const SinkEntry& entry);
 
 // The same from the counters and the sink (at `now_ns` until the run has ended).
 void print_summary(std::ostream& out, const RunStats& stats, const ResultSink& sink);
-nlohmann::ordered_json report_json(const RunStats& stats, const ResultSink& sink);
 std::vector<std::string> progress_lines(const RunStats& stats, const ResultSink& sink, std::int64_t now_ns,
                                         std::uint32_t workers_running, std::uint32_t workers_wanted);
 

@@ -50,4 +50,20 @@ auto interruptible(Call&& call) -> decltype(call(std::stop_token{})) {
   }
 }
 
+/// For a call that is not itself a wait but ends when asked to (a run, a worker): runs `call()`
+/// without the GIL, and on Ctrl-C runs `on_interrupt` (in a helper thread) so that it ends; the
+/// KeyboardInterrupt is raised once `call` has returned.
+template <typename Call, typename OnInterrupt>
+auto until_interrupted(Call&& call, OnInterrupt on_interrupt) -> decltype(call()) {
+  InterruptScope scope;
+  auto result = [&] {
+    const std::stop_callback stopping(scope.token(), std::move(on_interrupt));
+    pybind11::gil_scoped_release nogil;
+    return call();
+  }();
+  scope.end();
+  if (PyErr_CheckSignals() != 0) throw pybind11::error_already_set();
+  return result;
+}
+
 }  // namespace framebus::python

@@ -131,21 +131,13 @@ class PyWorker {
 
   WorkerStats run() {
     if (running_.exchange(true)) raise(Error(ErrorCode::invalid_argument, "this Worker is already running"));
+    struct NotRunning {
+      std::atomic<bool>& running;
+      ~NotRunning() { running = false; }
+    } not_running{running_};
     Classifier& classifier = native_classifier(classifier_);
     // Ctrl-C stops the worker as stop() does (after its current batch), then is raised.
-    InterruptScope scope;
-    Result<WorkerStats> stats = [&] {
-      const std::stop_callback on_interrupt(scope.token(), [this] { stop_.request_stop(); });
-      py::gil_scoped_release nogil;
-      return run_worker(classifier, options_);
-    }();
-    scope.end();
-    if (PyErr_CheckSignals() != 0) {
-      running_ = false;
-      throw py::error_already_set();
-    }
-    running_ = false;
-    return unwrap(std::move(stats));
+    return unwrap(until_interrupted([&] { return run_worker(classifier, options_); }, [this] { stop_.request_stop(); }));
   }
 
   void stop() { stop_.request_stop(); }

@@ -169,53 +169,9 @@ PipelineOptions options_from(const py::dict& kwargs) {
   return o;
 }
 
+// The library's JSON of the snapshot, as a dict: the same keys as `framebus run --report`.
 py::dict stats_to(const RunSnapshot& s) {
-  py::list streams;
-  for (const auto& r : s.streams) {
-    py::dict d;
-    d["stream"] = r.stream;
-    d["source"] = r.source;
-    d["state"] = r.state;
-    d["message"] = r.message;
-    d["frames"] = r.frames;
-    d["fps"] = r.fps;
-    d["latency_p50_ms"] = r.latency_p50_ms;
-    d["latency_p99_ms"] = r.latency_p99_ms;
-    d["gaps"] = r.gaps;
-    d["drops"] = r.drops;
-    d["redelivered"] = r.redelivered;
-    d["duplicates"] = r.duplicates;
-    d["late"] = r.late;
-    d["decoded"] = r.decoded;
-    d["frame_count"] = r.frame_count ? py::object(py::int_(*r.frame_count)) : py::object(py::none());
-    streams.append(d);
-  }
-  py::list workers;
-  for (const auto& w : s.workers) {
-    py::dict d;
-    d["worker"] = w.worker;
-    d["frames"] = w.frames;
-    d["batches"] = w.batches;
-    d["busy_percent"] = w.busy_percent;
-    d["restarts"] = w.restarts;
-    d["pid"] = w.pid;
-    d["running"] = w.running;
-    d["last_exit"] = w.last_exit;
-    workers.append(d);
-  }
-  py::dict out;
-  out["topology"] = s.topology;
-  out["seconds"] = std::chrono::duration<double>(s.elapsed).count();
-  out["frames"] = s.frames;
-  out["fps"] = s.fps;
-  out["steady_fps"] = s.steady_fps;
-  out["queued"] = s.queued;
-  out["workers_running"] = s.workers_running;
-  out["workers_wanted"] = s.workers_wanted;
-  out["streams"] = streams;
-  out["workers"] = workers;
-  out["errors"] = s.errors;
-  return out;
+  return py::module_::import("json").attr("loads")(to_json(s));
 }
 
 class PyPipeline {
@@ -225,15 +181,7 @@ class PyPipeline {
   // Blocks without the GIL. Ctrl-C stops the run (decoder first, workers drain: the stop
   // callback of the call's token) and is raised once it has ended.
   py::tuple run() {
-    InterruptScope scope;
-    RunReport r;
-    {
-      const std::stop_callback on_interrupt(scope.token(), [this] { pipeline_.stop(); });
-      py::gil_scoped_release nogil;
-      r = pipeline_.run();
-    }
-    scope.end();
-    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    const RunReport r = until_interrupted([this] { return pipeline_.run(); }, [this] { pipeline_.stop(); });
     return py::make_tuple(r.exit_status, stats_to(r.stats));
   }
 
@@ -245,16 +193,7 @@ class PyPipeline {
   std::optional<SinkEntry> next_result(std::optional<double> timeout) {
     std::optional<Duration> wait;
     if (timeout) wait = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(std::max(0.0, *timeout)));
-    InterruptScope scope;
-    std::optional<SinkEntry> entry;
-    {
-      const std::stop_callback on_interrupt(scope.token(), [this] { pipeline_.stop(); });
-      py::gil_scoped_release nogil;
-      entry = pipeline_.next_result(wait);
-    }
-    scope.end();
-    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-    return entry;
+    return until_interrupted([&] { return pipeline_.next_result(wait); }, [this] { pipeline_.stop(); });
   }
 
  private:

@@ -163,6 +163,16 @@ Result<Channel> Channel::attach(Segment seg, bool entry_zero_preclaimed) {
   return ch;
 }
 
+bool Channel::settle_join(Locked& locked) {
+  recover_inherited(locked.wakes());
+  reap(locked.wakes());
+  if (seg_.header().state.load(std::memory_order_acquire) == kChannelLive) return true;
+  locked.unlock();
+  release_entry();
+  step_past_retired(seg_);
+  return false;
+}
+
 Error Channel::abandon_join(Locked& locked, Error error) {
   locked.unlock();
   release_entry();
@@ -219,16 +229,9 @@ Result<Channel> Channel::join_producer(std::string_view name, const ProducerOpti
     if (!attached) return tl::unexpected(attached.error());
     Channel& ch = *attached;
     Locked locked = ch.lock_always();
+    if (!ch.settle_join(locked)) continue;
     Wakes& wakes = locked.wakes();
-    ch.recover_inherited(wakes);
-    ch.reap(wakes);
     Header& h = ch.seg_.header();
-    if (h.state.load(std::memory_order_acquire) != kChannelLive) {
-      locked.unlock();
-      ch.release_entry();
-      step_past_retired(ch.seg_);
-      continue;
-    }
     if (!created && ch.other_claimed_entries() == 0) {
       // Everyone who used this channel is dead: it was left behind. Retire it and start afresh;
       // what its dead producers published is dropped, and counted in the new channel.
@@ -300,17 +303,12 @@ Result<Channel> Channel::join_consumer(std::string_view name, const ConsumerOpti
       return tl::unexpected(held.error());
     }
     Locked locked = std::move(*held);
-    Wakes& wakes = locked.wakes();
-    ch.recover_inherited(wakes);
-    ch.reap(wakes);
-    Header& h = ch.seg_.header();
-    if (h.state.load(std::memory_order_acquire) != kChannelLive) {
-      locked.unlock();
-      ch.release_entry();
+    if (!ch.settle_join(locked)) {
       if (attempt >= kJoinAttempts) return make_error(ErrorCode::system, "channel '" + std::string(name) + "' keeps being replaced");
-      step_past_retired(ch.seg_);
       continue;
     }
+    Wakes& wakes = locked.wakes();
+    Header& h = ch.seg_.header();
     if (h.producers == 0 && h.end_reason == static_cast<std::uint32_t>(EndReason::producer_died) &&
         ch.other_members() == 0 && !deadline.expired()) {
       // Left by a run whose processes were all killed: wait for the next run's producer, as for

@@ -154,6 +154,10 @@ class Channel {
   [[nodiscard]] std::uint64_t leftover_messages() const noexcept;
   /// A handle on `seg` with a participant entry claimed (entry 0 when the creator preclaimed it).
   static Result<Channel> attach(Segment seg, bool entry_zero_preclaimed);
+  /// Right after locking a channel being joined: recovers what an inherited entry's dead owner
+  /// left, reaps the dead; false when the file was retired meanwhile (then the lock is released,
+  /// the entry freed, and the joiner starts again).
+  bool settle_join(Locked& locked);
   /// Gives up a join in progress (under the lock): unlocks, frees the entry, passes `error` on.
   Error abandon_join(Locked& locked, Error error);
 

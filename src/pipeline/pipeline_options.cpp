@@ -37,16 +37,14 @@ const SourceOptions& source_options(const PipelineOptions& options, std::uint32_
 }
 
 ClassifierOptions to_classifier_options(const ModelOptions& model, int threads, std::uint32_t max_batch) {
-  ClassifierOptions o;
-  o.model = model.model;
-  o.labels = model.labels;
-  o.backend = model.backend;
-  o.input_width = model.input_size;
-  o.input_height = model.input_size;
-  o.top_k = model.top_k;
-  o.threads = threads;
-  o.max_batch = max_batch;
-  return o;
+  return ClassifierOptions{.model = model.model,
+                           .labels = model.labels,
+                           .backend = model.backend,
+                           .input_width = model.input_size,
+                           .input_height = model.input_size,
+                           .top_k = model.top_k,
+                           .threads = threads,
+                           .max_batch = max_batch};
 }
 
 namespace pipeline_detail {

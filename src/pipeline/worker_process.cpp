@@ -12,20 +12,13 @@ namespace framebus {
 namespace {
 
 int run_one(const WorkerProcessOptions& a, std::uint32_t id, const std::stop_token& stop) {
-  auto classifier = Classifier::create(to_classifier_options(a.model, a.threads, a.batch));
+  auto classifier = Classifier::create(to_classifier_options(a.model, a.threads, a.worker.batch));
   if (!classifier) {
     std::cerr << "framebus worker " << id << ": " << classifier.error().message() << '\n';
     return 1;
   }
-  WorkerOptions o;
-  o.channel = a.channel;
-  o.group = a.group;
-  o.results = a.results;
-  o.batch = a.batch;
-  o.batch_timeout = a.batch_timeout;
+  WorkerOptions o = a.worker;
   o.worker_id = id;
-  o.copy_on_receive = a.copy;
-  o.open_wait = a.open_wait;
   o.stop = stop;
   auto stats = run_worker(*classifier, o);
   if (!stats) {
@@ -42,11 +35,11 @@ int run_one(const WorkerProcessOptions& a, std::uint32_t id, const std::stop_tok
 }  // namespace
 
 int run_worker_process(const WorkerProcessOptions& a, std::stop_token stop) {
-  if (a.worker_threads <= 1) return run_one(a, a.id, stop);
+  if (a.worker_threads <= 1) return run_one(a, a.worker.worker_id, stop);
   std::vector<int> status(a.worker_threads, 0);
   std::vector<std::thread> threads;
   for (std::uint32_t i = 0; i < a.worker_threads; ++i) {
-    threads.emplace_back([&, i] { status[i] = run_one(a, a.id + i, stop); });
+    threads.emplace_back([&, i] { status[i] = run_one(a, a.worker.worker_id + i, stop); });
   }
   for (auto& t : threads) t.join();
   for (int s : status) {

@@ -175,7 +175,7 @@ TEST_F(RunStatsTest, the_report_has_per_stream_latency_fps_and_drops_and_per_wor
     stats.count(r);
   }
   stats.end_ns = 5 * kSecond;  // a 4 s run
-  const auto report = report_json(stats, sink_);
+  const auto report = nlohmann::json::parse(to_json(snapshot(stats, sink_, 0)));
   EXPECT_EQ(report["frames"], 14);
   EXPECT_DOUBLE_EQ(report["fps"].get<double>(), 3.5);
   ASSERT_EQ(report["streams"].size(), 2U);

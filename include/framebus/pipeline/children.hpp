@@ -12,6 +12,7 @@
 
 #include "framebus/pipeline/decoder_process.hpp"
 #include "framebus/pipeline/pipeline_options.hpp"
+#include "framebus/pipeline/worker.hpp"
 #include "framebus/units.hpp"
 
 namespace framebus {
@@ -19,16 +20,11 @@ namespace framebus {
 /// One inference worker process (or several, as threads).
 struct WorkerProcessOptions {
   ModelOptions model;
-  std::string channel;             ///< The frames channel.
-  std::string group = "workers";   ///< The group shared by the workers.
-  std::string results;             ///< The results channel.
-  std::uint32_t batch = 4;
-  Duration batch_timeout = std::chrono::milliseconds(20);
-  std::uint32_t id = 0;            ///< The first worker's id; thread i is id + i.
+  /// Each worker's options; worker.worker_id is the first worker's id (thread i is id + i), and
+  /// worker.stop is run_worker_process's `stop`.
+  WorkerOptions worker;
   int threads = 0;                 ///< Inference threads per worker (0: the backend's default).
   std::uint32_t worker_threads = 1;
-  bool copy = false;
-  Duration open_wait = std::chrono::seconds(30);  ///< For the frames channel to appear.
 };
 
 /// Runs the workers until their channel ends or `stop` is requested (StopOnSignals gives one for

@@ -108,4 +108,8 @@ struct RunSnapshot {
 RunSnapshot snapshot(const RunStats& stats, const ResultSink& sink, std::int64_t now_ns,
                      std::uint32_t workers_running = 0, std::uint32_t workers_wanted = 0);
 
+/// The snapshot as JSON (`indent` < 0: one line): `framebus run --report` writes it and Python's
+/// Pipeline.stats() reads it, so the two can never differ. docs/pipeline.md lists the keys.
+std::string to_json(const RunSnapshot& snapshot, int indent = -1);
+
 }  // namespace framebus
