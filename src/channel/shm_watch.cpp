@@ -35,8 +35,9 @@ class ThreadWatch {
     }
     if (inotify_ < 0 || stop_ < 0) return false;
     if ((events & ~events_) != 0) {
+      // Remembered only once the kernel took the watch: a refused one is asked for again.
+      if (::inotify_add_watch(inotify_, std::string(kShmDir).c_str(), events_ | events) < 0) return false;
       events_ |= events;
-      if (::inotify_add_watch(inotify_, std::string(kShmDir).c_str(), events_) < 0) return false;
     }
     return true;
   }
