@@ -20,7 +20,9 @@ struct GcOptions {
 int run_gc(const GcOptions& options) {
   const std::vector<std::string> removed = collect_garbage();
   if (options.json) {
-    std::cout << nlohmann::ordered_json{{"removed", removed}}.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
+    std::cout << nlohmann::ordered_json{{"removed", removed}}.dump(2, ' ', false,
+                                                                   nlohmann::ordered_json::error_handler_t::replace)
+              << '\n';
     return kExitOk;
   }
   if (removed.empty()) {
@@ -35,8 +37,8 @@ int run_gc(const GcOptions& options) {
 
 void add_collect_garbage_command(CLI::App& app, int& status) {
   auto options = std::make_shared<GcOptions>();
-  CLI::App* cmd = app.add_subcommand(
-      "collect-garbage", "Remove channels whose participants are all dead; print the names removed.");
+  CLI::App* cmd = app.add_subcommand("collect-garbage",
+                                     "Remove channels whose participants are all dead; print the names removed.");
   cmd->alias("gc");
   cmd->add_flag("--json", options->json, R"(Print {"removed": [NAME...]})");
   cmd->callback([options, &status] { status = run_gc(*options); });

@@ -18,9 +18,9 @@
 
 #include "commands.hpp"
 #include "framebus/channel/admin.hpp"
+#include "framebus/channel/producer.hpp"
 #include "framebus/decode/decoder.hpp"
 #include "framebus/pipeline/decoder_process.hpp"
-#include "framebus/channel/producer.hpp"
 
 namespace framebus::cli {
 namespace {
@@ -72,7 +72,8 @@ std::chrono::milliseconds milliseconds(double seconds) {
 
 // `--stream-options I:loop=N,max_fps=F,realtime=0|1,reconnect=0|1,width=W,height=H,threads=T`:
 // stream I decoded otherwise than the rest (the keys given replace `base`'s).
-bool parse_stream_options(const std::string& spec, const StreamOptions& base, std::map<std::size_t, StreamOptions>& out) {
+bool parse_stream_options(const std::string& spec, const StreamOptions& base,
+                          std::map<std::size_t, StreamOptions>& out) {
   const auto colon = spec.find(':');
   if (colon == std::string::npos) return false;
   try {
@@ -153,7 +154,7 @@ int run_decode(const DecodeOptions& o) {
   }
   const auto interval = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(o.interval));
 
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = &on_signal;
   ::sigaction(SIGINT, &sa, nullptr);
   ::sigaction(SIGTERM, &sa, nullptr);
@@ -203,16 +204,21 @@ int run_decode(const DecodeOptions& o) {
 void add_decode_command(CLI::App& app, int& status) {
   auto o = std::make_shared<DecodeOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "decode", "Decode video files, URLs (rtsp://, http://, udp://) and image folders into a channel, one stream each.");
-  cmd->add_option("sources", o->sources, "Video files, URLs, image folders or globs (stream ids 0, 1, ... in this order)")->required();
+      "decode",
+      "Decode video files, URLs (rtsp://, http://, udp://) and image folders into a channel, one stream each.");
+  cmd->add_option("sources", o->sources,
+                  "Video files, URLs, image folders or globs (stream ids 0, 1, ... in this order)")
+      ->required();
   cmd->add_option("--channel", o->channel, "Channel to publish into (created if missing)")->required();
-  cmd->add_flag("--channel-per-stream", o->channel_per_stream,
-                "Publish stream i into its own channel NAME.i (NAME.0, NAME.1, ...), so an unread stream stalls only itself");
+  cmd->add_flag(
+      "--channel-per-stream", o->channel_per_stream,
+      "Publish stream i into its own channel NAME.i (NAME.0, NAME.1, ...), so an unread stream stalls only itself");
   cmd->add_option("--slots", o->slots, "Slots of a new channel")->capture_default_str();
   cmd->add_option("--slot-size", o->slot_size, "Slot size of a new channel, e.g. 8MiB")->capture_default_str();
   cmd->add_option("--policy", o->policy, "block, drop_oldest or drop_newest")->capture_default_str();
   cmd->add_option("--group", o->groups, "Consumer groups that receive from the first frame");
-  cmd->add_option("--linger", o->linger, "Seconds to wait at the end for consumers to take the last frames")->capture_default_str();
+  cmd->add_option("--linger", o->linger, "Seconds to wait at the end for consumers to take the last frames")
+      ->capture_default_str();
   cmd->add_option("--loop", o->loop, "Passes over each source")->capture_default_str();
   cmd->add_flag("--forever", o->forever, "Loop every source until stopped (Ctrl-C)");
   cmd->add_option("--skip", o->skip, "Keep one frame in N+1")->capture_default_str();
@@ -236,11 +242,14 @@ void add_decode_command(CLI::App& app, int& status) {
   cmd->add_option("--width", o->width, "Output width (0: the source's)");
   cmd->add_option("--height", o->height, "Output height (0: the source's)");
   cmd->add_option("--threads", o->threads, "Decoder threads per stream (0: FFmpeg decides)");
-  cmd->add_option("--stream-options", o->stream_options,
-                  "Stream I decoded otherwise: I:loop=N,max_fps=F,realtime=0|1,reconnect=0|1,width=W,height=H,threads=T")
+  cmd->add_option(
+         "--stream-options", o->stream_options,
+         "Stream I decoded otherwise: I:loop=N,max_fps=F,realtime=0|1,reconnect=0|1,width=W,height=H,threads=T")
       ->group("");  // written by framebus run for its per-source options
   cmd->add_flag("--status-json", o->status_json, "Report statuses as JSON lines on stdout (for a supervising program)");
-  cmd->add_option("--status-interval", o->interval, "Seconds between status lines")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--status-interval", o->interval, "Seconds between status lines")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->callback([o, &status] { status = run_decode(*o); });
 }
 

@@ -59,8 +59,8 @@ int run_list(const ListOptions& options) {
 void add_list_command(CLI::App& app, int& status) {
   auto options = std::make_shared<ListOptions>();
   options->command = "list";
-  CLI::App* cmd = app.add_subcommand(
-      "list", "List channels: geometry, participants, group queues, counters, stale flag.");
+  CLI::App* cmd =
+      app.add_subcommand("list", "List channels: geometry, participants, group queues, counters, stale flag.");
   cmd->alias("ls");
   cmd->add_option("names", options->names, "Channels to show (default: every channel)");
   cmd->add_flag("--json", options->json, "Print a JSON array of channel objects (see tools/README.md)");
@@ -70,7 +70,8 @@ void add_list_command(CLI::App& app, int& status) {
 void add_inspect_command(CLI::App& app, int& status) {
   auto options = std::make_shared<ListOptions>();
   options->command = "inspect";
-  CLI::App* cmd = app.add_subcommand("inspect", "Show the named channels (as 'list NAME...'); a missing one is an error.");
+  CLI::App* cmd =
+      app.add_subcommand("inspect", "Show the named channels (as 'list NAME...'); a missing one is an error.");
   cmd->add_option("names", options->names, "Channels to show")->required();
   cmd->add_flag("--json", options->json, "Print a JSON array of channel objects (see tools/README.md)");
   cmd->callback([options, &status] { status = run_list(*options); });

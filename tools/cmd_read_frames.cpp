@@ -12,7 +12,8 @@ namespace framebus::cli {
 
 void add_read_frames_command(CLI::App& app, int& status) {
   auto a = std::make_shared<FrameReaderOptions>();
-  CLI::App* cmd = app.add_subcommand("read-frames", "Decode a source with OpenCV and write its frames to stdout (the queue baseline of 'run').");
+  CLI::App* cmd = app.add_subcommand(
+      "read-frames", "Decode a source with OpenCV and write its frames to stdout (the queue baseline of 'run').");
   cmd->group("");  // internal: started by `framebus run --topology queue`
   cmd->add_option("source", a->source, "Video file, URL or image folder")->required();
   cmd->add_option("--stream", a->stream, "Stream number written with each frame");

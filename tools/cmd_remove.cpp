@@ -36,7 +36,8 @@ int run_rm(const RmOptions& options) {
       result["group"] = options.group;
       result["released"] = *released;
       if (!options.json) {
-        std::cout << "removed group " << options.group << " of " << name << " (" << *released << " messages released)\n";
+        std::cout << "removed group " << options.group << " of " << name << " (" << *released
+                  << " messages released)\n";
       }
     } else {
       removed = tl::unexpected(released.error());
@@ -62,9 +63,8 @@ void add_remove_command(CLI::App& app, int& status) {
   cmd->alias("rm");
   cmd->add_option("names", options->names, "Channels to remove")->required();
   cmd->add_option("--group", options->group,
-                 "Remove this consumer group of each channel (and release its queue) instead of the channel");
-  cmd->add_flag("--json", options->json,
-                "Print a JSON array of {name, removed, error?} (errors also go to stderr)");
+                  "Remove this consumer group of each channel (and release its queue) instead of the channel");
+  cmd->add_flag("--json", options->json, "Print a JSON array of {name, removed, error?} (errors also go to stderr)");
   cmd->callback([options, &status] { status = run_rm(*options); });
 }
 

@@ -79,7 +79,7 @@ int run_pipeline(RunArgs a) {
   // Where people read: stderr when the results go to stdout.
   std::ostream& console = a.out == "-" ? std::cerr : std::cout;
   g_pipeline = &*pipeline;
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = &on_signal;
   ::sigaction(SIGINT, &sa, nullptr);
   ::sigaction(SIGTERM, &sa, nullptr);
@@ -105,11 +105,17 @@ void add_run_command(CLI::App& app, int& status) {
   CLI::App* cmd = app.add_subcommand(
       "run", "Decode sources, classify their frames on several workers, and write ordered results (JSON lines).");
   // Read before parsing (see run/pipeline_file.hpp); declared here for --help and validation.
-  cmd->add_option("--config", a->config, "Pipeline file (TOML: one key per option, e.g. workers = 3, source = [\"a.mp4\"])");
-  cmd->add_option("--source", o.sources, "Video file, URL (rtsp://, http://, udp://) or image folder; repeat for more streams")->required();
+  cmd->add_option("--config", a->config,
+                  "Pipeline file (TOML: one key per option, e.g. workers = 3, source = [\"a.mp4\"])");
+  cmd->add_option("--source", o.sources,
+                  "Video file, URL (rtsp://, http://, udp://) or image folder; repeat for more streams")
+      ->required();
   add_model_options(*cmd, o.model);
-  cmd->add_option("--topology", a->topology, "shared, per-stream, threads or queue (the copying baseline)")->capture_default_str();
-  cmd->add_option("--workers", o.workers, "Worker processes (threads for --topology threads)")->capture_default_str()->check(CLI::Range(1, 32));
+  cmd->add_option("--topology", a->topology, "shared, per-stream, threads or queue (the copying baseline)")
+      ->capture_default_str();
+  cmd->add_option("--workers", o.workers, "Worker processes (threads for --topology threads)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 32));
   cmd->add_option("--batch", o.batch, "Largest inference batch")->capture_default_str()->check(CLI::Range(1, 256));
   cmd->add_option("--batch-timeout", a->batch_timeout_ms, "Milliseconds a batch waits to fill")->capture_default_str();
   cmd->add_option("--threads", o.threads, "Inference threads per worker (0: cores / workers)")->capture_default_str();
@@ -117,19 +123,25 @@ void add_run_command(CLI::App& app, int& status) {
   cmd->add_option("--out", a->out, "Results file, JSON lines ('-': stdout)")->capture_default_str();
   cmd->add_option("--report", a->report, "Write the summary as JSON to this file");
   cmd->add_option("--name", o.name, "Channel name prefix (default: run-<pid>)");
-  cmd->add_option("--policy", a->policy, "Frames channel policy: block, drop_oldest or drop_newest")->capture_default_str();
+  cmd->add_option("--policy", a->policy, "Frames channel policy: block, drop_oldest or drop_newest")
+      ->capture_default_str();
   cmd->add_option("--slots", o.slots, "Frames channel slots (0: from workers and batch)");
   cmd->add_option("--slot-size", a->slot_size, "Frames channel slot size")->capture_default_str();
   cmd->add_option("--loop", d.loop, "Passes over each source (0: until stopped)")->capture_default_str();
-  cmd->add_flag_callback("--forever", [&d] { d.loop = SourceOptions::kLoopForever; }, "Loop every source until stopped (Ctrl-C)");
+  cmd->add_flag_callback(
+      "--forever", [&d] { d.loop = SourceOptions::kLoopForever; }, "Loop every source until stopped (Ctrl-C)");
   cmd->add_option("--max-fps", d.max_fps, "Publish at most this many frames per second per stream");
   cmd->add_flag("--realtime", d.realtime, "Pace each source at its own frame rate, like a live camera");
   cmd->add_flag("--reconnect", d.reconnect, "Reopen lost network sources with backoff");
   cmd->add_option("--width", d.width, "Decode to this width (0: the source's)");
   cmd->add_option("--height", d.height, "Decode to this height (0: the source's)");
   cmd->add_option("--decode-threads", d.decode_threads, "Decoder threads per stream")->capture_default_str();
-  cmd->add_option("--gap-timeout", a->gap_timeout, "Seconds a missing frame is waited for before it is reported as a gap")->capture_default_str();
-  cmd->add_option("--progress-interval", a->interval, "Seconds between progress updates")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--gap-timeout", a->gap_timeout,
+                  "Seconds a missing frame is waited for before it is reported as a gap")
+      ->capture_default_str();
+  cmd->add_option("--progress-interval", a->interval, "Seconds between progress updates")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("!--no-progress", a->progress, "No live progress display");
   cmd->add_option("--max-restarts", o.max_restarts, "Restarts allowed per worker")->capture_default_str();
   cmd->callback([a, &status] { status = run_pipeline(*a); });

@@ -105,17 +105,15 @@ void print_channel(std::ostream& out, const ChannelInfo& channel) {
     out << "  error: " << channel.error << '\n';
     return;
   }
-  out << channel.name << "  " << channel.slot_count << " slots x " << format_bytes(channel.slot_size)
-      << "  (" << format_bytes(channel.total_bytes) << " mapped, mode " << format_mode(channel.mode)
-      << ", uid " << channel.owner_uid << ")  " << channel.path << '\n';
-  out << "  published " << channel.published << "  free slots " << channel.free_slots << "/"
-      << channel.slot_count << "  lobby " << channel.lobby << "  end " << channel.end_reason
-      << "  stale " << (channel.stale ? "YES (all participants dead; `framebus gc` removes it)" : "no")
-      << '\n';
+  out << channel.name << "  " << channel.slot_count << " slots x " << format_bytes(channel.slot_size) << "  ("
+      << format_bytes(channel.total_bytes) << " mapped, mode " << format_mode(channel.mode) << ", uid "
+      << channel.owner_uid << ")  " << channel.path << '\n';
+  out << "  published " << channel.published << "  free slots " << channel.free_slots << "/" << channel.slot_count
+      << "  lobby " << channel.lobby << "  end " << channel.end_reason << "  stale "
+      << (channel.stale ? "YES (all participants dead; `framebus gc` removes it)" : "no") << '\n';
   if (channel.discarded != 0 || channel.reclaimed != 0 || channel.groups_removed != 0) {
     out << "  discarded " << channel.discarded << "  reclaimed from a dead run " << channel.reclaimed
-        << "  groups removed " << channel.groups_removed << " (" << channel.group_released
-        << " messages released)\n";
+        << "  groups removed " << channel.groups_removed << " (" << channel.group_released << " messages released)\n";
   }
   if (channel.lock_holder_pid != 0 && channel.lock_held_ms >= 100) {
     // A lock is held for microseconds: one held this long belongs to a stopped or stuck process.
@@ -127,12 +125,10 @@ void print_channel(std::ostream& out, const ChannelInfo& channel) {
     out << "  participants: none\n";
   } else {
     Table table({"PID", "ROLE", "GROUP", "ALIVE", "HELD"},
-                {Table::Align::right, Table::Align::left, Table::Align::left, Table::Align::left,
-                 Table::Align::right});
+                {Table::Align::right, Table::Align::left, Table::Align::left, Table::Align::left, Table::Align::right});
     for (const auto& p : channel.participants) {
       table.add_row({std::to_string(p.pid), p.producer ? "producer" : "consumer",
-                     p.producer || p.group.empty() ? "-" : shown(p.group), yes_no(p.alive),
-                     std::to_string(p.held)});
+                     p.producer || p.group.empty() ? "-" : shown(p.group), yes_no(p.alive), std::to_string(p.held)});
     }
     table.print(out, "  ");
   }
@@ -141,25 +137,25 @@ void print_channel(std::ostream& out, const ChannelInfo& channel) {
     out << "  groups: none\n";
   } else {
     using A = Table::Align;
-    Table table({"GROUP", "POLICY", "MEMBERS", "QUEUED", "HELD", "DELIVERED", "DROPPED",
-                 "REDELIVERED", "DEAD", "DROPS BY STREAM"},
-                {A::left, A::left, A::right, A::right, A::right, A::right, A::right, A::right,
-                 A::right, A::left});
+    Table table({"GROUP", "POLICY", "MEMBERS", "QUEUED", "HELD", "DELIVERED", "DROPPED", "REDELIVERED", "DEAD",
+                 "DROPS BY STREAM"},
+                {A::left, A::left, A::right, A::right, A::right, A::right, A::right, A::right, A::right, A::left});
     for (const auto& g : channel.groups) {
       std::string name = shown(g.name);
       if (g.blocking) name += " (BLOCKING)";
-      table.add_row({name, std::string(to_string(g.policy)), std::to_string(g.members),
-                     std::to_string(g.queued), std::to_string(g.held), std::to_string(g.delivered),
-                     std::to_string(g.dropped), std::to_string(g.redelivered),
-                     std::to_string(g.dead_letters), format_stream_drops(g.drops_by_stream)});
+      table.add_row({name, std::string(to_string(g.policy)), std::to_string(g.members), std::to_string(g.queued),
+                     std::to_string(g.held), std::to_string(g.delivered), std::to_string(g.dropped),
+                     std::to_string(g.redelivered), std::to_string(g.dead_letters),
+                     format_stream_drops(g.drops_by_stream)});
     }
     table.print(out, "  ");
     for (const auto& g : channel.groups) {
       if (g.blocking) {
         out << "  group " << shown(g.name) << " blocks the producer: no slot is free and " << g.pending
-            << " wait for it" << (g.members == 0 ? " with no member to read them (`framebus rm " + channel.name +
-                                                        " --group " + g.name + "` removes it)"
-                                                  : "")
+            << " wait for it"
+            << (g.members == 0 ? " with no member to read them (`framebus rm " + channel.name + " --group " + g.name +
+                                     "` removes it)"
+                               : "")
             << '\n';
       }
       if (g.orphaned_ms > 0) {

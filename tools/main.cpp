@@ -26,9 +26,9 @@
 namespace {
 
 std::string version_string() {
-  return "framebus " + std::to_string(framebus::kVersionMajor) + "." +
-         std::to_string(framebus::kVersionMinor) + "." + std::to_string(framebus::kVersionPatch) +
-         " (shared-memory layout " + std::to_string(framebus::kLayoutVersion) + ")";
+  return "framebus " + std::to_string(framebus::kVersionMajor) + "." + std::to_string(framebus::kVersionMinor) + "." +
+         std::to_string(framebus::kVersionPatch) + " (shared-memory layout " +
+         std::to_string(framebus::kLayoutVersion) + ")";
 }
 
 }  // namespace

@@ -106,7 +106,6 @@ void print_summary(std::ostream& out, const RunStats& stats, const ResultSink& s
   print_summary(out, snapshot(stats, sink, 0));
 }
 
-
 std::vector<std::string> progress_lines(const RunStats& stats, const ResultSink& sink, std::int64_t now_ns,
                                         std::uint32_t workers_running, std::uint32_t workers_wanted) {
   return progress_lines(snapshot(stats, sink, now_ns, workers_running, workers_wanted));

@@ -9,7 +9,8 @@ namespace framebus::bench {
 
 std::vector<CaseSpec> all_cases() {
   return {
-      {"framebus-loan-6m", "framebus", "framebus loan/publish (0-copy)", Transport::framebus_loan, kFramePayload, true, true},
+      {"framebus-loan-6m", "framebus", "framebus loan/publish (0-copy)", Transport::framebus_loan, kFramePayload, true,
+       true},
       {"framebus-send-6m", "framebus", "framebus send (1 copy)", Transport::framebus_send, kFramePayload, true, true},
       {"framebus-loan-64", "framebus", "framebus loan/publish", Transport::framebus_loan, kSmallPayload, true, true},
       {"iceoryx-6m", "iceoryx", "iceoryx 2.0.3 loan/publish+WaitSet", Transport::iceoryx, kFramePayload, true, true},

@@ -89,8 +89,7 @@ void LatencyHistogram::add(std::int64_t ns) noexcept {
 double LatencyHistogram::quantile(double q) const noexcept {
   if (count_ == 0) return 0.0;
   // Rank of the q-quantile, 1-based, nearest-rank definition (p99 of 400 samples = 396th).
-  const auto rank = static_cast<std::uint64_t>(
-      std::max(1.0, std::ceil(q * static_cast<double>(count_))));
+  const auto rank = static_cast<std::uint64_t>(std::max(1.0, std::ceil(q * static_cast<double>(count_))));
   std::uint64_t seen = 0;
   for (std::size_t i = 0; i < buckets_.size(); ++i) {
     seen += buckets_[i];
@@ -105,8 +104,8 @@ double LatencyHistogram::mean() const noexcept {
 
 // ------------------------------------------------------------------------------- ConsumerStats
 
-void ConsumerStats::on_message(std::uint64_t seq, std::int64_t stamp_ns, std::uint32_t flags,
-                               std::int64_t received_ns, bool payload_ok) noexcept {
+void ConsumerStats::on_message(std::uint64_t seq, std::int64_t stamp_ns, std::uint32_t flags, std::int64_t received_ns,
+                               bool payload_ok) noexcept {
   ++total_;
   if (seq != expected_seq_) ++sequence_errors_;
   expected_seq_ = seq + 1;
@@ -137,8 +136,7 @@ PeerResult ConsumerStats::finish() const noexcept {
 // -------------------------------------------------------------------------------- MappedBuffer
 
 MappedBuffer::MappedBuffer(std::size_t bytes, unsigned char fill) : size_(bytes) {
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
-                 -1, 0);
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   if (p == MAP_FAILED) {
     throw std::runtime_error("mmap of " + std::to_string(bytes) + " B: " + std::strerror(errno));
   }

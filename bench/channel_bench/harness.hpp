@@ -65,8 +65,8 @@ class LatencyHistogram {
 class ConsumerStats {
  public:
   /// `payload_ok`: the payload byte the consumer touched matched the header.
-  void on_message(std::uint64_t seq, std::int64_t stamp_ns, std::uint32_t flags,
-                  std::int64_t received_ns, bool payload_ok) noexcept;
+  void on_message(std::uint64_t seq, std::int64_t stamp_ns, std::uint32_t flags, std::int64_t received_ns,
+                  bool payload_ok) noexcept;
   [[nodiscard]] PeerResult finish() const noexcept;
 
  private:

@@ -15,8 +15,8 @@
 #include <optional>
 #include <string>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "cases.hpp"
 #include "peers.hpp"
@@ -166,8 +166,9 @@ int run_orchestrator(const BenchConfig& config) {
 int main(int argc, char** argv) {
   using namespace framebus::bench;
   BenchConfig config;
-  CLI::App app{"Cross-process frame transport benchmark: framebus vs iceoryx vs a POSIX shm ring "
-               "vs memcpy, one producer and one consumer process, queue depth 4."};
+  CLI::App app{
+      "Cross-process frame transport benchmark: framebus vs iceoryx vs a POSIX shm ring "
+      "vs memcpy, one producer and one consumer process, queue depth 4."};
   app.add_option("--reps", config.reps, "Repetitions; the table shows medians")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();

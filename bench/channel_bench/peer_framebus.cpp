@@ -123,10 +123,9 @@ PeerResult run_framebus_consumer(const PeerArgs& args) {
     // Header fields plus one payload byte: the producer wrote the sequence number's low byte
     // there, so this also proves the consumer sees the producer's bytes in place.
     const auto data = sample.data();
-    const bool payload_ok = sample.size() == args.payload && !data.empty() &&
-                            data[0] == static_cast<std::byte>(sample.frame() & 0xFFU);
-    stats.on_message(sample.frame(), sample.pts(), sample.flags() >> kWireFlagShift, received_ns,
-                     payload_ok);
+    const bool payload_ok =
+        sample.size() == args.payload && !data.empty() && data[0] == static_cast<std::byte>(sample.frame() & 0xFFU);
+    stats.on_message(sample.frame(), sample.pts(), sample.flags() >> kWireFlagShift, received_ns, payload_ok);
     // `received` (and with it the sample's slot) is released at the end of this iteration.
   }
   return stats.finish();

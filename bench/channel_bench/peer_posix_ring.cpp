@@ -78,8 +78,7 @@ PeerResult run_ring_consumer(const PeerArgs& args) {
       const WireHeader header = read_header(ring.slot(index));
       const bool end = (header.flags & kWireEnd) != 0;
       if (!end) {
-        stats.on_message(header.seq, header.stamp_ns, header.flags, received_ns,
-                         header.seq == index);
+        stats.on_message(header.seq, header.stamp_ns, header.flags, received_ns, header.seq == index);
       }
       sem_post(&control.free_slots);  // the slot goes back only after the consumer is done
       if (end) break;

@@ -17,9 +17,7 @@ namespace {
 
 constexpr std::uint64_t kPage = 4096;
 
-std::runtime_error sys_error(const std::string& what) {
-  return std::runtime_error(what + ": " + std::strerror(errno));
-}
+std::runtime_error sys_error(const std::string& what) { return std::runtime_error(what + ": " + std::strerror(errno)); }
 
 void* map_fd(int fd, std::size_t bytes, const std::string& name) {
   void* base = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
@@ -29,8 +27,7 @@ void* map_fd(int fd, std::size_t bytes, const std::string& name) {
 
 }  // namespace
 
-RingMapping RingMapping::create(const std::string& name, std::uint32_t slots,
-                                std::uint64_t payload) {
+RingMapping RingMapping::create(const std::string& name, std::uint32_t slots, std::uint64_t payload) {
   const std::uint64_t stride = (payload + kPage - 1) / kPage * kPage;
   const std::size_t bytes = kRingDataOffset + static_cast<std::size_t>(stride) * slots;
   const int fd = shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);

@@ -31,9 +31,7 @@ sigset_t gate_signals() {
 // it for sigtimedwait whatever the mask history.
 void on_sigchld(int) {}
 
-std::runtime_error sys_error(const std::string& what) {
-  return std::runtime_error(what + ": " + std::strerror(errno));
-}
+std::runtime_error sys_error(const std::string& what) { return std::runtime_error(what + ": " + std::strerror(errno)); }
 
 std::int64_t g_last_forced_kill_ns = 0;  // the orchestrator is single-threaded
 
@@ -42,8 +40,7 @@ std::int64_t g_last_forced_kill_ns = 0;  // the orchestrator is single-threaded
 std::int64_t last_forced_kill_ns() noexcept { return g_last_forced_kill_ns; }
 
 Interrupted::Interrupted(int signal_number)
-    : std::runtime_error(std::string("interrupted by ") + strsignal(signal_number)),
-      signal_(signal_number) {}
+    : std::runtime_error(std::string("interrupted by ") + strsignal(signal_number)), signal_(signal_number) {}
 
 SignalGate::SignalGate() {
   struct sigaction action {};
@@ -63,8 +60,7 @@ SignalGate::~SignalGate() {
 void SignalGate::wait(std::int64_t timeout_ns) const {
   const sigset_t set = gate_signals();
   const std::int64_t bounded = timeout_ns < 0 ? 0 : timeout_ns;
-  timespec timeout{static_cast<time_t>(bounded / 1'000'000'000LL),
-                   static_cast<long>(bounded % 1'000'000'000LL)};
+  timespec timeout{static_cast<time_t>(bounded / 1'000'000'000LL), static_cast<long>(bounded % 1'000'000'000LL)};
   siginfo_t info{};
   const int sig = sigtimedwait(&set, &info, &timeout);
   if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) throw Interrupted(sig);
@@ -133,9 +129,7 @@ ChildProcess ChildProcess::spawn(const SpawnOptions& options) {
 }
 
 ChildProcess::ChildProcess(ChildProcess&& other) noexcept
-    : pid_(std::exchange(other.pid_, -1)),
-      reaped_(std::exchange(other.reaped_, false)),
-      status_(other.status_) {}
+    : pid_(std::exchange(other.pid_, -1)), reaped_(std::exchange(other.reaped_, false)), status_(other.status_) {}
 
 ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
   if (this != &other) {
@@ -190,9 +184,7 @@ void ChildProcess::terminate() noexcept {
   status_ = status;
 }
 
-bool ChildProcess::succeeded() const noexcept {
-  return reaped_ && WIFEXITED(status_) && WEXITSTATUS(status_) == 0;
-}
+bool ChildProcess::succeeded() const noexcept { return reaped_ && WIFEXITED(status_) && WEXITSTATUS(status_) == 0; }
 
 std::string ChildProcess::describe() const {
   if (pid_ <= 0) return "not started";

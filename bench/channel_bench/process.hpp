@@ -61,11 +61,11 @@ struct Pipe {
 };
 
 struct SpawnOptions {
-  std::string program;             ///< Looked up in PATH when it has no '/'.
-  std::vector<std::string> args;   ///< argv[1..].
-  std::vector<int> inherit_fds;    ///< Descriptors kept open across exec.
-  std::string output_path;         ///< Non-empty: stdout and stderr go to this file.
-  int parent_death_signal = 9;     ///< Sent to the child if the orchestrator dies (SIGKILL).
+  std::string program;            ///< Looked up in PATH when it has no '/'.
+  std::vector<std::string> args;  ///< argv[1..].
+  std::vector<int> inherit_fds;   ///< Descriptors kept open across exec.
+  std::string output_path;        ///< Non-empty: stdout and stderr go to this file.
+  int parent_death_signal = 9;    ///< Sent to the child if the orchestrator dies (SIGKILL).
 };
 
 /// A child process in its own process group. The destructor kills and reaps a child still

@@ -17,16 +17,22 @@ namespace {
 enum class Field { rate, p50, p99 };
 
 /// The per-repetition values of one field of one row in one mode (failed runs left out), by rep.
-std::vector<std::pair<int, double>> values_of(const BenchResults& results, const std::string& id,
-                                              Mode mode, Field field) {
+std::vector<std::pair<int, double>> values_of(const BenchResults& results, const std::string& id, Mode mode,
+                                              Field field) {
   std::vector<std::pair<int, double>> values;
   for (const RunRecord& run : results.runs) {
     if (run.case_id != id || run.mode != mode || !run.ok) continue;
     double v = 0;
     switch (field) {
-      case Field::rate: v = run.consumer.rate(); break;
-      case Field::p50: v = run.consumer.latency_p50_ns / 1e3; break;
-      case Field::p99: v = run.consumer.latency_p99_ns / 1e3; break;
+      case Field::rate:
+        v = run.consumer.rate();
+        break;
+      case Field::p50:
+        v = run.consumer.latency_p50_ns / 1e3;
+        break;
+      case Field::p99:
+        v = run.consumer.latency_p99_ns / 1e3;
+        break;
     }
     values.emplace_back(run.rep, v);
   }
@@ -55,10 +61,10 @@ struct RatioSpec {
 };
 
 struct RatioValue {
-  std::optional<double> value;       ///< median(numerator) / median(denominator)
-  std::optional<double> rep_min;     ///< Paired per-repetition ratios (same rep, neighbours in time).
+  std::optional<double> value;    ///< median(numerator) / median(denominator)
+  std::optional<double> rep_min;  ///< Paired per-repetition ratios (same rep, neighbours in time).
   std::optional<double> rep_max;
-  std::string verdict;               ///< "met", "NOT met", "info", "n/a"
+  std::string verdict;  ///< "met", "NOT met", "info", "n/a"
 };
 
 std::vector<RatioSpec> ratio_specs() {
@@ -66,29 +72,53 @@ std::vector<RatioSpec> ratio_specs() {
   const Mode p = Mode::paced;
   return {
       {"framebus 0-copy 6.2MB frames/s / iceoryx 6.2MB frames/s (burst)",
-       {"framebus-loan-6m", b, Field::rate}, {"iceoryx-6m", b, Field::rate}, ">= 1"},
+       {"framebus-loan-6m", b, Field::rate},
+       {"iceoryx-6m", b, Field::rate},
+       ">= 1"},
       {"framebus 64B p50 latency / iceoryx 64B p50 latency (paced)",
-       {"framebus-loan-64", p, Field::p50}, {"iceoryx-64", p, Field::p50}, "<= 1"},
+       {"framebus-loan-64", p, Field::p50},
+       {"iceoryx-64", p, Field::p50},
+       "<= 1"},
       {"framebus 0-copy 6.2MB p50 / framebus 64B p50 (paced)",
-       {"framebus-loan-6m", p, Field::p50}, {"framebus-loan-64", p, Field::p50}, "<= 1.5"},
+       {"framebus-loan-6m", p, Field::p50},
+       {"framebus-loan-64", p, Field::p50},
+       "<= 1.5"},
       {"framebus send frames/s / memcpy reference frames/s (burst)",
-       {"framebus-send-6m", b, Field::rate}, {"memcpy-6m", b, Field::rate}, ">= 0.9"},
+       {"framebus-send-6m", b, Field::rate},
+       {"memcpy-6m", b, Field::rate},
+       ">= 0.9"},
       {"framebus 0-copy 6.2MB p50 / framebus 64B p50 (burst, queueing)",
-       {"framebus-loan-6m", b, Field::p50}, {"framebus-loan-64", b, Field::p50}, ""},
+       {"framebus-loan-6m", b, Field::p50},
+       {"framebus-loan-64", b, Field::p50},
+       ""},
       {"framebus 0-copy 6.2MB p50 / iceoryx 6.2MB p50 (paced)",
-       {"framebus-loan-6m", p, Field::p50}, {"iceoryx-6m", p, Field::p50}, ""},
+       {"framebus-loan-6m", p, Field::p50},
+       {"iceoryx-6m", p, Field::p50},
+       ""},
       {"framebus 64B frames/s / iceoryx 64B frames/s (burst)",
-       {"framebus-loan-64", b, Field::rate}, {"iceoryx-64", b, Field::rate}, ""},
+       {"framebus-loan-64", b, Field::rate},
+       {"iceoryx-64", b, Field::rate},
+       ""},
       {"framebus 0-copy 6.2MB frames/s / POSIX ring no-copy (burst)",
-       {"framebus-loan-6m", b, Field::rate}, {"posix-nocopy-6m", b, Field::rate}, ""},
+       {"framebus-loan-6m", b, Field::rate},
+       {"posix-nocopy-6m", b, Field::rate},
+       ""},
       {"framebus send 6.2MB frames/s / POSIX ring memcpy (burst)",
-       {"framebus-send-6m", b, Field::rate}, {"posix-copy-6m", b, Field::rate}, ""},
+       {"framebus-send-6m", b, Field::rate},
+       {"posix-copy-6m", b, Field::rate},
+       ""},
       {"framebus 64B frames/s / POSIX ring no-copy 64B (burst)",
-       {"framebus-loan-64", b, Field::rate}, {"posix-nocopy-64", b, Field::rate}, ""},
+       {"framebus-loan-64", b, Field::rate},
+       {"posix-nocopy-64", b, Field::rate},
+       ""},
       {"framebus 0-copy 6.2MB p50 / POSIX ring no-copy p50 (paced)",
-       {"framebus-loan-6m", p, Field::p50}, {"posix-nocopy-6m", p, Field::p50}, ""},
+       {"framebus-loan-6m", p, Field::p50},
+       {"posix-nocopy-6m", p, Field::p50},
+       ""},
       {"framebus 64B p50 / POSIX ring no-copy 64B p50 (paced)",
-       {"framebus-loan-64", p, Field::p50}, {"posix-nocopy-64", p, Field::p50}, ""},
+       {"framebus-loan-64", p, Field::p50},
+       {"posix-nocopy-64", p, Field::p50},
+       ""},
   };
 }
 
@@ -138,25 +168,26 @@ std::string thousands(double v) {
 }
 
 int count_runs(const BenchResults& results, const std::string& id, bool ok) {
-  return static_cast<int>(std::count_if(results.runs.begin(), results.runs.end(), [&](const RunRecord& r) {
-    return r.case_id == id && r.ok == ok;
-  }));
+  return static_cast<int>(std::count_if(results.runs.begin(), results.runs.end(),
+                                        [&](const RunRecord& r) { return r.case_id == id && r.ok == ok; }));
 }
 
 }  // namespace
 
 void print_report(const BenchResults& results, std::FILE* out) {
   const BenchConfig& c = results.config;
-  fmt::print(out, "\nframebus channel_bench: 1 producer process -> 1 consumer process, queue depth {}, "
-                  "medians of {} interleaved repetitions{}\n",
+  fmt::print(out,
+             "\nframebus channel_bench: 1 producer process -> 1 consumer process, queue depth {}, "
+             "medians of {} interleaved repetitions{}\n",
              c.depth, c.reps, c.pin ? ", consumer pinned to CPU 0 and producer to CPU 1" : "");
-  fmt::print(out, "burst: {:.1f} s measured per run; paced: {:.0f} msg/s for {:.1f} s (~{:.0f} samples); "
-                  "{:.2f} s unmeasured warm-up before each; latency = producer stamp before waiting "
-                  "for a slot -> consumer receipt\n\n",
+  fmt::print(out,
+             "burst: {:.1f} s measured per run; paced: {:.0f} msg/s for {:.1f} s (~{:.0f} samples); "
+             "{:.2f} s unmeasured warm-up before each; latency = producer stamp before waiting "
+             "for a slot -> consumer receipt\n\n",
              c.seconds, c.paced_rate, c.paced_seconds, c.paced_rate * c.paced_seconds, c.warmup_seconds);
 
-  fmt::print(out, "{:<36} {:>8} | {:>11} {:>25} {:>9} {:>9} | {:>9} {:>9} {:>5}\n", "system", "payload",
-             "frames/s", "[min .. max]", "p50 us", "p99 us", "p50 us", "p99 us", "n");
+  fmt::print(out, "{:<36} {:>8} | {:>11} {:>25} {:>9} {:>9} | {:>9} {:>9} {:>5}\n", "system", "payload", "frames/s",
+             "[min .. max]", "p50 us", "p99 us", "p50 us", "p99 us", "n");
   fmt::print(out, "{:<36} {:>8} | {:^57} | {:^25}\n", "", "", "burst (as fast as possible)",
              fmt::format("paced ({:.0f}/s)", c.paced_rate));
   fmt::print(out, "{}\n", std::string(36 + 1 + 8 + 3 + 57 + 3 + 25, '-'));
@@ -182,7 +213,8 @@ void print_report(const BenchResults& results, std::FILE* out) {
     if (spec.paced) {
       std::vector<double> counts;
       for (const RunRecord& r : results.runs) {
-        if (r.case_id == spec.id && r.mode == Mode::paced && r.ok) counts.push_back(static_cast<double>(r.consumer.messages));
+        if (r.case_id == spec.id && r.mode == Mode::paced && r.ok)
+          counts.push_back(static_cast<double>(r.consumer.messages));
       }
       if (!counts.empty()) paced_n = fmt::format("{:.0f}", median(counts));
     }
@@ -195,8 +227,9 @@ void print_report(const BenchResults& results, std::FILE* out) {
   }
   if (std::any_of(results.cases.begin(), results.cases.end(),
                   [](const CaseSpec& spec) { return spec.transport == Transport::memcpy_ref; })) {
-    fmt::print(out, "(memcpy reference: frames/s = copies/s of 6,220,800 B on one core; its p50/p99 = "
-                    "time per copy)\n");
+    fmt::print(out,
+               "(memcpy reference: frames/s = copies/s of 6,220,800 B on one core; its p50/p99 = "
+               "time per copy)\n");
   }
 
   fmt::print(out, "\nratios (median / median, same run; [per-repetition paired min .. max])\n");
@@ -228,16 +261,23 @@ nlohmann::json to_json(const BenchResults& results) {
   using nlohmann::json;
   const BenchConfig& c = results.config;
   json doc;
-  doc["config"] = {{"reps", c.reps},           {"seconds", c.seconds},
-                   {"warmup_seconds", c.warmup_seconds}, {"paced_rate", c.paced_rate},
-                   {"paced_seconds", c.paced_seconds},   {"depth", c.depth},
-                   {"only", c.only},                     {"pin", c.pin}};
+  doc["config"] = {{"reps", c.reps},
+                   {"seconds", c.seconds},
+                   {"warmup_seconds", c.warmup_seconds},
+                   {"paced_rate", c.paced_rate},
+                   {"paced_seconds", c.paced_seconds},
+                   {"depth", c.depth},
+                   {"only", c.only},
+                   {"pin", c.pin}};
   doc["latency_definition"] =
       "producer CLOCK_MONOTONIC stamp before waiting for a slot -> consumer receipt, microseconds";
   json rows = json::array();
   for (const CaseSpec& spec : results.cases) {
-    json row = {{"id", spec.id}, {"system", spec.system}, {"label", spec.label},
-                {"transport", std::string(to_string(spec.transport))}, {"payload_bytes", spec.payload}};
+    json row = {{"id", spec.id},
+                {"system", spec.system},
+                {"label", spec.label},
+                {"transport", std::string(to_string(spec.transport))},
+                {"payload_bytes", spec.payload}};
     if (const auto it = results.skipped.find(spec.id); it != results.skipped.end()) row["skipped"] = it->second;
     for (const Mode mode : {Mode::burst, Mode::paced}) {
       json runs = json::array();
@@ -247,8 +287,10 @@ nlohmann::json to_json(const BenchResults& results) {
         if (!r.ok) run["error"] = r.error;
         run["messages"] = r.consumer.messages;
         run["frames_per_s"] = r.consumer.rate();
-        run["latency_us"] = {{"p50", r.consumer.latency_p50_ns / 1e3}, {"p99", r.consumer.latency_p99_ns / 1e3},
-                             {"max", r.consumer.latency_max_ns / 1e3}, {"mean", r.consumer.latency_mean_ns / 1e3}};
+        run["latency_us"] = {{"p50", r.consumer.latency_p50_ns / 1e3},
+                             {"p99", r.consumer.latency_p99_ns / 1e3},
+                             {"max", r.consumer.latency_max_ns / 1e3},
+                             {"mean", r.consumer.latency_mean_ns / 1e3}};
         run["sequence_errors"] = r.consumer.sequence_errors;
         run["payload_errors"] = r.consumer.payload_errors;
         const auto process = [](const PeerResult& p) {
@@ -263,9 +305,7 @@ nlohmann::json to_json(const BenchResults& results) {
       }
       if (runs.empty()) continue;
       json summary;
-      const auto put = [&](const char* key, std::optional<double> v) {
-        summary[key] = v ? json(*v) : json(nullptr);
-      };
+      const auto put = [&](const char* key, std::optional<double> v) { summary[key] = v ? json(*v) : json(nullptr); };
       put("frames_per_s", median_of(results, spec.id, mode, Field::rate));
       put("latency_p50_us", median_of(results, spec.id, mode, Field::p50));
       put("latency_p99_us", median_of(results, spec.id, mode, Field::p99));

@@ -68,8 +68,7 @@ std::string roudi_config(std::uint64_t max_payload, std::uint32_t big_chunks) {
   return toml.str();
 }
 
-Roudi::Roudi(const std::string& program, std::uint64_t max_payload, std::uint32_t depth,
-             const SignalGate& gate) {
+Roudi::Roudi(const std::string& program, std::uint64_t max_payload, std::uint32_t depth, const SignalGate& gate) {
   // Chunks in use at most: the subscriber queue (depth), one held by the consumer, one loaned by
   // the producer, plus those of a killed client that RouDi has not reclaimed yet.
   const std::uint32_t big_chunks = 2 * depth + 2;
@@ -93,8 +92,7 @@ Roudi::Roudi(const std::string& program, std::uint64_t max_payload, std::uint32_
     for (;;) {
       if (read_file(dir_.file("roudi.log")).find(kReadyLine) != std::string::npos) return;
       if (!alive()) {
-        throw std::runtime_error("iox-roudi exited (" + process_.describe() +
-                                 ") before it was ready: " + log_tail());
+        throw std::runtime_error("iox-roudi exited (" + process_.describe() + ") before it was ready: " + log_tail());
       }
       if (now_ns() > deadline) {
         throw std::runtime_error("iox-roudi not ready within 15 s: " + log_tail());

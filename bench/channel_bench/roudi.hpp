@@ -34,8 +34,7 @@ class Roudi {
  public:
   /// Starts `program` with a config for payloads up to `max_payload`; returns when RouDi says it
   /// is ready. Throws std::runtime_error (with RouDi's log tail) when it does not get there.
-  Roudi(const std::string& program, std::uint64_t max_payload, std::uint32_t depth,
-        const SignalGate& gate);
+  Roudi(const std::string& program, std::uint64_t max_payload, std::uint32_t depth, const SignalGate& gate);
   Roudi(const Roudi&) = delete;
   Roudi& operator=(const Roudi&) = delete;
   ~Roudi() { stop(); }

@@ -58,18 +58,18 @@ class RunResources {
 };
 
 std::vector<std::string> peer_argv(const PeerArgs& a) {
-  return {"--role", std::string(to_string(a.role)),
-          "--transport", std::string(to_string(a.transport)),
-          "--mode", std::string(to_string(a.mode)),
-          "--payload", std::to_string(a.payload),
-          "--depth", std::to_string(a.depth),
-          "--seconds", fmt::format("{}", a.seconds),
-          "--warmup", fmt::format("{}", a.warmup_seconds),
+  return {"--role",       std::string(to_string(a.role)),
+          "--transport",  std::string(to_string(a.transport)),
+          "--mode",       std::string(to_string(a.mode)),
+          "--payload",    std::to_string(a.payload),
+          "--depth",      std::to_string(a.depth),
+          "--seconds",    fmt::format("{}", a.seconds),
+          "--warmup",     fmt::format("{}", a.warmup_seconds),
           "--paced-rate", fmt::format("{}", a.rate),
-          "--name", a.name,
-          "--go-fd", std::to_string(a.go_fd),
-          "--result-fd", std::to_string(a.result_fd),
-          "--cpu", std::to_string(a.cpu)};
+          "--name",       a.name,
+          "--go-fd",      std::to_string(a.go_fd),
+          "--result-fd",  std::to_string(a.result_fd),
+          "--cpu",        std::to_string(a.cpu)};
 }
 
 /// Reads the PeerResult a child wrote before exiting (the pipe holds it after the child is gone).
@@ -119,8 +119,8 @@ std::string wait_peers(std::vector<Peer>& peers, std::int64_t deadline_ns, const
   }
 }
 
-RunRecord run_once(const CaseSpec& spec, Mode mode, int rep, const BenchConfig& config,
-                   std::uint64_t index, const SignalGate& gate) {
+RunRecord run_once(const CaseSpec& spec, Mode mode, int rep, const BenchConfig& config, std::uint64_t index,
+                   const SignalGate& gate) {
   RunRecord record;
   record.case_id = spec.id;
   record.mode = mode;
@@ -162,17 +162,19 @@ RunRecord run_once(const CaseSpec& spec, Mode mode, int rep, const BenchConfig& 
     consumer.cpu = config.pin ? 0 : -1;
     consumer.go_fd = go.write_end.get();
     consumer.result_fd = consumer_result.write_end.get();
-    peers.push_back({"consumer",
-                     ChildProcess::spawn({self, peer_argv(consumer), {consumer.go_fd, consumer.result_fd}, "", SIGKILL}),
-                     std::move(consumer_result.read_end)});
+    peers.push_back(
+        {"consumer",
+         ChildProcess::spawn({self, peer_argv(consumer), {consumer.go_fd, consumer.result_fd}, "", SIGKILL}),
+         std::move(consumer_result.read_end)});
     PeerArgs producer = args;
     producer.role = Role::producer;
     producer.cpu = config.pin ? 1 : -1;
     producer.go_fd = go.read_end.get();
     producer.result_fd = producer_result.write_end.get();
-    peers.push_back({"producer",
-                     ChildProcess::spawn({self, peer_argv(producer), {producer.go_fd, producer.result_fd}, "", SIGKILL}),
-                     std::move(producer_result.read_end)});
+    peers.push_back(
+        {"producer",
+         ChildProcess::spawn({self, peer_argv(producer), {producer.go_fd, producer.result_fd}, "", SIGKILL}),
+         std::move(producer_result.read_end)});
     // Our copies go, so that a peer's death shows up as EOF on the other's end.
     if (spec.transport == Transport::iceoryx) {
       // Runtime names as peer_iceoryx.cpp builds them.
@@ -192,14 +194,18 @@ RunRecord run_once(const CaseSpec& spec, Mode mode, int rep, const BenchConfig& 
       problems.push_back(fmt::format("{} gave no result ({})", p.role, p.process.describe()));
       continue;
     }
-    if (result->ok == 0) problems.push_back(fmt::format("{}: {}", p.role, result->error));
-    else if (!p.process.succeeded()) problems.push_back(fmt::format("{}: {}", p.role, p.process.describe()));
-    if (std::string_view(p.role) == "producer") record.producer = *result;
-    else record.consumer = *result;
+    if (result->ok == 0)
+      problems.push_back(fmt::format("{}: {}", p.role, result->error));
+    else if (!p.process.succeeded())
+      problems.push_back(fmt::format("{}: {}", p.role, p.process.describe()));
+    if (std::string_view(p.role) == "producer")
+      record.producer = *result;
+    else
+      record.consumer = *result;
   }
   if (record.consumer.ok != 0 && (record.consumer.sequence_errors != 0 || record.consumer.payload_errors != 0)) {
-    problems.push_back(fmt::format("consumer saw {} sequence and {} payload errors",
-                                   record.consumer.sequence_errors, record.consumer.payload_errors));
+    problems.push_back(fmt::format("consumer saw {} sequence and {} payload errors", record.consumer.sequence_errors,
+                                   record.consumer.payload_errors));
   }
   record.ok = problems.empty();
   for (const std::string& p : problems) record.error += (record.error.empty() ? "" : "; ") + p;
@@ -237,10 +243,10 @@ BenchResults run_all(const BenchConfig& config, const std::vector<CaseSpec>& cas
         }
         if (!config.quiet) {
           if (record.ok) {
-            std::fprintf(stderr, "  rep %d/%d %-5s %-17s %10.0f msg/s  p50 %9.1f us  p99 %9.1f us  (%.1f s)\n",
-                         rep, config.reps, std::string(to_string(mode)).c_str(), spec.id.c_str(),
-                         record.consumer.rate(), record.consumer.latency_p50_ns / 1e3,
-                         record.consumer.latency_p99_ns / 1e3, record.wall_seconds);
+            std::fprintf(stderr, "  rep %d/%d %-5s %-17s %10.0f msg/s  p50 %9.1f us  p99 %9.1f us  (%.1f s)\n", rep,
+                         config.reps, std::string(to_string(mode)).c_str(), spec.id.c_str(), record.consumer.rate(),
+                         record.consumer.latency_p50_ns / 1e3, record.consumer.latency_p99_ns / 1e3,
+                         record.wall_seconds);
           } else {
             std::fprintf(stderr, "  rep %d/%d %-5s %-17s FAILED: %s\n", rep, config.reps,
                          std::string(to_string(mode)).c_str(), spec.id.c_str(), record.error.c_str());

@@ -34,8 +34,7 @@ std::string_view name_of(const std::array<std::pair<E, std::string_view>, N>& ta
 }
 
 template <typename E, std::size_t N>
-bool value_of(const std::array<std::pair<E, std::string_view>, N>& table, std::string_view text,
-              E& out) {
+bool value_of(const std::array<std::pair<E, std::string_view>, N>& table, std::string_view text, E& out) {
   for (const auto& [v, n] : table) {
     if (n == text) {
       out = v;

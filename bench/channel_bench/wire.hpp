@@ -38,15 +38,15 @@ struct PeerArgs {
   Role role = Role::single;
   Transport transport = Transport::memcpy_ref;
   Mode mode = Mode::burst;
-  std::uint64_t payload = 0;     ///< Payload bytes per message.
-  std::uint32_t depth = 4;       ///< Queue depth (slots / queue capacity).
-  double seconds = 1.0;          ///< Measured phase.
-  double warmup_seconds = 0.2;   ///< Unmeasured phase before it (first touches, wake-up paths).
-  double rate = 200.0;           ///< Messages per second in paced mode.
-  std::string name;              ///< Channel / shm object / iceoryx instance name.
-  int go_fd = -1;                ///< Start barrier: the consumer writes, the producer reads.
-  int result_fd = -1;            ///< Where the PeerResult goes.
-  int cpu = -1;                  ///< Pin the process to this CPU (-1: let the scheduler place it).
+  std::uint64_t payload = 0;    ///< Payload bytes per message.
+  std::uint32_t depth = 4;      ///< Queue depth (slots / queue capacity).
+  double seconds = 1.0;         ///< Measured phase.
+  double warmup_seconds = 0.2;  ///< Unmeasured phase before it (first touches, wake-up paths).
+  double rate = 200.0;          ///< Messages per second in paced mode.
+  std::string name;             ///< Channel / shm object / iceoryx instance name.
+  int go_fd = -1;               ///< Start barrier: the consumer writes, the producer reads.
+  int result_fd = -1;           ///< Where the PeerResult goes.
+  int cpu = -1;                 ///< Pin the process to this CPU (-1: let the scheduler place it).
 };
 
 /// Flags of WireHeader::flags (and of framebus MessageMeta::flags above flags::kUserBase).
@@ -55,8 +55,8 @@ inline constexpr std::uint32_t kWireEnd = 1U << 1;       ///< Last message: the 
 
 /// First bytes of every payload. 24 bytes, so it fits into the 64-byte case.
 struct WireHeader {
-  std::uint64_t seq = 0;       ///< 0, 1, 2, ... over warm-up and measured phase.
-  std::int64_t stamp_ns = 0;   ///< Producer CLOCK_MONOTONIC before it waited for a slot.
+  std::uint64_t seq = 0;      ///< 0, 1, 2, ... over warm-up and measured phase.
+  std::int64_t stamp_ns = 0;  ///< Producer CLOCK_MONOTONIC before it waited for a slot.
   std::uint32_t flags = 0;
   std::uint32_t reserved = 0;
 };
@@ -67,10 +67,10 @@ struct PeerResult {
   static constexpr std::uint32_t kMagic = 0x46424252;  // "FBBR"
   std::uint32_t magic = kMagic;
   std::uint32_t ok = 0;
-  std::uint64_t messages = 0;       ///< Measured messages received (or copies, memcpy_ref).
-  std::uint64_t total = 0;          ///< All messages handled, warm-up included.
-  std::int64_t first_ns = 0;        ///< Receipt time of the first measured message.
-  std::int64_t last_ns = 0;         ///< Receipt time of the last measured message.
+  std::uint64_t messages = 0;  ///< Measured messages received (or copies, memcpy_ref).
+  std::uint64_t total = 0;     ///< All messages handled, warm-up included.
+  std::int64_t first_ns = 0;   ///< Receipt time of the first measured message.
+  std::int64_t last_ns = 0;    ///< Receipt time of the last measured message.
   double latency_p50_ns = 0;
   double latency_p99_ns = 0;
   double latency_max_ns = 0;
@@ -82,7 +82,7 @@ struct PeerResult {
   double cpu_seconds = 0;
   std::uint64_t voluntary_switches = 0;
   std::uint64_t involuntary_switches = 0;
-  std::int32_t last_cpu = -1;         ///< CPU the process ran on when it finished.
+  std::int32_t last_cpu = -1;  ///< CPU the process ran on when it finished.
   char error[256] = {};
 
   void set_error(std::string_view text) noexcept;

@@ -63,7 +63,8 @@ int main(int argc, char** argv) {
     }
     std::vector<framebus::ImageRef> images(batch);
     for (std::uint32_t i = 0; i < batch; ++i) {
-      images[i] = {frames[i % frames.size()].data(), framebus::ImageDesc::packed(width, height, framebus::PixelFormat::bgr24)};
+      images[i] = {frames[i % frames.size()].data(),
+                   framebus::ImageDesc::packed(width, height, framebus::PixelFormat::bgr24)};
     }
     if (!c->classify(images)) return 1;  // warm-up: first-run allocations are not measured
     std::size_t done = 0;

@@ -50,8 +50,7 @@ struct DrainResult {
 // copy that ffmpeg's `-f null` sink does not make either.
 // `streams` is atomic because the main thread lowers it when an add_stream fails: the drainer
 // must then stop waiting for markers that will never come.
-void drain(Consumer& consumer, const std::atomic<std::size_t>& streams, Clock::time_point deadline,
-           DrainResult& out) {
+void drain(Consumer& consumer, const std::atomic<std::size_t>& streams, Clock::time_point deadline, DrainResult& out) {
   std::size_t markers = 0;
   std::uint64_t checksum = 0;
   while (markers < streams.load()) {
@@ -150,7 +149,8 @@ RunResult run_framebus(const std::vector<std::string>& sources, int threads, std
 
   if (result.error.empty()) result.error = drained.error;
   if (result.error.empty() && drained.frames != expected_frames) {
-    result.error = "received " + std::to_string(drained.frames) + " frames, expected " + std::to_string(expected_frames);
+    result.error =
+        "received " + std::to_string(drained.frames) + " frames, expected " + std::to_string(expected_frames);
   }
   result.frames = drained.frames;
   result.seconds = std::chrono::duration<double>(drained.last_marker - start).count();

@@ -37,10 +37,16 @@ int run(const Settings& settings, const std::string& json_path) {
   const Media media = generate_media(dir.path(), settings.frames, kGenerateTimeout);
 
   const std::uint64_t video_total = static_cast<std::uint64_t>(media.video_frames) * media.videos.size();
-  Comparison video{"video", std::to_string(kVideoStreams) + " x H.264 1080p, " + std::to_string(settings.frames) + " fr",
-                   {"framebus", {}}, {"ffmpeg", {}}, 0.95};
-  Comparison images{"images", std::to_string(kImageCount) + " JPEG 640x480 (1 stream)",
-                    {"framebus", {}}, {"ffmpeg", {}}, std::nullopt};
+  Comparison video{"video",
+                   std::to_string(kVideoStreams) + " x H.264 1080p, " + std::to_string(settings.frames) + " fr",
+                   {"framebus", {}},
+                   {"ffmpeg", {}},
+                   0.95};
+  Comparison images{"images",
+                    std::to_string(kImageCount) + " JPEG 640x480 (1 stream)",
+                    {"framebus", {}},
+                    {"ffmpeg", {}},
+                    std::nullopt};
 
   for (int rep = 1; rep <= settings.reps && !stop_requested(); ++rep) {
     video.framebus.runs.push_back(run_framebus(media.videos, settings.threads, video_total, kRunTimeout));
@@ -49,7 +55,8 @@ int run(const Settings& settings, const std::string& json_path) {
     log_run("video", "ffmpeg", rep, video.reference.runs.back());
     images.framebus.runs.push_back(run_framebus({media.image_dir}, settings.threads, media.image_count, kRunTimeout));
     log_run("images", "framebus", rep, images.framebus.runs.back());
-    images.reference.runs.push_back(run_ffmpeg({media.image_pattern}, settings.threads, media.image_count, kRunTimeout));
+    images.reference.runs.push_back(
+        run_ffmpeg({media.image_pattern}, settings.threads, media.image_count, kRunTimeout));
     log_run("images", "ffmpeg", rep, images.reference.runs.back());
   }
   if (stop_requested()) {
@@ -82,7 +89,9 @@ int main(int argc, char** argv) {
   app.add_option("--threads", settings.threads, "decoder threads per stream, for both systems")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
-  app.add_option("--reps", settings.reps, "repetitions (medians are reported)")->check(CLI::Range(1, 100))->capture_default_str();
+  app.add_option("--reps", settings.reps, "repetitions (medians are reported)")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
   app.add_option("--frames", settings.frames, "frames per generated video stream")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();

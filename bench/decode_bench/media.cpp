@@ -40,18 +40,21 @@ Media generate_media(const std::filesystem::path& dir, std::uint32_t frames, std
     noise += std::to_string(i + 1);
     const std::string file = (dir / name).string();
     media.videos.push_back(file);
-    commands.push_back({"ffmpeg", "-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i",
-                        std::string(patterns[i]) + "=size=1920x1080:rate=25", "-vf",
-                        noise, "-frames:v", count, "-c:v",
-                        "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", file});
+    commands.push_back({"ffmpeg",   "-v",       "error",
+                        "-nostdin", "-y",       "-f",
+                        "lavfi",    "-i",       std::string(patterns[i]) + "=size=1920x1080:rate=25",
+                        "-vf",      noise,      "-frames:v",
+                        count,      "-c:v",     "libx264",
+                        "-preset",  "veryfast", "-pix_fmt",
+                        "yuv420p",  file});
   }
   const auto image_dir = dir / "images";
   std::filesystem::create_directory(image_dir);
   media.image_dir = image_dir.string();
   media.image_pattern = (image_dir / "img_%03d.jpg").string();
   media.image_count = kImageCount;
-  commands.push_back({"ffmpeg", "-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i",
-                      "testsrc2=size=640x480:rate=25", "-frames:v", std::to_string(kImageCount), media.image_pattern});
+  commands.push_back({"ffmpeg", "-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x480:rate=25",
+                      "-frames:v", std::to_string(kImageCount), media.image_pattern});
   // All encodes at once: the machine's cores are the limit either way, and this is set-up time.
   const auto outcome = run_all(commands, timeout);
   if (!outcome.ok) throw std::runtime_error("generating the media failed: " + outcome.error);

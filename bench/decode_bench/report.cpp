@@ -89,8 +89,8 @@ void write_series_json(std::ofstream& out, const Series& s) {
   for (std::size_t i = 0; i < s.runs.size(); ++i) {
     const auto& r = s.runs[i];
     out << (i == 0 ? "" : ", ") << "{\"ok\": " << (r.ok ? "true" : "false") << ", \"frames\": " << r.frames
-        << ", \"seconds\": " << json_number(r.seconds) << ", \"fps\": " << json_number(r.fps())
-        << ", \"error\": \"" << json_escape(r.error) << "\"}";
+        << ", \"seconds\": " << json_number(r.seconds) << ", \"fps\": " << json_number(r.fps()) << ", \"error\": \""
+        << json_escape(r.error) << "\"}";
   }
   out << "]}";
 }
@@ -150,8 +150,8 @@ void print_report(std::FILE* out, const Settings& settings, const std::vector<Co
       std::snprintf(buf, sizeof buf, "goal >= %.2f: %s", *c.goal, state);
       verdict = buf;
     }
-    std::fprintf(out, "  %-34s %7s%s  %s\n", c.description.c_str(), fmt_or_dash(ratio, "%.3f").c_str(),
-                 range.c_str(), verdict.c_str());
+    std::fprintf(out, "  %-34s %7s%s  %s\n", c.description.c_str(), fmt_or_dash(ratio, "%.3f").c_str(), range.c_str(),
+                 verdict.c_str());
   }
   std::fflush(out);
 }

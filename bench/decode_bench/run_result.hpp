@@ -8,7 +8,7 @@ namespace framebus::bench {
 
 struct RunResult {
   bool ok = false;
-  std::string error;        ///< Why the run failed; empty when ok.
+  std::string error;         ///< Why the run failed; empty when ok.
   std::uint64_t frames = 0;  ///< Frames decoded and converted to BGR24, over all streams.
   double seconds = 0.0;      ///< Wall time of the run.
 

@@ -88,8 +88,7 @@ bool payload_matches(std::span<const std::byte> image, std::uint32_t stream, std
 
 /// Producer process: creates the channel, waits for "go" on `go_fd`, publishes every frame.
 int run_producer(const std::string& name, int report_fd, int go_fd) {
-  const framebus::ImageDesc image =
-      framebus::ImageDesc::packed(kWidth, kHeight, framebus::PixelFormat::bgr24);
+  const framebus::ImageDesc image = framebus::ImageDesc::packed(kWidth, kHeight, framebus::PixelFormat::bgr24);
   framebus::ProducerOptions options;
   options.slots = 16;
   options.slot_size = image.byte_size();
@@ -192,15 +191,15 @@ int run_consumer(const std::string& name, int report_fd) {
     }
     const std::uint64_t frame = sample.frame();
     if (static_cast<std::int64_t>(frame) <= last_frame[stream]) {
-      report += "error order: stream " + std::to_string(stream) + " frame " +
-                std::to_string(frame) + " after frame " + std::to_string(last_frame[stream]) + "\n";
+      report += "error order: stream " + std::to_string(stream) + " frame " + std::to_string(frame) + " after frame " +
+                std::to_string(last_frame[stream]) + "\n";
       status = 1;
     }
     last_frame[stream] = static_cast<std::int64_t>(frame);
     if (sample.kind() != framebus::PayloadKind::image || sample.image().width != kWidth ||
         sample.image().height != kHeight || !payload_matches(sample.data(), stream, frame)) {
-      report += "error payload: stream " + std::to_string(stream) + " frame " +
-                std::to_string(frame) + " does not hold the image that was sent\n";
+      report += "error payload: stream " + std::to_string(stream) + " frame " + std::to_string(frame) +
+                " does not hold the image that was sent\n";
       status = 1;
     }
     report += "frame " + std::to_string(stream) + " " + std::to_string(frame) + "\n";
@@ -213,9 +212,9 @@ int run_consumer(const std::string& name, int report_fd) {
 // Parent
 
 struct Child {
-  std::string role;  // "producer" or "consumer N"
-  pid_t pid = -1;       // -1 once reaped
-  pid_t spawned = -1;   // for the report
+  std::string role;    // "producer" or "consumer N"
+  pid_t pid = -1;      // -1 once reaped
+  pid_t spawned = -1;  // for the report
   int report_fd = -1;  // read end of the child's report pipe; -1 once at EOF
   std::string report;
   bool ready = false;
@@ -345,8 +344,7 @@ int main() {
   ::signal(SIGPIPE, SIG_IGN);
   const std::string name = "demo.multi_consumer." + std::to_string(::getpid());
   const auto deadline = Clock::now() + kDeadline;
-  const framebus::ImageDesc image =
-      framebus::ImageDesc::packed(kWidth, kHeight, framebus::PixelFormat::bgr24);
+  const framebus::ImageDesc image = framebus::ImageDesc::packed(kWidth, kHeight, framebus::PixelFormat::bgr24);
 
   std::printf("multi_consumer: channel %s\n", name.c_str());
   std::printf("  1 producer -> %u streams x %" PRIu64 " frames of %ux%u bgr24 (%" PRIu64
@@ -394,9 +392,8 @@ int main() {
   const Child& producer = children[0];
   const auto published = lines_starting_with(producer.report, "published");
   std::printf("producer   pid %d: published %s frames + %u end-of-stream markers, %s (exit %d)\n\n",
-              static_cast<int>(producer.spawned), published.empty() ? "?" : published[0].c_str(),
-              kStreams, producer.report.find("closed\n") != std::string::npos ? "closed" : "NOT closed",
-              producer.exit_status);
+              static_cast<int>(producer.spawned), published.empty() ? "?" : published[0].c_str(), kStreams,
+              producer.report.find("closed\n") != std::string::npos ? "closed" : "NOT closed", producer.exit_status);
   for (const auto& e : lines_starting_with(producer.report, "error")) fail("producer: " + e);
   if (producer.exit_status != 0) fail("producer exited with " + std::to_string(producer.exit_status));
 
@@ -412,8 +409,8 @@ int main() {
     for (const auto& line : lines_starting_with(child.report, "frame")) {
       std::uint32_t stream = 0;
       std::uint64_t frame = 0;
-      if (std::sscanf(line.c_str(), "%" SCNu32 " %" SCNu64, &stream, &frame) != 2 ||
-          stream >= kStreams || frame >= kFrames) {
+      if (std::sscanf(line.c_str(), "%" SCNu32 " %" SCNu64, &stream, &frame) != 2 || stream >= kStreams ||
+          frame >= kFrames) {
         unexpected = true;
         continue;
       }
@@ -440,8 +437,8 @@ int main() {
     if (child.exit_status != 0) fail(child.role + " exited with " + std::to_string(child.exit_status));
     std::printf("%-8d  %-7d  %8" PRIu64 "  %8" PRIu64 "  %8" PRIu64 "  %8" PRIu64 "  %5" PRIu64
                 "  %3d  %-6s  %-5s  %4d\n",
-                i, static_cast<int>(child.spawned), count[0], count[1], count[2], count[3], total, eos_here, end_reason.c_str(),
-                order_ok ? "ok" : "BAD", child.exit_status);
+                i, static_cast<int>(child.spawned), count[0], count[1], count[2], count[3], total, eos_here,
+                end_reason.c_str(), order_ok ? "ok" : "BAD", child.exit_status);
   }
 
   std::printf("\nstream  delivered  missing  duplicated  end-of-stream markers\n");
@@ -454,8 +451,8 @@ int main() {
       if (n == 0) ++missing;
       if (n > 1) ++duplicated;
     }
-    std::printf("%6u  %9" PRIu64 "  %7" PRIu64 "  %10" PRIu64 "  %21d\n", stream, delivered, missing,
-                duplicated, eos[stream]);
+    std::printf("%6u  %9" PRIu64 "  %7" PRIu64 "  %10" PRIu64 "  %21d\n", stream, delivered, missing, duplicated,
+                eos[stream]);
     if (missing != 0 || duplicated != 0) {
       fail("stream " + std::to_string(stream) + ": " + std::to_string(missing) + " frames missing, " +
            std::to_string(duplicated) + " delivered more than once");
@@ -468,7 +465,8 @@ int main() {
 
   std::printf("\n");
   if (ok) {
-    std::printf("PASS: every frame 0..%" PRIu64 " of each of the %u streams was delivered exactly "
+    std::printf("PASS: every frame 0..%" PRIu64
+                " of each of the %u streams was delivered exactly "
                 "once to group \"%s\", in increasing order within each stream in every consumer\n",
                 kFrames - 1, kStreams, kGroup);
     return 0;

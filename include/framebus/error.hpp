@@ -12,19 +12,19 @@ namespace framebus {
 
 /// What went wrong. Each value names a class of failure; Error::message() names the culprit.
 enum class ErrorCode {
-  invalid_argument,    ///< A caller-supplied value is out of range or malformed (name, size, shape).
-  invalid_name,        ///< A channel or group name breaks the naming rules.
-  not_found,           ///< The channel does not exist (and the caller did not wait for it).
-  already_exists,      ///< The channel exists with options that do not match the caller's.
-  permission_denied,   ///< The operating system refused access to the channel's shared memory.
-  corrupt,             ///< The shared memory failed a consistency check (magic, sizes, an index).
-  version_mismatch,    ///< The channel was created by an incompatible layout version.
-  payload_too_large,   ///< A payload does not fit into one slot of the channel.
-  timeout,             ///< A bounded wait expired (open with wait, a blocked loan or send).
-  limit_reached,       ///< A fixed table is full (participants, groups).
-  closed,              ///< The handle was closed, moved from, or used in a forked child.
-  interrupted,         ///< A wait was interrupted by a signal that the caller asked to observe.
-  system,              ///< A system call failed; the message carries errno's text.
+  invalid_argument,   ///< A caller-supplied value is out of range or malformed (name, size, shape).
+  invalid_name,       ///< A channel or group name breaks the naming rules.
+  not_found,          ///< The channel does not exist (and the caller did not wait for it).
+  already_exists,     ///< The channel exists with options that do not match the caller's.
+  permission_denied,  ///< The operating system refused access to the channel's shared memory.
+  corrupt,            ///< The shared memory failed a consistency check (magic, sizes, an index).
+  version_mismatch,   ///< The channel was created by an incompatible layout version.
+  payload_too_large,  ///< A payload does not fit into one slot of the channel.
+  timeout,            ///< A bounded wait expired (open with wait, a blocked loan or send).
+  limit_reached,      ///< A fixed table is full (participants, groups).
+  closed,             ///< The handle was closed, moved from, or used in a forked child.
+  interrupted,        ///< A wait was interrupted by a signal that the caller asked to observe.
+  system,             ///< A system call failed; the message carries errno's text.
 };
 
 /// Returns the stable snake_case name of a code, e.g. "payload_too_large".

@@ -32,8 +32,18 @@ enum class PixelFormat : std::uint32_t {
 /// Element types of tensor payloads (the names follow NumPy's).
 enum class DType : std::uint32_t {
   unknown = 0,
-  uint8 = 1, int8 = 2, uint16 = 3, int16 = 4, uint32 = 5, int32 = 6,
-  uint64 = 7, int64 = 8, float16 = 9, float32 = 10, float64 = 11, bool8 = 12,
+  uint8 = 1,
+  int8 = 2,
+  uint16 = 3,
+  int16 = 4,
+  uint32 = 5,
+  int32 = 6,
+  uint64 = 7,
+  int64 = 8,
+  float16 = 9,
+  float32 = 10,
+  float64 = 11,
+  bool8 = 12,
 };
 
 std::string_view to_string(PixelFormat format) noexcept;
@@ -100,13 +110,13 @@ inline constexpr std::uint32_t kUserBase = 1U << 16;    ///< Bits from here up a
 
 /// Everything a producer says about a message besides its payload bytes.
 struct MessageMeta {
-  std::uint32_t stream = 0;      ///< Which video stream (camera) the message belongs to.
-  std::uint64_t frame = 0;       ///< Frame number within the stream.
-  std::int64_t pts = 0;          ///< Presentation time stamp, in the unit the producer chooses.
-  std::uint32_t flags = 0;       ///< See framebus::flags.
+  std::uint32_t stream = 0;  ///< Which video stream (camera) the message belongs to.
+  std::uint64_t frame = 0;   ///< Frame number within the stream.
+  std::int64_t pts = 0;      ///< Presentation time stamp, in the unit the producer chooses.
+  std::uint32_t flags = 0;   ///< See framebus::flags.
   PayloadKind kind = PayloadKind::bytes;
-  ImageDesc image{};             ///< Valid when kind == PayloadKind::image.
-  TensorDesc tensor{};           ///< Valid when kind == PayloadKind::tensor.
+  ImageDesc image{};                  ///< Valid when kind == PayloadKind::image.
+  TensorDesc tensor{};                ///< Valid when kind == PayloadKind::tensor.
   std::span<const std::byte> user{};  ///< Up to kUserMetaCapacity bytes copied into the message.
 };
 

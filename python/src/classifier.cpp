@@ -40,7 +40,8 @@ ImageRef array_image(py::handle item, std::size_t index, std::vector<py::object>
   if (!rows_packed || arr.strides(1) != pixel || arr.strides(0) < arr.shape(1) * pixel) {
     arr = py::array::ensure(arr, py::array::c_style);
   }
-  if (arr.shape(0) > std::numeric_limits<std::int32_t>::max() || arr.shape(1) > std::numeric_limits<std::int32_t>::max() ||
+  if (arr.shape(0) > std::numeric_limits<std::int32_t>::max() ||
+      arr.shape(1) > std::numeric_limits<std::int32_t>::max() ||
       arr.strides(0) > std::numeric_limits<std::uint32_t>::max()) {
     bad_image(index, "too large");
   }
@@ -68,7 +69,7 @@ class PyClassifier {
   py::list classify(const py::iterable& images) {
     std::vector<ImageRef> refs;
     std::vector<py::object> arrays;  // keeps each array (or its contiguous copy) alive
-    std::vector<Message> samples;     // keeps each message's slot
+    std::vector<Message> samples;    // keeps each message's slot
     std::size_t index = 0;
     for (py::handle item : images) {
       if (py::isinstance<PyMessage>(item) && item.cast<const PyMessage&>().detached() != nullptr) {

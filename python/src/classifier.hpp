@@ -11,4 +11,4 @@ void bind_classifier(pybind11::module_& m);
 /// The C++ classifier inside a framebus._core._Classifier (for the pipeline's Worker); raises
 /// TypeError for anything else.
 Classifier& native_classifier(pybind11::handle core);
-}
+}  // namespace framebus::python

@@ -12,8 +12,8 @@
 #include <optional>
 
 #include "errors.hpp"
-#include "interrupt.hpp"
 #include "framebus/decode/decoder.hpp"
+#include "interrupt.hpp"
 
 namespace py = pybind11;
 

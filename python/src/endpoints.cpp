@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "errors.hpp"
-#include "interrupt.hpp"
 #include "framebus/framebus.hpp"
+#include "interrupt.hpp"
 #include "message.hpp"
 
 namespace py = pybind11;
@@ -32,7 +32,8 @@ namespace {
 
 Duration seconds_to_duration(const std::optional<double>& seconds) {
   if (!seconds) return forever;
-  if (std::isnan(*seconds) || *seconds < 0) raise(Error(ErrorCode::invalid_argument, "a timeout must be >= 0 seconds or None"));
+  if (std::isnan(*seconds) || *seconds < 0)
+    raise(Error(ErrorCode::invalid_argument, "a timeout must be >= 0 seconds or None"));
   if (*seconds > 1e9) return forever;
   return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(*seconds));
 }
@@ -54,13 +55,15 @@ MessageMeta make_meta(std::uint32_t stream, std::uint64_t frame_id, std::int64_t
   meta.user = std::as_bytes(std::span(user.data(), user.size()));
   if (d.format) {
     if (!d.shape || d.shape->size() < 2) {
-      raise(Error(ErrorCode::invalid_argument, "an image needs a shape of (height, width) or (height, width, channels)"));
+      raise(
+          Error(ErrorCode::invalid_argument, "an image needs a shape of (height, width) or (height, width, channels)"));
     }
     const PixelFormat format = unwrap(parse_pixel_format(*d.format));
     const std::vector<std::uint64_t>& s = *d.shape;
     if ((format == PixelFormat::nv12 || format == PixelFormat::yuv420p) && s.size() == 2 && s[0] % 3 == 0 && d.dtype) {
       // (height * 3 / 2, width) arrays as OpenCV holds planar YUV: the image is 2/3 as tall.
-      meta.image = ImageDesc::packed(static_cast<std::uint32_t>(s[1]), static_cast<std::uint32_t>(s[0] * 2 / 3), format);
+      meta.image =
+          ImageDesc::packed(static_cast<std::uint32_t>(s[1]), static_cast<std::uint32_t>(s[0] * 2 / 3), format);
     } else {
       meta.image = ImageDesc::packed(static_cast<std::uint32_t>(s[1]), static_cast<std::uint32_t>(s[0]), format);
     }
@@ -201,7 +204,8 @@ class PyProducer {
     o.mode = mode;
     o.policy = unwrap(framebus::parse_policy(policy));
     for (const auto& [group, group_policy] : groups) {
-      o.groups.push_back(GroupSpec{group, group_policy ? std::optional(unwrap(framebus::parse_policy(*group_policy))) : std::nullopt});
+      o.groups.push_back(
+          GroupSpec{group, group_policy ? std::optional(unwrap(framebus::parse_policy(*group_policy))) : std::nullopt});
     }
     o.block_timeout = seconds_to_duration(block_timeout);
     o.linger = seconds_to_duration(linger);
@@ -223,13 +227,15 @@ class PyProducer {
   }
 
   PyLoan loan(std::size_t nbytes) {
-    return PyLoan{unwrap(inside(gate_, "producer", [&](std::stop_token stop) { return producer_.loan(nbytes, std::move(stop)); }))};
+    return PyLoan{unwrap(
+        inside(gate_, "producer", [&](std::stop_token stop) { return producer_.loan(nbytes, std::move(stop)); }))};
   }
 
   void publish(PyLoan& loan, std::uint32_t stream, std::uint64_t frame_id, std::int64_t pts, std::uint32_t flags,
                const std::string& meta, const Description& d) {
     const MessageMeta m = make_meta(stream, frame_id, pts, flags, meta, d);
-    unwrap(inside(gate_, "producer", [&](const std::stop_token&) { return producer_.publish(std::move(loan.loan), m); }, false));
+    unwrap(inside(
+        gate_, "producer", [&](const std::stop_token&) { return producer_.publish(std::move(loan.loan), m); }, false));
   }
 
   void send(const py::buffer& data, std::uint32_t stream, std::uint64_t frame_id, std::int64_t pts, std::uint32_t flags,
@@ -252,7 +258,8 @@ class PyProducer {
   }
 
   void end_stream(std::uint32_t stream, std::uint64_t frame_count) {
-    unwrap(inside(gate_, "producer", [&](std::stop_token stop) { return producer_.end_stream(stream, frame_count, std::move(stop)); }));
+    unwrap(inside(gate_, "producer",
+                  [&](std::stop_token stop) { return producer_.end_stream(stream, frame_count, std::move(stop)); }));
   }
 
   // (group, messages) that the linger discarded; "" names messages no group had joined for.
@@ -264,8 +271,12 @@ class PyProducer {
   }
 
   [[nodiscard]] bool closed() const { return gate_.closing(); }
-  std::uint32_t slot_count() { return peek(gate_, "producer", [&] { return producer_.slot_count(); }); }
-  std::uint64_t slot_size() { return peek(gate_, "producer", [&] { return producer_.slot_size(); }); }
+  std::uint32_t slot_count() {
+    return peek(gate_, "producer", [&] { return producer_.slot_count(); });
+  }
+  std::uint64_t slot_size() {
+    return peek(gate_, "producer", [&] { return producer_.slot_size(); });
+  }
 
  private:
   Producer producer_;
@@ -274,7 +285,8 @@ class PyProducer {
 
 class PyConsumer {
  public:
-  PyConsumer(const std::string& name, const std::string& group, std::optional<std::string> policy, double wait,  // wait: seconds
+  PyConsumer(const std::string& name, const std::string& group, std::optional<std::string> policy,
+             double wait,  // wait: seconds
              const std::vector<std::uint32_t>& trusted_owners, std::uint32_t max_deliveries) {
     ConsumerOptions o;
     o.trusted_owners = trusted_owners;
@@ -290,24 +302,31 @@ class PyConsumer {
   py::object receive(std::optional<double> timeout) {
     const Duration t = seconds_to_duration(timeout);
     std::string name;  // for the end of channel's text, read while inside
-    Received got = unwrap(inside(gate_, "consumer", [&](std::stop_token stop) {
-      Result<Received> r = consumer_.receive(t, std::move(stop));
-      if (r && r->status == Received::Status::end_of_channel) name = consumer_.name();
-      return r;
-    }, t != Duration::zero()));
+    Received got = unwrap(inside(
+        gate_, "consumer",
+        [&](std::stop_token stop) {
+          Result<Received> r = consumer_.receive(t, std::move(stop));
+          if (r && r->status == Received::Status::end_of_channel) name = consumer_.name();
+          return r;
+        },
+        t != Duration::zero()));
     switch (got.status) {
-      case Received::Status::message: return py::cast(PyMessage(std::move(got.message)));
-      case Received::Status::timeout: return py::none();
-      case Received::Status::end_of_channel: raise_end_of_channel(got.reason, name);
+      case Received::Status::message:
+        return py::cast(PyMessage(std::move(got.message)));
+      case Received::Status::timeout:
+        return py::none();
+      case Received::Status::end_of_channel:
+        raise_end_of_channel(got.reason, name);
     }
     return py::none();
   }
 
   void close() {
-    (void)gate_.close([this] { consumer_.cancel(); }, [this]() -> Result<void> {
-      consumer_.close();
-      return {};
-    });
+    (void)gate_.close([this] { consumer_.cancel(); },
+                      [this]() -> Result<void> {
+                        consumer_.close();
+                        return {};
+                      });
   }
 
   [[nodiscard]] bool closed() const { return gate_.closing(); }
@@ -332,31 +351,37 @@ void bind_endpoints(py::module_& m) {
         return py::buffer_info(l.loan.data().data(), 1, py::format_descriptor<std::uint8_t>::format(), 1,
                                {static_cast<py::ssize_t>(l.loan.size())}, {py::ssize_t{1}}, /*readonly=*/false);
       })
-      .def("drop", [](PyLoan& l) { l.loan = Loan(); }, "Returns the slot without publishing.");
+      .def(
+          "drop", [](PyLoan& l) { l.loan = Loan(); }, "Returns the slot without publishing.");
 
   py::class_<PyProducer>(m, "_Producer")
       .def(py::init<const std::string&, std::uint32_t, std::uint64_t, std::uint32_t, const std::string&,
-                    const std::vector<std::pair<std::string, std::optional<std::string>>>&, std::optional<double>, double,
-                    const std::vector<std::uint32_t>&, double>(),
-           py::arg("name"), py::arg("slots"), py::arg("slot_size"), py::arg("mode"), py::arg("policy"), py::arg("groups"),
-           py::arg("block_timeout"), py::arg("linger"), py::arg("trusted_owners"), py::arg("group_grace"))
+                    const std::vector<std::pair<std::string, std::optional<std::string>>>&, std::optional<double>,
+                    double, const std::vector<std::uint32_t>&, double>(),
+           py::arg("name"), py::arg("slots"), py::arg("slot_size"), py::arg("mode"), py::arg("policy"),
+           py::arg("groups"), py::arg("block_timeout"), py::arg("linger"), py::arg("trusted_owners"),
+           py::arg("group_grace"))
       .def("loan", &PyProducer::loan, py::arg("nbytes"))
-      .def("publish",
-           [](PyProducer& p, PyLoan& loan, std::uint32_t stream, std::uint64_t frame_id, std::int64_t pts, std::uint32_t flags,
-              const py::bytes& meta, std::optional<std::string> dtype, std::optional<std::vector<std::uint64_t>> shape,
-              std::optional<std::string> format) {
-             p.publish(loan, stream, frame_id, pts, flags, meta, Description{std::move(dtype), std::move(shape), std::move(format)});
-           },
-           py::arg("loan"), py::arg("stream"), py::arg("frame_id"), py::arg("pts"), py::arg("flags"), py::arg("meta"),
-           py::arg("dtype"), py::arg("shape"), py::arg("format"))
-      .def("send",
-           [](PyProducer& p, const py::buffer& data, std::uint32_t stream, std::uint64_t frame_id, std::int64_t pts,
-              std::uint32_t flags, const py::bytes& meta, std::optional<std::string> dtype,
-              std::optional<std::vector<std::uint64_t>> shape, std::optional<std::string> format) {
-             p.send(data, stream, frame_id, pts, flags, meta, Description{std::move(dtype), std::move(shape), std::move(format)});
-           },
-           py::arg("data"), py::arg("stream"), py::arg("frame_id"), py::arg("pts"), py::arg("flags"), py::arg("meta"),
-           py::arg("dtype"), py::arg("shape"), py::arg("format"))
+      .def(
+          "publish",
+          [](PyProducer& p, PyLoan& loan, std::uint32_t stream, std::uint64_t frame_id, std::int64_t pts,
+             std::uint32_t flags, const py::bytes& meta, std::optional<std::string> dtype,
+             std::optional<std::vector<std::uint64_t>> shape, std::optional<std::string> format) {
+            p.publish(loan, stream, frame_id, pts, flags, meta,
+                      Description{std::move(dtype), std::move(shape), std::move(format)});
+          },
+          py::arg("loan"), py::arg("stream"), py::arg("frame_id"), py::arg("pts"), py::arg("flags"), py::arg("meta"),
+          py::arg("dtype"), py::arg("shape"), py::arg("format"))
+      .def(
+          "send",
+          [](PyProducer& p, const py::buffer& data, std::uint32_t stream, std::uint64_t frame_id, std::int64_t pts,
+             std::uint32_t flags, const py::bytes& meta, std::optional<std::string> dtype,
+             std::optional<std::vector<std::uint64_t>> shape, std::optional<std::string> format) {
+            p.send(data, stream, frame_id, pts, flags, meta,
+                   Description{std::move(dtype), std::move(shape), std::move(format)});
+          },
+          py::arg("data"), py::arg("stream"), py::arg("frame_id"), py::arg("pts"), py::arg("flags"), py::arg("meta"),
+          py::arg("dtype"), py::arg("shape"), py::arg("format"))
       .def("end_stream", &PyProducer::end_stream, py::arg("stream"), py::arg("frame_count") = 0)
       .def("close", &PyProducer::close)
       .def_property_readonly("slot_count", &PyProducer::slot_count)
@@ -364,8 +389,8 @@ void bind_endpoints(py::module_& m) {
       .def_property_readonly("closed", &PyProducer::closed);
 
   py::class_<PyConsumer>(m, "_Consumer")
-      .def(py::init<const std::string&, const std::string&, std::optional<std::string>, double, const std::vector<std::uint32_t>&,
-                    std::uint32_t>(),
+      .def(py::init<const std::string&, const std::string&, std::optional<std::string>, double,
+                    const std::vector<std::uint32_t>&, std::uint32_t>(),
            py::arg("name"), py::arg("group"), py::arg("policy"), py::arg("wait"), py::arg("trusted_owners"),
            py::arg("max_deliveries"))
       .def("receive", &PyConsumer::receive, py::arg("timeout"))

@@ -2,7 +2,6 @@
 
 #include <array>
 
-
 namespace py = pybind11;
 
 namespace framebus::python {
@@ -17,19 +16,32 @@ PyObject* g_producer_died = nullptr;
 
 const char* class_name(ErrorCode code) {
   switch (code) {
-    case ErrorCode::invalid_argument: return "InvalidArgument";
-    case ErrorCode::invalid_name: return "InvalidName";
-    case ErrorCode::not_found: return "NotFound";
-    case ErrorCode::already_exists: return "AlreadyExists";
-    case ErrorCode::permission_denied: return "PermissionDenied";
-    case ErrorCode::corrupt: return "Corrupt";
-    case ErrorCode::version_mismatch: return "VersionMismatch";
-    case ErrorCode::payload_too_large: return "PayloadTooLarge";
-    case ErrorCode::timeout: return "Timeout";
-    case ErrorCode::limit_reached: return "LimitReached";
-    case ErrorCode::closed: return "Closed";
-    case ErrorCode::interrupted: return "Error";
-    case ErrorCode::system: return "SystemFailure";
+    case ErrorCode::invalid_argument:
+      return "InvalidArgument";
+    case ErrorCode::invalid_name:
+      return "InvalidName";
+    case ErrorCode::not_found:
+      return "NotFound";
+    case ErrorCode::already_exists:
+      return "AlreadyExists";
+    case ErrorCode::permission_denied:
+      return "PermissionDenied";
+    case ErrorCode::corrupt:
+      return "Corrupt";
+    case ErrorCode::version_mismatch:
+      return "VersionMismatch";
+    case ErrorCode::payload_too_large:
+      return "PayloadTooLarge";
+    case ErrorCode::timeout:
+      return "Timeout";
+    case ErrorCode::limit_reached:
+      return "LimitReached";
+    case ErrorCode::closed:
+      return "Closed";
+    case ErrorCode::interrupted:
+      return "Error";
+    case ErrorCode::system:
+      return "SystemFailure";
   }
   return "Error";
 }
@@ -69,6 +81,5 @@ void raise_end_of_channel(EndReason reason, const std::string& channel) {
   PyErr_SetString(cls, text.c_str());
   throw py::error_already_set();
 }
-
 
 }  // namespace framebus::python

@@ -20,7 +20,7 @@ std::mutex g_mutex;
 std::stop_source* g_current = nullptr;  // guarded by g_mutex
 pid_t g_pid = -1;                       // main thread only
 int g_eventfd = -1;                     // written by the handler; read by the helper
-struct sigaction g_python_handler{};    // Python's handler, restored after each call
+struct sigaction g_python_handler {};   // Python's handler, restored after each call
 
 void on_sigint(int sig, siginfo_t* info, void* context) {
   const int saved = errno;
@@ -65,7 +65,7 @@ bool finalizing() {
 
 InterruptScope::InterruptScope() {
   if (finalizing() || !in_main_thread()) return;
-  struct sigaction current{};
+  struct sigaction current {};
   if (::sigaction(SIGINT, nullptr, &current) != 0) return;
   // SIGINT ignored, or left to the system: there is no Python handler to run, nothing to raise.
   if ((current.sa_flags & SA_SIGINFO) == 0 && (current.sa_handler == SIG_DFL || current.sa_handler == SIG_IGN)) return;

@@ -20,9 +20,12 @@ struct MessageRef {
 
 std::string_view kind_name(PayloadKind kind) {
   switch (kind) {
-    case PayloadKind::bytes: return "bytes";
-    case PayloadKind::image: return "image";
-    case PayloadKind::tensor: return "tensor";
+    case PayloadKind::bytes:
+      return "bytes";
+    case PayloadKind::image:
+      return "image";
+    case PayloadKind::tensor:
+      return "tensor";
   }
   return "bytes";
 }
@@ -99,9 +102,20 @@ DLDataType dl_type(DType dtype) {
   t.lanes = 1;
   t.bits = static_cast<std::uint8_t>(dtype_size(dtype) * 8);
   switch (dtype) {
-    case DType::int8: case DType::int16: case DType::int32: case DType::int64: t.code = kDLInt; break;
-    case DType::float16: case DType::float32: case DType::float64: t.code = kDLFloat; break;
-    default: t.code = kDLUInt; break;  // unsigned integers, and bool as uint8 (DLPack 0.6 has no bool)
+    case DType::int8:
+    case DType::int16:
+    case DType::int32:
+    case DType::int64:
+      t.code = kDLInt;
+      break;
+    case DType::float16:
+    case DType::float32:
+    case DType::float64:
+      t.code = kDLFloat;
+      break;
+    default:
+      t.code = kDLUInt;
+      break;  // unsigned integers, and bool as uint8 (DLPack 0.6 has no bool)
   }
   return t;
 }
@@ -229,59 +243,88 @@ A received message. Its payload stays in shared memory: ``array`` is a read-only
 ``__dlpack__`` exports it without copying. The slot returns to the channel when the message and
 every view made from it are gone, or early with ``release()`` / the ``with`` statement (views
 made before keep their own reference).)doc")
-      .def_property_readonly("stream", [](const PyMessage& m) { return m.detached() ? m.detached()->stream : m.message().stream(); },
-                             "Video stream (camera) id.")
+      .def_property_readonly(
+          "stream", [](const PyMessage& m) { return m.detached() ? m.detached()->stream : m.message().stream(); },
+          "Video stream (camera) id.")
       .def_property_readonly("frame", &frame_of, "Frame number in the stream.")
-      .def_property_readonly("frame_id", [](const PyMessage& m) {
-        deprecated("Message.frame_id", "Message.frame");
-        return frame_of(m);
-      }, "Deprecated name of ``frame``.")
-      .def_property_readonly("pts", [](const PyMessage& m) { return m.detached() ? m.detached()->pts : m.message().pts(); },
-                             "Presentation time stamp.")
-      .def_property_readonly("flags", [](const PyMessage& m) { return m.detached() ? m.detached()->flags : m.message().flags(); })
-      .def_property_readonly("redelivered", [](const PyMessage& m) {
-        return m.detached() ? m.detached()->redelivered : m.message().redelivered();
-      }, "True when a consumer of this group died holding it and it came again.")
-      .def_property_readonly("end_of_stream", [](const PyMessage& m) {
-        return m.detached() ? (m.detached()->flags & flags::kEndOfStream) != 0 : m.message().is_end_of_stream();
-      }, "True for the marker sent by Producer.end_stream(stream).")
-      .def_property_readonly("publish_time_ns", [](const PyMessage& m) {
-        return m.detached() ? m.detached()->publish_ns : m.message().publish_time_ns();
-      }, "CLOCK_MONOTONIC nanoseconds at publish (time.monotonic_ns() scale).")
+      .def_property_readonly(
+          "frame_id",
+          [](const PyMessage& m) {
+            deprecated("Message.frame_id", "Message.frame");
+            return frame_of(m);
+          },
+          "Deprecated name of ``frame``.")
+      .def_property_readonly(
+          "pts", [](const PyMessage& m) { return m.detached() ? m.detached()->pts : m.message().pts(); },
+          "Presentation time stamp.")
+      .def_property_readonly(
+          "flags", [](const PyMessage& m) { return m.detached() ? m.detached()->flags : m.message().flags(); })
+      .def_property_readonly(
+          "redelivered",
+          [](const PyMessage& m) { return m.detached() ? m.detached()->redelivered : m.message().redelivered(); },
+          "True when a consumer of this group died holding it and it came again.")
+      .def_property_readonly(
+          "end_of_stream",
+          [](const PyMessage& m) {
+            return m.detached() ? (m.detached()->flags & flags::kEndOfStream) != 0 : m.message().is_end_of_stream();
+          },
+          "True for the marker sent by Producer.end_stream(stream).")
+      .def_property_readonly(
+          "publish_time_ns",
+          [](const PyMessage& m) { return m.detached() ? m.detached()->publish_ns : m.message().publish_time_ns(); },
+          "CLOCK_MONOTONIC nanoseconds at publish (time.monotonic_ns() scale).")
       .def_property_readonly("user_meta", &user_meta_of, "The user metadata blob, as bytes.")
-      .def_property_readonly("meta", [](const PyMessage& m) {
-        deprecated("Message.meta", "Message.user_meta");
-        return user_meta_of(m);
-      }, "Deprecated name of ``user_meta``.")
-      .def_property_readonly("kind", [](const PyMessage& m) {
-        return std::string(kind_name(m.detached() ? m.detached()->kind : m.message().kind()));
-      }, "'bytes', 'image' or 'tensor'.")
-      .def_property_readonly("format", [](const PyMessage& m) -> py::object {
-        if (m.detached()) return m.detached()->format ? py::object(py::str(*m.detached()->format)) : py::object(py::none());
-        const Message& s = m.message();
-        if (s.kind() != PayloadKind::image) return py::none();
-        return py::str(std::string(to_string(s.image().format)));
-      }, "Pixel format of an image message ('bgr24', 'nv12', ...), else None.")
-      .def_property_readonly("nbytes", [](const PyMessage& m) { return m.detached() ? m.detached()->nbytes : m.message().size(); })
+      .def_property_readonly(
+          "meta",
+          [](const PyMessage& m) {
+            deprecated("Message.meta", "Message.user_meta");
+            return user_meta_of(m);
+          },
+          "Deprecated name of ``user_meta``.")
+      .def_property_readonly(
+          "kind",
+          [](const PyMessage& m) {
+            return std::string(kind_name(m.detached() ? m.detached()->kind : m.message().kind()));
+          },
+          "'bytes', 'image' or 'tensor'.")
+      .def_property_readonly(
+          "format",
+          [](const PyMessage& m) -> py::object {
+            if (m.detached())
+              return m.detached()->format ? py::object(py::str(*m.detached()->format)) : py::object(py::none());
+            const Message& s = m.message();
+            if (s.kind() != PayloadKind::image) return py::none();
+            return py::str(std::string(to_string(s.image().format)));
+          },
+          "Pixel format of an image message ('bgr24', 'nv12', ...), else None.")
+      .def_property_readonly(
+          "nbytes", [](const PyMessage& m) { return m.detached() ? m.detached()->nbytes : m.message().size(); })
       .def_property_readonly("released", &PyMessage::released)
-      .def_property_readonly("private", [](const PyMessage& m) { return m.detached() != nullptr; },
-                             "True for a private copy (Consumer(writable=True)): its slot was given back at once.")
-      .def_property_readonly("array", [](py::handle self) { return self.cast<PyMessage&>().array(self); },
-                             "Read-only NumPy view of the payload (no copy); for a private message\n"
-                             "(Consumer(writable=True)), its writable copy.")
-      .def("copy", [](py::handle self) { return self.cast<PyMessage&>().copy(self); },
-           "A new private, writable, C-contiguous NumPy copy of the payload, of the shape and dtype of\n"
-           "``array``: for code that draws on frames (OpenCV ignores NumPy's read-only flag).")
+      .def_property_readonly(
+          "private", [](const PyMessage& m) { return m.detached() != nullptr; },
+          "True for a private copy (Consumer(writable=True)): its slot was given back at once.")
+      .def_property_readonly(
+          "array", [](py::handle self) { return self.cast<PyMessage&>().array(self); },
+          "Read-only NumPy view of the payload (no copy); for a private message\n"
+          "(Consumer(writable=True)), its writable copy.")
+      .def(
+          "copy", [](py::handle self) { return self.cast<PyMessage&>().copy(self); },
+          "A new private, writable, C-contiguous NumPy copy of the payload, of the shape and dtype of\n"
+          "``array``: for code that draws on frames (OpenCV ignores NumPy's read-only flag).")
       .def("_detach", [](py::handle self) { self.cast<PyMessage&>().detach(self); })
       .def("release", &PyMessage::release, "Gives the message's own reference to the slot back now.")
       .def("__enter__", [](py::handle self) { return self; })
       .def("__exit__", [](PyMessage& m, py::args) { m.release(); })
-      .def("__dlpack__", [](py::handle self, py::object stream) {
-        if (!stream.is_none() && !(py::isinstance<py::int_>(stream) && stream.cast<long>() == -1)) {
-          raise(Error(ErrorCode::invalid_argument, "framebus messages live in host memory: __dlpack__ takes no stream"));
-        }
-        return self.cast<PyMessage&>().dlpack(self);
-      }, py::arg("stream") = py::none())
+      .def(
+          "__dlpack__",
+          [](py::handle self, py::object stream) {
+            if (!stream.is_none() && !(py::isinstance<py::int_>(stream) && stream.cast<long>() == -1)) {
+              raise(Error(ErrorCode::invalid_argument,
+                          "framebus messages live in host memory: __dlpack__ takes no stream"));
+            }
+            return self.cast<PyMessage&>().dlpack(self);
+          },
+          py::arg("stream") = py::none())
       .def("__dlpack_device__", [](const PyMessage&) { return py::make_tuple(static_cast<int>(kDLCPU), 0); })
       .def_buffer([](PyMessage& m) {
         if (m.detached()) {
@@ -289,8 +332,9 @@ made before keep their own reference).)doc")
           return py::buffer(m.array(py::handle())).request(/*writable=*/false);
         }
         const Message& s = m.message();
-        return py::buffer_info(const_cast<std::byte*>(s.data().data()), 1, py::format_descriptor<std::uint8_t>::format(), 1,
-                               {static_cast<py::ssize_t>(s.size())}, {py::ssize_t{1}}, /*readonly=*/true);
+        return py::buffer_info(const_cast<std::byte*>(s.data().data()), 1,
+                               py::format_descriptor<std::uint8_t>::format(), 1, {static_cast<py::ssize_t>(s.size())},
+                               {py::ssize_t{1}}, /*readonly=*/true);
       })
       .def("__repr__", [](const PyMessage& m) {
         if (m.released()) return std::string("<framebus.Message released>");

@@ -43,16 +43,25 @@ PYBIND11_MODULE(_core, m) {
 #endif
   bind_pipeline(m);  // after the classifier: its Worker takes one
 
-  m.def("list_channels", [] { return from_json(to_json(list_channels())); },
-        "Every framebus channel on this host, as `framebus list --json` shows them.");
-  m.def("inspect_channel", [](const std::string& name) { return from_json(to_json(unwrap(inspect_channel(name)))); },
-        py::arg("name"));
-  m.def("remove_channel", [](const std::string& name) { unwrap(remove_channel(name)); }, py::arg("name"));
+  m.def(
+      "list_channels", [] { return from_json(to_json(list_channels())); },
+      "Every framebus channel on this host, as `framebus list --json` shows them.");
+  m.def(
+      "inspect_channel", [](const std::string& name) { return from_json(to_json(unwrap(inspect_channel(name)))); },
+      py::arg("name"));
+  m.def(
+      "remove_channel", [](const std::string& name) { unwrap(remove_channel(name)); }, py::arg("name"));
   m.def("collect_garbage", [] { return collect_garbage(); });
-  m.def("remove_group", [](const std::string& name, const std::string& group) { return unwrap(remove_group(name, group)); },
-        py::arg("name"), py::arg("group"), "Removes a consumer group (refused while it has a live member); returns the messages released.");
-  m.def("parse_size", [](const std::string& text) { return unwrap(parse_size(text)); }, py::arg("text"));
-  m.def("validate_name", [](const std::string& name) { unwrap(validate_name(name)); }, py::arg("name"));
+  m.def(
+      "remove_group",
+      [](const std::string& name, const std::string& group) { return unwrap(remove_group(name, group)); },
+      py::arg("name"), py::arg("group"),
+      "Removes a consumer group (refused while it has a live member); returns the messages released.");
+  m.def(
+      "parse_size", [](const std::string& text) { return unwrap(parse_size(text)); }, py::arg("text"));
+  m.def(
+      "validate_name", [](const std::string& name) { unwrap(validate_name(name)); }, py::arg("name"));
   m.attr("layout_version") = kLayoutVersion;
-  m.attr("__version__") = std::to_string(kVersionMajor) + "." + std::to_string(kVersionMinor) + "." + std::to_string(kVersionPatch);
+  m.attr("__version__") =
+      std::to_string(kVersionMajor) + "." + std::to_string(kVersionMinor) + "." + std::to_string(kVersionPatch);
 }

@@ -12,9 +12,9 @@
 #include <string>
 
 #include "errors.hpp"
-#include "interrupt.hpp"
 #include "framebus/pipeline/result.hpp"
 #include "framebus/pipeline/result_sink.hpp"
+#include "interrupt.hpp"
 #ifdef FRAMEBUS_HAS_CLASSIFY
 #include "classifier.hpp"
 #include "framebus/pipeline/worker.hpp"
@@ -124,7 +124,8 @@ class PySink {
 // run_worker with a stop source: stop() from any thread wakes the worker's waits at once.
 class PyWorker {
  public:
-  PyWorker(py::object classifier, WorkerOptions options) : classifier_(std::move(classifier)), options_(std::move(options)) {
+  PyWorker(py::object classifier, WorkerOptions options)
+      : classifier_(std::move(classifier)), options_(std::move(options)) {
     native_classifier(classifier_);  // a TypeError now rather than in run()
     options_.stop = stop_.get_token();
   }
@@ -137,7 +138,8 @@ class PyWorker {
     } not_running{running_};
     Classifier& classifier = native_classifier(classifier_);
     // Ctrl-C stops the worker as stop() does (after its current batch), then is raised.
-    return unwrap(until_interrupted([&] { return run_worker(classifier, options_); }, [this] { stop_.request_stop(); }));
+    return unwrap(
+        until_interrupted([&] { return run_worker(classifier, options_); }, [this] { stop_.request_stop(); }));
   }
 
   void stop() { stop_.request_stop(); }
@@ -184,12 +186,12 @@ void bind_pipeline(py::module_& m) {
              return r;
            }),
            py::kw_only(), py::arg("kind") = Kind::frame, py::arg("stream") = 0, py::arg("frame") = 0,
-           py::arg("pts_us") = 0, py::arg("top") = py::list(), py::arg("published_ns") = 0,
-           py::arg("received_ns") = 0, py::arg("infer_start_ns") = 0, py::arg("infer_end_ns") = 0,
-           py::arg("worker") = 0, py::arg("batch_size") = 0, py::arg("batch") = 0, py::arg("worker_pid") = 0,
-           py::arg("redelivered") = false)
-      .def_property("kind", [](const InferenceResult& r) { return r.kind; },
-                    [](InferenceResult& r, const py::object& k) { r.kind = kind_from(k); })
+           py::arg("pts_us") = 0, py::arg("top") = py::list(), py::arg("published_ns") = 0, py::arg("received_ns") = 0,
+           py::arg("infer_start_ns") = 0, py::arg("infer_end_ns") = 0, py::arg("worker") = 0, py::arg("batch_size") = 0,
+           py::arg("batch") = 0, py::arg("worker_pid") = 0, py::arg("redelivered") = false)
+      .def_property(
+          "kind", [](const InferenceResult& r) { return r.kind; },
+          [](InferenceResult& r, const py::object& k) { r.kind = kind_from(k); })
       .def_readwrite("stream", &InferenceResult::stream)
       .def_readwrite("frame", &InferenceResult::frame)
       .def_readwrite("pts_us", &InferenceResult::pts_us)
@@ -202,23 +204,27 @@ void bind_pipeline(py::module_& m) {
       .def_readwrite("batch", &InferenceResult::batch)
       .def_readwrite("worker_pid", &InferenceResult::worker_pid)
       .def_readwrite("redelivered", &InferenceResult::redelivered)
-      .def_property("top", [](const InferenceResult& r) { return top_to(r.top); },
-                    [](InferenceResult& r, const py::object& top) { r.top = top_from(top); })
+      .def_property(
+          "top", [](const InferenceResult& r) { return top_to(r.top); },
+          [](InferenceResult& r, const py::object& top) { r.top = top_from(top); })
       .def_property_readonly("end_of_stream", [](const InferenceResult& r) { return r.kind == Kind::end_of_stream; })
       .def("encode", &encode, "The record's bytes, as a worker publishes them (encoded_result_size() bytes).")
       .def_static("decode", &decode, py::arg("data"),
                   "Reads a record from bytes or a buffer (a received Message's array, read in place); "
                   "Corrupt (VersionMismatch) when the bytes are not one.")
-      .def("__eq__", [](const InferenceResult& a, const InferenceResult& b) {
-             return a.kind == b.kind && a.stream == b.stream && a.frame == b.frame && a.pts_us == b.pts_us &&
-                    a.published_ns == b.published_ns && a.received_ns == b.received_ns &&
-                    a.infer_start_ns == b.infer_start_ns && a.infer_end_ns == b.infer_end_ns && a.worker == b.worker &&
-                    a.batch_size == b.batch_size && a.batch == b.batch && a.worker_pid == b.worker_pid &&
-                    a.redelivered == b.redelivered && a.top == b.top;
-           }, py::is_operator())
+      .def(
+          "__eq__",
+          [](const InferenceResult& a, const InferenceResult& b) {
+            return a.kind == b.kind && a.stream == b.stream && a.frame == b.frame && a.pts_us == b.pts_us &&
+                   a.published_ns == b.published_ns && a.received_ns == b.received_ns &&
+                   a.infer_start_ns == b.infer_start_ns && a.infer_end_ns == b.infer_end_ns && a.worker == b.worker &&
+                   a.batch_size == b.batch_size && a.batch == b.batch && a.worker_pid == b.worker_pid &&
+                   a.redelivered == b.redelivered && a.top == b.top;
+          },
+          py::is_operator())
       .def("__repr__", &repr)
-      .def(py::pickle([](const InferenceResult& r) { return encode(r); },
-                      [](const py::bytes& b) { return decode(b); }));
+      .def(
+          py::pickle([](const InferenceResult& r) { return encode(r); }, [](const py::bytes& b) { return decode(b); }));
   m.def("encode_result", &encode, py::arg("result"));
   m.def("decode_result", &decode, py::arg("data"));
   m.def("encoded_result_size", &encoded_result_size);
@@ -228,13 +234,13 @@ void bind_pipeline(py::module_& m) {
       .def_readonly("stream", &SinkEntry::stream)
       .def_readonly("frame", &SinkEntry::frame)
       .def_readonly("gap", &SinkEntry::gap)
-      .def_property_readonly("result", [](const SinkEntry& e) {
-        return e.gap ? py::object(py::none()) : py::cast(e.result);
-      })
+      .def_property_readonly("result",
+                             [](const SinkEntry& e) { return e.gap ? py::object(py::none()) : py::cast(e.result); })
       .def_readonly("arrived_ns", &SinkEntry::arrived_ns)
-      .def_property_readonly("latency_ms", [](const SinkEntry& e) {
-        return e.gap ? 0.0 : static_cast<double>(e.arrived_ns - e.result.published_ns) / 1e6;
-      })
+      .def_property_readonly("latency_ms",
+                             [](const SinkEntry& e) {
+                               return e.gap ? 0.0 : static_cast<double>(e.arrived_ns - e.result.published_ns) / 1e6;
+                             })
       .def("__repr__", [](const SinkEntry& e) {
         return "<framebus.SinkEntry stream " + std::to_string(e.stream) + " frame " + std::to_string(e.frame) +
                (e.gap ? " gap>" : " worker " + std::to_string(e.result.worker) + ">");
@@ -251,8 +257,9 @@ void bind_pipeline(py::module_& m) {
       .def_readonly("first_ns", &StreamTally::first_ns)
       .def_readonly("last_ns", &StreamTally::last_ns)
       .def_property_readonly("finished", &StreamTally::finished)
-      .def("latency_percentile", [](const StreamTally& t, double p) { return t.latency.percentile(p); }, py::arg("p"),
-           "The p-th percentile (0..100) of the publish-to-sink latency in ms (within 1%); 0 when empty.");
+      .def(
+          "latency_percentile", [](const StreamTally& t, double p) { return t.latency.percentile(p); }, py::arg("p"),
+          "The p-th percentile (0..100) of the publish-to-sink latency in ms (within 1%); 0 when empty.");
 
   py::class_<PySink>(m, "_ResultSink")
       .def(py::init<double>(), py::arg("gap_timeout"))
@@ -272,9 +279,11 @@ void bind_pipeline(py::module_& m) {
       .def_property_readonly("busy", [](const WorkerStats& s) { return static_cast<double>(s.busy_ns) / 1e9; })
       .def_property_readonly("wall", [](const WorkerStats& s) { return static_cast<double>(s.wall_ns) / 1e9; })
       .def_property_readonly("end_reason", [](const WorkerStats& s) { return std::string(to_string(s.end)); })
-      .def_property_readonly("last_error", [](const WorkerStats& s) {
-        return s.last_error ? py::object(py::str(s.last_error->message())) : py::object(py::none());
-      })
+      .def_property_readonly("last_error",
+                             [](const WorkerStats& s) {
+                               return s.last_error ? py::object(py::str(s.last_error->message()))
+                                                   : py::object(py::none());
+                             })
       .def("__repr__", [](const WorkerStats& s) {
         return "<framebus.WorkerStats " + std::to_string(s.frames) + " frames in " + std::to_string(s.batches) +
                " batches, end " + std::string(to_string(s.end)) + ">";
@@ -288,8 +297,8 @@ void bind_pipeline(py::module_& m) {
     d["policy"] = std::string(to_string(o.policy));
     py::list groups;
     for (const GroupSpec& g : o.groups) {
-      groups.append(py::make_tuple(g.name, g.policy ? py::object(py::str(std::string(to_string(*g.policy))))
-                                                    : py::object(py::none())));
+      groups.append(py::make_tuple(
+          g.name, g.policy ? py::object(py::str(std::string(to_string(*g.policy)))) : py::object(py::none())));
     }
     d["groups"] = groups;
     d["linger"] = std::chrono::duration<double>(o.linger).count();

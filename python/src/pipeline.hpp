@@ -7,4 +7,4 @@ namespace framebus::python {
 void bind_pipeline(pybind11::module_& m);
 /// framebus._core._Pipeline, the whole pipeline (with the decoder and classifier modules).
 void bind_pipeline_run(pybind11::module_& m);
-}
+}  // namespace framebus::python

@@ -11,8 +11,8 @@
 #include <string>
 
 #include "errors.hpp"
-#include "interrupt.hpp"
 #include "framebus/pipeline/pipeline.hpp"
+#include "interrupt.hpp"
 
 namespace py = pybind11;
 
@@ -47,7 +47,8 @@ T number_from(const std::string& option, const py::handle& value) {
       return value.cast<T>();
     }
   } catch (const py::cast_error&) {
-    bad_option(option, "a number is expected, not " + py::str(py::type::of(value).attr("__name__")).cast<std::string>());
+    bad_option(option,
+               "a number is expected, not " + py::str(py::type::of(value).attr("__name__")).cast<std::string>());
   }
 }
 
@@ -170,9 +171,7 @@ PipelineOptions options_from(const py::dict& kwargs) {
 }
 
 // The library's JSON of the snapshot, as a dict: the same keys as `framebus run --report`.
-py::dict stats_to(const RunSnapshot& s) {
-  return py::module_::import("json").attr("loads")(to_json(s));
-}
+py::dict stats_to(const RunSnapshot& s) { return py::module_::import("json").attr("loads")(to_json(s)); }
 
 class PyPipeline {
  public:

@@ -61,7 +61,7 @@ ChannelInfo describe(const detail::Segment& seg) {
   }
   const std::uint32_t reason = h.end_reason;
   info.end_reason = reason <= 2 ? std::string(to_string(static_cast<EndReason>(reason))) : "unknown";
-  struct stat st{};
+  struct stat st {};
   if (::stat(seg.path().c_str(), &st) == 0) {
     info.owner_uid = st.st_uid;
     info.mode = st.st_mode & 07777;
@@ -190,7 +190,8 @@ Result<void> remove_channel(std::string_view name) {
   const std::string who = "channel '" + std::string(name) + "'";
   auto fail = [&](int err) -> Result<void> {
     if (err == ENOENT) return make_error(ErrorCode::not_found, who + " does not exist");
-    if (err == EACCES || err == EPERM) return make_error(ErrorCode::permission_denied, "permission denied removing " + who);
+    if (err == EACCES || err == EPERM)
+      return make_error(ErrorCode::permission_denied, "permission denied removing " + who);
     return make_error(ErrorCode::system, "cannot remove " + path + ": " + std::strerror(err));
   };
   // Removed like every other removal (see remove_if_same_file): the very file opened here, under
@@ -205,14 +206,19 @@ Result<void> remove_channel(std::string_view name) {
   const int err = errno;
   ::close(fd);
   switch (removal) {
-    case detail::Removal::removed: return {};
-    case detail::Removal::failed: return fail(err);
+    case detail::Removal::removed:
+      return {};
+    case detail::Removal::failed:
+      return fail(err);
     case detail::Removal::busy:
-      return make_error(ErrorCode::timeout, who + " is being removed by another process (its lock stayed taken); try again");
+      return make_error(ErrorCode::timeout,
+                        who + " is being removed by another process (its lock stayed taken); try again");
     case detail::Removal::not_same:
-    case detail::Removal::declined: break;
+    case detail::Removal::declined:
+      break;
   }
-  return make_error(ErrorCode::not_found, who + " was removed or replaced by another process meanwhile; nothing removed");
+  return make_error(ErrorCode::not_found,
+                    who + " was removed or replaced by another process meanwhile; nothing removed");
 }
 
 std::vector<std::string> collect_garbage() {

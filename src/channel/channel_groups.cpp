@@ -55,7 +55,8 @@ Result<std::uint32_t> Channel::find_or_create_group(std::string_view group, Poli
       if (!lobby.valid()) return tl::unexpected(corrupt("the lobby queue is out of range"));
       while (!lobby.empty()) {
         const std::uint32_t slot = lobby.pop_front();
-        if (slot >= seg_.slot_count()) return tl::unexpected(corrupt("lobby entry " + std::to_string(slot) + " is out of range"));
+        if (slot >= seg_.slot_count())
+          return tl::unexpected(corrupt("lobby entry " + std::to_string(slot) + " is out of range"));
         SlotCtl& s = seg_.slot(slot);
         s.in_lobby = 0;
         s.pending = 1U << g;

@@ -3,10 +3,10 @@
 // Everything here runs under the channel lock unless it says otherwise.
 
 #include <climits>
-#include <utility>
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "channel/channel_state.hpp"
 #include "channel/futex.hpp"

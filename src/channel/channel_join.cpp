@@ -87,8 +87,8 @@ Result<void> Channel::claim_entry(bool entry_zero_preclaimed) {
       return {};
     }
   }
-  return make_error(ErrorCode::limit_reached, "channel '" + name() + "' already has " +
-                                                  std::to_string(kMaxParticipants) + " live participants");
+  return make_error(ErrorCode::limit_reached,
+                    "channel '" + name() + "' already has " + std::to_string(kMaxParticipants) + " live participants");
 }
 
 void Channel::recover_inherited(Wakes& wakes) {
@@ -131,12 +131,14 @@ std::uint64_t Channel::leftover_messages() const noexcept {
   return n;
 }
 
-bool Channel::usable() const noexcept { return seg_.valid() && id_ != kNobody && fork_generation_ == fork_generation(); }
+bool Channel::usable() const noexcept {
+  return seg_.valid() && id_ != kNobody && fork_generation_ == fork_generation();
+}
 
 Error Channel::unusable_error() const {
   if (seg_.valid() && fork_generation_ != fork_generation()) {
-    return Error(ErrorCode::closed, "channel '" + name() +
-                                        "' was opened by the parent process; a forked child must open its own handle");
+    return Error(ErrorCode::closed,
+                 "channel '" + name() + "' was opened by the parent process; a forked child must open its own handle");
   }
   return Error(ErrorCode::closed, "the handle is closed");
 }
@@ -183,15 +185,16 @@ Result<Channel> Channel::join_producer(std::string_view name, const ProducerOpti
   if (auto ok = validate_name(name); !ok) return tl::unexpected(ok.error());
   const std::string who = "channel '" + std::string(name) + "'";
   if (options.slots == 0 || options.slots > kMaxSlots) {
-    return make_error(ErrorCode::invalid_argument, who + ": slots must be 1.." + std::to_string(kMaxSlots) +
-                                                       ", not " + std::to_string(options.slots));
+    return make_error(ErrorCode::invalid_argument, who + ": slots must be 1.." + std::to_string(kMaxSlots) + ", not " +
+                                                       std::to_string(options.slots));
   }
   if (options.slot_size == 0 || options.slot_size > kMaxSlotSize) {
     return make_error(ErrorCode::invalid_argument, who + ": slot_size must be 1.." + std::to_string(kMaxSlotSize) +
                                                        " bytes, not " + std::to_string(options.slot_size));
   }
   if ((options.mode & ~0777U) != 0 || (options.mode & 0600U) != 0600U) {
-    return make_error(ErrorCode::invalid_argument, who + ": mode must give the owner read and write and have no bits beyond 0777");
+    return make_error(ErrorCode::invalid_argument,
+                      who + ": mode must give the owner read and write and have no bits beyond 0777");
   }
   if (options.groups.size() > kMaxGroups) {
     return make_error(ErrorCode::invalid_argument, who + ": at most " + std::to_string(kMaxGroups) + " groups");
@@ -202,12 +205,13 @@ Result<Channel> Channel::join_producer(std::string_view name, const ProducerOpti
   for (std::size_t i = 0; i < options.groups.size(); ++i) {
     if (auto ok = validate_group_name(options.groups[i].name); !ok) return tl::unexpected(ok.error());
     if (options.groups[i].max_deliveries > 255) {
-      return make_error(ErrorCode::invalid_argument, who + ": max_deliveries of group '" + options.groups[i].name +
-                                                         "' must be 0 (no limit) to 255");
+      return make_error(ErrorCode::invalid_argument,
+                        who + ": max_deliveries of group '" + options.groups[i].name + "' must be 0 (no limit) to 255");
     }
     for (std::size_t j = 0; j < i; ++j) {
       if (options.groups[j].name == options.groups[i].name) {
-        return make_error(ErrorCode::invalid_argument, who + ": group '" + options.groups[i].name + "' is declared twice");
+        return make_error(ErrorCode::invalid_argument,
+                          who + ": group '" + options.groups[i].name + "' is declared twice");
       }
     }
   }
@@ -218,8 +222,8 @@ Result<Channel> Channel::join_producer(std::string_view name, const ProducerOpti
     bool created = false;
     if (!seg && seg.error().code() == ErrorCode::not_found) {
       const std::int64_t grace = options.group_grace == forever ? INT64_MAX : options.group_grace.count();
-      seg = Segment::create(name, Geometry{options.slots, options.slot_size}, options.mode, options.policy, options.groups,
-                            self_identity(), grace);
+      seg = Segment::create(name, Geometry{options.slots, options.slot_size}, options.mode, options.policy,
+                            options.groups, self_identity(), grace);
       if (!seg && seg.error().code() == ErrorCode::already_exists) continue;  // lost a race: join theirs
       created = true;
     }
@@ -249,7 +253,8 @@ Result<Channel> Channel::join_producer(std::string_view name, const ProducerOpti
       return tl::unexpected(ch.abandon_join(locked, Error(ErrorCode::already_exists, msg)));
     }
     for (const GroupSpec& spec : options.groups) {
-      auto g = ch.find_or_create_group(spec.name, spec.policy.value_or(options.policy), spec.max_deliveries, true, wakes);
+      auto g =
+          ch.find_or_create_group(spec.name, spec.policy.value_or(options.policy), spec.max_deliveries, true, wakes);
       if (!g) {
         return tl::unexpected(ch.abandon_join(locked, g.error()));
       }
@@ -273,8 +278,8 @@ Result<Channel> Channel::join_consumer(std::string_view name, const ConsumerOpti
   if (auto ok = validate_name(name); !ok) return tl::unexpected(ok.error());
   if (auto ok = validate_group_name(options.group); !ok) return tl::unexpected(ok.error());
   if (options.max_deliveries > 255) {
-    return make_error(ErrorCode::invalid_argument, "max_deliveries must be 0 (no limit) to 255, not " +
-                                                       std::to_string(options.max_deliveries));
+    return make_error(ErrorCode::invalid_argument,
+                      "max_deliveries must be 0 (no limit) to 255, not " + std::to_string(options.max_deliveries));
   }
   const Deadline deadline(options.wait);
   // Without a wait, taking the lock may still take a moment when it is busy; it is bounded anyway,
@@ -289,7 +294,8 @@ Result<Channel> Channel::join_consumer(std::string_view name, const ConsumerOpti
         return make_error(ErrorCode::not_found, msg);
       }
       wait_for_creation(channel_path(name), deadline, stop);
-      if (stop.stop_requested()) return make_error(ErrorCode::interrupted, "cancelled while waiting for channel '" + std::string(name) + "'");
+      if (stop.stop_requested())
+        return make_error(ErrorCode::interrupted, "cancelled while waiting for channel '" + std::string(name) + "'");
       continue;
     }
     if (!seg) return tl::unexpected(seg.error());
@@ -304,7 +310,8 @@ Result<Channel> Channel::join_consumer(std::string_view name, const ConsumerOpti
     }
     Locked locked = std::move(*held);
     if (!ch.settle_join(locked)) {
-      if (attempt >= kJoinAttempts) return make_error(ErrorCode::system, "channel '" + std::string(name) + "' keeps being replaced");
+      if (attempt >= kJoinAttempts)
+        return make_error(ErrorCode::system, "channel '" + std::string(name) + "' keeps being replaced");
       continue;
     }
     Wakes& wakes = locked.wakes();
@@ -317,7 +324,8 @@ Result<Channel> Channel::join_consumer(std::string_view name, const ConsumerOpti
       locked.unlock();
       ch.release_entry();
       wait_for_live_producer(ch.seg_, deadline, stop);
-      if (stop.stop_requested()) return make_error(ErrorCode::interrupted, "cancelled while waiting for channel '" + std::string(name) + "'");
+      if (stop.stop_requested())
+        return make_error(ErrorCode::interrupted, "cancelled while waiting for channel '" + std::string(name) + "'");
       continue;
     }
     const Policy policy = options.policy.value_or(default_policy_of(h));
@@ -357,15 +365,17 @@ Result<std::uint64_t> Channel::remove_group(std::string_view name, std::string_v
   ch.seg_.participant(ch.id_ - 1u).role = kRoleAdmin;
   ch.recover_inherited(wakes);
   ch.reap(wakes);
-  Result<std::uint64_t> result = make_error(ErrorCode::not_found, "channel '" + std::string(name) + "' has no group '" +
-                                                                      std::string(group) + "' (framebus ls lists its groups)");
+  Result<std::uint64_t> result =
+      make_error(ErrorCode::not_found, "channel '" + std::string(name) + "' has no group '" + std::string(group) +
+                                           "' (framebus ls lists its groups)");
   for (std::uint32_t g = 0; g < kMaxGroups; ++g) {
     GroupCtl& ctl = ch.seg_.group(g);
     if (ctl.active == 0 || group_name_of(ctl) != group) continue;
     if (ctl.members != 0) {
-      result = make_error(ErrorCode::invalid_argument, "group '" + std::string(group) + "' of channel '" + std::string(name) +
-                                                           "' has " + std::to_string(ctl.members) +
-                                                           " live consumer(s); stop them first (framebus ls shows their pids)");
+      result = make_error(ErrorCode::invalid_argument,
+                          "group '" + std::string(group) + "' of channel '" + std::string(name) + "' has " +
+                              std::to_string(ctl.members) +
+                              " live consumer(s); stop them first (framebus ls shows their pids)");
     } else {
       result = ch.remove_group_at(g, wakes);
     }

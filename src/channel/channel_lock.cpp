@@ -74,8 +74,11 @@ Channel::Locked Channel::lock_always() noexcept {
 }
 
 Result<void> Channel::check_stop(const std::stop_token& stop, const char* doing) const {
-  if (cancelled()) return make_error(ErrorCode::closed, std::string("the handle was cancelled while ") + doing + " channel '" + name() + "'");
-  if (stop.stop_requested()) return make_error(ErrorCode::interrupted, std::string("cancelled while ") + doing + " channel '" + name() + "'");
+  if (cancelled())
+    return make_error(ErrorCode::closed,
+                      std::string("the handle was cancelled while ") + doing + " channel '" + name() + "'");
+  if (stop.stop_requested())
+    return make_error(ErrorCode::interrupted, std::string("cancelled while ") + doing + " channel '" + name() + "'");
   return {};
 }
 
@@ -124,8 +127,8 @@ Result<void> Channel::lock_impl(const Deadline& deadline, bool interruptible, co
       if (!h.lock.compare_exchange_weak(v, v | kLockContended, std::memory_order_relaxed)) continue;
       v |= kLockContended;
     }
-    const std::int64_t slice = interruptible ? std::max<std::int64_t>(deadline.remaining_ns(kLivenessCheckNs), 1)
-                                             : kLivenessCheckNs;
+    const std::int64_t slice =
+        interruptible ? std::max<std::int64_t>(deadline.remaining_ns(kLivenessCheckNs), 1) : kLivenessCheckNs;
     if (futex_wait(h.lock, v, slice) != WaitResult::timed_out) continue;
     // The owner has held the lock for a whole slice: is it still alive?
     const std::uint32_t owner = v & kLockOwnerMask;
@@ -171,7 +174,8 @@ void Channel::cancel() noexcept { cancel_.request_stop(); }
 bool Channel::cancelled() const noexcept { return cancel_.stop_requested(); }
 
 Result<void> Channel::sleep_unlocked(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& sleepers,
-                                     const Deadline& deadline, Locked& locked, const char* doing, const std::stop_token& stop) {
+                                     const Deadline& deadline, Locked& locked, const char* doing,
+                                     const std::stop_token& stop) {
   const std::uint32_t seen = word.load(std::memory_order_relaxed);
   sleepers.fetch_add(1, std::memory_order_relaxed);
   locked.unlock();

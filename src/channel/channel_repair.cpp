@@ -20,7 +20,6 @@ constexpr std::int64_t kBusyReapIntervalNs = 500'000'000;
 
 }  // namespace
 
-
 bool Channel::reap(Wakes& wakes) {
   bool any = false;
   for (std::uint32_t i = 0; i < kMaxParticipants; ++i) {

@@ -71,11 +71,14 @@ Result<std::uint32_t> Channel::try_take_free() {
   Header& h = seg_.header();
   const std::uint32_t count = read_once(h.free_count);
   if (count == 0) return kDiscardSlot;
-  if (count > seg_.slot_count()) return tl::unexpected(corrupt("free count " + std::to_string(count) + " is out of range"));
+  if (count > seg_.slot_count())
+    return tl::unexpected(corrupt("free count " + std::to_string(count) + " is out of range"));
   const std::uint32_t slot = read_once(seg_.free_stack()[count - 1]);
-  if (slot >= seg_.slot_count()) return tl::unexpected(corrupt("free-list entry " + std::to_string(slot) + " is out of range"));
+  if (slot >= seg_.slot_count())
+    return tl::unexpected(corrupt("free-list entry " + std::to_string(slot) + " is out of range"));
   SlotCtl& s = seg_.slot(slot);
-  if (s.state != kSlotFree) return tl::unexpected(corrupt("slot " + std::to_string(slot) + " is on the free list but in use"));
+  if (s.state != kSlotFree)
+    return tl::unexpected(corrupt("slot " + std::to_string(slot) + " is on the free list but in use"));
   h.free_count = count - 1;
   s.state = kSlotLoaned;
   s.owner = id_;
@@ -126,8 +129,8 @@ void Channel::drop_queued(std::uint32_t slot, Wakes& wakes) {
 // has taken it yet). End-of-stream markers are never dropped.
 bool Channel::evict_oldest_droppable(Wakes& wakes) {
   const bool lobby_drops = default_policy_of(seg_.header()) == Policy::drop_oldest;
-  const std::uint32_t victim =
-      oldest_droppable(seg_, [](Policy p) { return p == Policy::drop_oldest; }, lobby_drops);
+  const std::uint32_t victim = oldest_droppable(
+      seg_, [](Policy p) { return p == Policy::drop_oldest; }, lobby_drops);
   if (victim == seg_.slot_count()) return false;
   drop_queued(victim, wakes);
   return true;
@@ -137,7 +140,8 @@ bool Channel::evict_oldest_droppable(Wakes& wakes) {
 // (none of them has taken it) makes way: it is dropped for those groups (counted), so that a slow
 // drop group never makes a block group lose a message. End-of-stream markers stay.
 bool Channel::evict_for_block_group(Wakes& wakes) {
-  const std::uint32_t victim = oldest_droppable(seg_, [](Policy p) { return p != Policy::block; }, false);
+  const std::uint32_t victim = oldest_droppable(
+      seg_, [](Policy p) { return p != Policy::block; }, false);
   if (victim == seg_.slot_count()) return false;
   drop_queued(victim, wakes);
   return true;
@@ -165,8 +169,9 @@ bool Channel::room_is_coming() const noexcept {
 
 Result<std::uint32_t> Channel::acquire(std::uint64_t bytes, Duration timeout, bool force_block, std::stop_token stop) {
   if (bytes > seg_.slot_size()) {
-    return make_error(ErrorCode::payload_too_large, "payload of " + std::to_string(bytes) + " bytes does not fit a slot of channel '" +
-                                                        name() + "' (" + std::to_string(seg_.slot_size()) + " bytes)");
+    return make_error(ErrorCode::payload_too_large, "payload of " + std::to_string(bytes) +
+                                                        " bytes does not fit a slot of channel '" + name() + "' (" +
+                                                        std::to_string(seg_.slot_size()) + " bytes)");
   }
   if (auto ok = check_stop(stop, "loaning from"); !ok) return tl::unexpected(ok.error());
   const Deadline deadline(timeout);
@@ -193,8 +198,9 @@ Result<std::uint32_t> Channel::acquire(std::uint64_t bytes, Duration timeout, bo
     }
     const bool must_wait = force_block || block_group;
     if (slots_held_by(seg_, id_) >= seg_.slot_count()) {
-      return make_error(ErrorCode::invalid_argument, "this producer already holds all " + std::to_string(seg_.slot_count()) +
-                                                         " slots of channel '" + name() + "' as unpublished loans");
+      return make_error(ErrorCode::invalid_argument, "this producer already holds all " +
+                                                         std::to_string(seg_.slot_count()) + " slots of channel '" +
+                                                         name() + "' as unpublished loans");
     }
     if (!must_wait && !room_is_coming()) {
       return kDiscardSlot;
@@ -353,7 +359,8 @@ Result<LingerDiscards> Channel::close_producer(Duration linger) {
       return discards;
     }
     Header& h = seg_.header();
-    if (auto ok = sleep_unlocked(h.space_wake, h.space_waiters, deadline, locked, "closing", {}); !ok) return tl::unexpected(ok.error());
+    if (auto ok = sleep_unlocked(h.space_wake, h.space_waiters, deadline, locked, "closing", {}); !ok)
+      return tl::unexpected(ok.error());
   }
 }
 
@@ -403,11 +410,13 @@ Result<Taken> Channel::take(Duration timeout, std::stop_token stop) {
     if (!queue.empty()) {
       const std::uint32_t slot = queue.pop_front();
       if (slot >= seg_.slot_count()) {
-        return tl::unexpected(corrupt("queue entry " + std::to_string(slot) + " of group '" + group_name_ + "' is out of range"));
+        return tl::unexpected(
+            corrupt("queue entry " + std::to_string(slot) + " of group '" + group_name_ + "' is out of range"));
       }
       SlotCtl& s = seg_.slot(slot);
       if (s.state != kSlotPublished || (s.pending & bit) == 0 || s.holder[group_] != kNobody) {
-        return tl::unexpected(corrupt("slot " + std::to_string(slot) + " is queued for group '" + group_name_ + "' but not published to it"));
+        return tl::unexpected(corrupt("slot " + std::to_string(slot) + " is queued for group '" + group_name_ +
+                                      "' but not published to it"));
       }
       s.holder[group_] = id_;
       if (s.deliveries[group_] < 255) s.deliveries[group_] += 1;
@@ -419,8 +428,9 @@ Result<Taken> Channel::take(Duration timeout, std::stop_token stop) {
     }
     Header& h = seg_.header();
     if (h.producers == 0 && h.end_reason != static_cast<std::uint32_t>(EndReason::none)) {
-      const auto reason = h.end_reason == static_cast<std::uint32_t>(EndReason::producer_died) ? EndReason::producer_died
-                                                                                               : EndReason::closed;
+      const auto reason = h.end_reason == static_cast<std::uint32_t>(EndReason::producer_died)
+                              ? EndReason::producer_died
+                              : EndReason::closed;
       return Taken{std::nullopt, false, reason};
     }
     if (deadline.expired()) {

@@ -65,7 +65,8 @@ class Channel {
   /// Joins `name` as a consumer of options.group, waiting up to options.wait for it to appear,
   /// or for a live producer when the channel was left by dead ones.
   /// `stop` cancels that wait (ErrorCode::interrupted).
-  static Result<Channel> join_consumer(std::string_view name, const ConsumerOptions& options, std::stop_token stop = {});
+  static Result<Channel> join_consumer(std::string_view name, const ConsumerOptions& options,
+                                       std::stop_token stop = {});
   /// Removes group `group` of channel `name` with its queue (framebus rm --group).
   static Result<std::uint64_t> remove_group(std::string_view name, std::string_view group);
 
@@ -204,9 +205,9 @@ class Channel {
   [[nodiscard]] Error corrupt(const std::string& what) const;
 
   Segment seg_;
-  std::uint16_t id_ = kNobody;       // 1-based participant id
+  std::uint16_t id_ = kNobody;  // 1-based participant id
   std::uint32_t role_ = kRoleNone;
-  std::uint32_t group_ = 0;          // consumers: group index
+  std::uint32_t group_ = 0;  // consumers: group index
   std::string group_name_;
   std::uint64_t fork_generation_ = 0;
   std::int64_t last_reap_ns_ = 0;

@@ -6,8 +6,8 @@
 #include <utility>
 
 #include "channel/channel_state.hpp"
-#include "common/busy.hpp"
 #include "channel/cleanup.hpp"
+#include "common/busy.hpp"
 
 namespace framebus {
 
@@ -49,7 +49,11 @@ const SlotMeta& empty_meta() {
 // Message
 
 Message::Message(const Message& other) noexcept
-    : core_(other.core_), meta_(other.meta_), data_(other.data_), size_(other.size_), slot_(other.slot_),
+    : core_(other.core_),
+      meta_(other.meta_),
+      data_(other.data_),
+      size_(other.size_),
+      slot_(other.slot_),
       redelivered_(other.redelivered_) {
   if (core_) core_->add_ref(slot_);
 }
@@ -63,8 +67,12 @@ Message& Message::operator=(const Message& other) noexcept {
 }
 
 Message::Message(Message&& other) noexcept
-    : core_(std::move(other.core_)), meta_(other.meta_), data_(std::exchange(other.data_, nullptr)),
-      size_(std::exchange(other.size_, 0)), slot_(other.slot_), redelivered_(other.redelivered_) {}
+    : core_(std::move(other.core_)),
+      meta_(other.meta_),
+      data_(std::exchange(other.data_, nullptr)),
+      size_(std::exchange(other.size_, 0)),
+      slot_(other.slot_),
+      redelivered_(other.redelivered_) {}
 
 Message& Message::operator=(Message&& other) noexcept {
   if (this != &other) {
@@ -174,14 +182,16 @@ Result<Received> Consumer::receive(Duration timeout, std::stop_token stop) {
   if (size > seg.slot_size()) {
     ch.release(slot);
     corrupt_messages_ += 1;
-    return make_error(ErrorCode::corrupt, "channel '" + ch.name() + "' is corrupt: message in slot " + std::to_string(slot) +
-                                              " claims " + std::to_string(size) + " bytes, more than a slot holds");
+    return make_error(ErrorCode::corrupt, "channel '" + ch.name() + "' is corrupt: message in slot " +
+                                              std::to_string(slot) + " claims " + std::to_string(size) +
+                                              " bytes, more than a slot holds");
   }
   // The description is the producer's word, and a hostile producer writes any bytes: it is
   // checked (overflow-checked) against the payload on a private copy, so no view larger than
   // the payload can be built from what passed.
   if (const std::uint32_t kind = detail::read_once(meta.kind);
-      kind == static_cast<std::uint32_t>(PayloadKind::image) || kind == static_cast<std::uint32_t>(PayloadKind::tensor)) {
+      kind == static_cast<std::uint32_t>(PayloadKind::image) ||
+      kind == static_cast<std::uint32_t>(PayloadKind::tensor)) {
     const ImageDesc image = meta.image;
     const TensorDesc tensor = meta.tensor;
     const std::string who = "channel '" + ch.name() + "' is corrupt: message in slot " + std::to_string(slot);
@@ -246,9 +256,12 @@ Consumer::Iterator& Consumer::Iterator::operator++() {
 
 std::string_view to_string(EndReason reason) noexcept {
   switch (reason) {
-    case EndReason::none: return "none";
-    case EndReason::closed: return "closed";
-    case EndReason::producer_died: return "producer_died";
+    case EndReason::none:
+      return "none";
+    case EndReason::closed:
+      return "closed";
+    case EndReason::producer_died:
+      return "producer_died";
   }
   return "unknown";
 }

@@ -27,9 +27,12 @@ WaitResult futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected, 
   }
   if (futex(word, FUTEX_WAIT, expected, tsp) == 0) return WaitResult::woken;
   switch (errno) {
-    case ETIMEDOUT: return WaitResult::timed_out;
-    case EINTR: return WaitResult::interrupted;
-    default: return WaitResult::woken;  // EAGAIN: the value had already changed
+    case ETIMEDOUT:
+      return WaitResult::timed_out;
+    case EINTR:
+      return WaitResult::interrupted;
+    default:
+      return WaitResult::woken;  // EAGAIN: the value had already changed
   }
 }
 

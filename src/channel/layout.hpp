@@ -88,11 +88,11 @@ struct alignas(64) Header {
   std::uint32_t active_groups;  // bit per GroupCtl with active != 0 (kept in step with them)
   std::uint64_t next_seq;
   std::uint64_t published;
-  std::uint64_t discarded;  // messages no group received (drop policies with no room)
-  std::uint64_t reclaimed;  // messages left by dead processes in the channel this one replaced
-  std::uint32_t groups_removed;    // groups removed when their last member left, or by remove_group
+  std::uint64_t discarded;       // messages no group received (drop policies with no room)
+  std::uint64_t reclaimed;       // messages left by dead processes in the channel this one replaced
+  std::uint32_t groups_removed;  // groups removed when their last member left, or by remove_group
   std::uint32_t reserved0;
-  std::uint64_t group_released;    // messages that removed groups never took
+  std::uint64_t group_released;  // messages that removed groups never took
 
   // Producers waiting for a free slot, and closing producers waiting for their messages to be taken.
   alignas(64) std::atomic<std::uint32_t> space_wake;
@@ -147,15 +147,15 @@ struct alignas(64) GroupCtl {
 
 struct alignas(64) SlotCtl {
   std::uint32_t state;
-  std::uint16_t owner;       // producer that loaned / published it
-  std::uint16_t in_lobby;    // published before any group existed
-  std::uint32_t pending;     // groups that have not finished with it (bit per group)
-  std::uint32_t redelivered; // groups to which it goes (or went) again after a consumer died
+  std::uint16_t owner;        // producer that loaned / published it
+  std::uint16_t in_lobby;     // published before any group existed
+  std::uint32_t pending;      // groups that have not finished with it (bit per group)
+  std::uint32_t redelivered;  // groups to which it goes (or went) again after a consumer died
   std::uint32_t stream;
   std::uint32_t flags;
-  std::uint64_t seq;         // publish order
-  std::uint64_t frame;       // the message's frame number, kept here for dead-letter records
-  std::uint16_t holder[kMaxGroups];  // per group: consumer holding it, kNobody if queued
+  std::uint64_t seq;                    // publish order
+  std::uint64_t frame;                  // the message's frame number, kept here for dead-letter records
+  std::uint16_t holder[kMaxGroups];     // per group: consumer holding it, kNobody if queued
   std::uint8_t deliveries[kMaxGroups];  // per group: times taken (a death each time but the last)
 };
 

@@ -3,8 +3,8 @@
 // heartbeat: a process is the pair (pid, start time), so a reused pid is a different process, and a
 // zombie that its parent has not reaped is already dead.
 
-#include <cstdint>
 #include <sys/types.h>
+#include <cstdint>
 
 namespace framebus::detail {
 

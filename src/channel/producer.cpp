@@ -5,8 +5,8 @@
 #include <utility>
 
 #include "channel/channel_state.hpp"
-#include "common/busy.hpp"
 #include "channel/cleanup.hpp"
+#include "common/busy.hpp"
 #include "common/clock.hpp"
 
 namespace framebus {
@@ -106,7 +106,8 @@ Result<Producer> Producer::create(std::string_view name, const ProducerOptions& 
   return Producer(std::make_shared<detail::ProducerCore>(std::move(*channel), options));
 }
 
-Result<Loan> detail::ProducerCore::loan(const std::shared_ptr<ProducerCore>& core, std::size_t bytes, std::stop_token stop) {
+Result<Loan> detail::ProducerCore::loan(const std::shared_ptr<ProducerCore>& core, std::size_t bytes,
+                                        std::stop_token stop) {
   if (!core) return tl::unexpected(detail::closed_error());
   if (!core->channel.usable()) return tl::unexpected(core->channel.unusable_error());
   auto slot = core->channel.acquire(bytes, core->options.block_timeout, false, std::move(stop));
@@ -119,7 +120,8 @@ Result<Loan> detail::ProducerCore::loan(const std::shared_ptr<ProducerCore>& cor
   return loan;
 }
 
-Result<void> detail::ProducerCore::publish(const std::shared_ptr<ProducerCore>& core, Loan&& loan, const MessageMeta& meta) {
+Result<void> detail::ProducerCore::publish(const std::shared_ptr<ProducerCore>& core, Loan&& loan,
+                                           const MessageMeta& meta) {
   if (!core) return tl::unexpected(detail::closed_error());
   if (!core->channel.usable()) return tl::unexpected(core->channel.unusable_error());
   if (loan.core_ != core) {
@@ -162,7 +164,8 @@ Result<void> Producer::end_stream(std::uint32_t stream, std::uint64_t frame_coun
   return end_stream(stream, frame_count, timeout, std::move(stop));
 }
 
-Result<void> Producer::end_stream(std::uint32_t stream, std::uint64_t frame_count, Duration timeout, std::stop_token stop) {
+Result<void> Producer::end_stream(std::uint32_t stream, std::uint64_t frame_count, Duration timeout,
+                                  std::stop_token stop) {
   const detail::BusyGuard busy(busy_);
   if (!busy) return tl::unexpected(detail::used_from_two_threads("producer"));
   if (!core_) return tl::unexpected(detail::closed_error());

@@ -3,10 +3,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <time.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -93,20 +93,21 @@ Result<void> validate_header(const Header& h, std::uint64_t file_size, std::stri
     return make_error(ErrorCode::corrupt, who + " is corrupt or not a framebus channel: bad magic number");
   }
   if (h.layout_version != kLayoutVersion) {
-    return make_error(ErrorCode::version_mismatch,
-                      who + " has layout version " + std::to_string(h.layout_version) +
-                          ", this framebus reads version " + std::to_string(kLayoutVersion));
+    return make_error(ErrorCode::version_mismatch, who + " has layout version " + std::to_string(h.layout_version) +
+                                                       ", this framebus reads version " +
+                                                       std::to_string(kLayoutVersion));
   }
   auto bad = [&](std::string_view field, std::uint64_t value) {
-    return make_error(ErrorCode::corrupt,
-                      who + " is corrupt: header field " + std::string(field) + " = " + std::to_string(value) + " is invalid");
+    return make_error(ErrorCode::corrupt, who + " is corrupt: header field " + std::string(field) + " = " +
+                                              std::to_string(value) + " is invalid");
   };
   if (h.header_bytes != sizeof(Header)) return bad("header_bytes", h.header_bytes);
   if (h.slot_count == 0 || h.slot_count > kMaxSlots) return bad("slot_count", h.slot_count);
   if (h.slot_size == 0 || h.slot_size > kMaxSlotSize) return bad("slot_size", h.slot_size);
   if (h.max_groups != kMaxGroups) return bad("max_groups", h.max_groups);
   if (h.max_participants != kMaxParticipants) return bad("max_participants", h.max_participants);
-  if (h.default_policy > static_cast<std::uint32_t>(Policy::drop_newest)) return bad("default_policy", h.default_policy);
+  if (h.default_policy > static_cast<std::uint32_t>(Policy::drop_newest))
+    return bad("default_policy", h.default_policy);
   const LayoutPlan plan = plan_layout(h.slot_count, h.slot_size);
   if (h.participants_offset != plan.participants_offset) return bad("participants_offset", h.participants_offset);
   if (h.groups_offset != plan.groups_offset) return bad("groups_offset", h.groups_offset);
@@ -175,8 +176,8 @@ Removal remove_if_same_file(int fd, const std::string& path, const std::function
   }
   Removal result = Removal::not_same;
   int err = 0;
-  struct stat mine{};
-  struct stat named{};
+  struct stat mine {};
+  struct stat named {};
   if (::fstat(fd, &mine) == 0 && ::stat(path.c_str(), &named) == 0 && named.st_dev == mine.st_dev &&
       named.st_ino == mine.st_ino) {
     if (still_removable && !still_removable()) {
@@ -194,7 +195,7 @@ Removal remove_if_same_file(int fd, const std::string& path, const std::function
 }
 
 bool Segment::replaced() const noexcept {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path_.c_str(), &st) != 0 || st.st_dev != dev_ || st.st_ino != ino_;
 }
 
@@ -221,8 +222,9 @@ Result<Segment> Segment::open(std::string_view name, DataAccess access, std::spa
   const uid_t me = ::geteuid();
   if (owner == me || std::find(trusted_owners.begin(), trusted_owners.end(), owner) != trusted_owners.end()) return seg;
   return make_error(ErrorCode::permission_denied,
-                    "channel '" + seg->name_ + "' is owned by uid " + std::to_string(owner) + ", not by this user (uid " +
-                        std::to_string(me) + "): refusing to join another user's channel; if that user is trusted, add uid " +
+                    "channel '" + seg->name_ + "' is owned by uid " + std::to_string(owner) +
+                        ", not by this user (uid " + std::to_string(me) +
+                        "): refusing to join another user's channel; if that user is trusted, add uid " +
                         std::to_string(owner) + " to trusted_owners in the producer's or consumer's options");
 }
 
@@ -237,7 +239,7 @@ Result<Segment> Segment::open_any_owner(std::string_view name, DataAccess access
     const int err = errno;
     if (err == ENOENT) return make_error(ErrorCode::not_found, who + " does not exist (no " + seg.path_ + ")");
     if (err == EACCES || err == EPERM) {
-      struct stat st{};
+      struct stat st {};
       std::string detail;
       if (::stat(seg.path_.c_str(), &st) == 0) {
         char mode[8];
@@ -258,7 +260,7 @@ Result<Segment> Segment::map_fd(int fd, std::string_view name, DataAccess access
   seg.name_ = std::string(name);
   seg.path_ = channel_path(name);
   const std::string who = "channel '" + seg.name_ + "'";
-  struct stat st{};
+  struct stat st {};
   if (::fstat(seg.fd_, &st) != 0) return tl::unexpected(system_error("cannot stat", seg.path_, errno));
   if (!S_ISREG(st.st_mode)) return make_error(ErrorCode::corrupt, who + " is not a regular shared-memory object");
   seg.dev_ = st.st_dev;
@@ -266,7 +268,8 @@ Result<Segment> Segment::map_fd(int fd, std::string_view name, DataAccess access
   seg.owner_uid_ = st.st_uid;
   const auto file_size = static_cast<std::uint64_t>(st.st_size);
   if (file_size < kPageSize) {
-    return make_error(ErrorCode::corrupt, who + " is corrupt: its shared memory is only " + std::to_string(file_size) + " bytes");
+    return make_error(ErrorCode::corrupt,
+                      who + " is corrupt: its shared memory is only " + std::to_string(file_size) + " bytes");
   }
 
   // Validate the header from a private copy before trusting any size in it for a mapping.
@@ -311,9 +314,9 @@ Result<Segment> Segment::map_fd(int fd, std::string_view name, DataAccess access
   return seg;
 }
 
-Result<Segment> Segment::create(std::string_view name, Geometry geometry, std::uint32_t mode,
-                                Policy default_policy, const std::vector<GroupSpec>& groups,
-                                std::uint64_t creator_identity, std::int64_t group_grace_ns) {
+Result<Segment> Segment::create(std::string_view name, Geometry geometry, std::uint32_t mode, Policy default_policy,
+                                const std::vector<GroupSpec>& groups, std::uint64_t creator_identity,
+                                std::int64_t group_grace_ns) {
   if (auto ok = validate_name(name); !ok) return tl::unexpected(ok.error());
   const std::string path = channel_path(name);
   const LayoutPlan plan = plan_layout(geometry.slot_count, geometry.slot_size);
@@ -393,7 +396,8 @@ Result<Segment> Segment::create(std::string_view name, Geometry geometry, std::u
     const int err = errno;
     ::close(fd);
     ::unlink(tmp.c_str());
-    if (err == EEXIST) return make_error(ErrorCode::already_exists, "channel '" + std::string(name) + "' already exists");
+    if (err == EEXIST)
+      return make_error(ErrorCode::already_exists, "channel '" + std::string(name) + "' already exists");
     return tl::unexpected(system_error("cannot publish", path, err));
   }
   ::unlink(tmp.c_str());

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "channel/layout.hpp"
-#include "framebus/error.hpp"
 #include "framebus/channel/options.hpp"
+#include "framebus/error.hpp"
 
 namespace framebus::detail {
 
@@ -68,9 +68,9 @@ class Segment {
   /// Creates a fully initialised channel under `name`, published atomically (link of a finished
   /// temporary object), so no process ever sees a half-written header.
   /// Returns ErrorCode::already_exists if the name is taken.
-  static Result<Segment> create(std::string_view name, Geometry geometry, std::uint32_t mode,
-                                Policy default_policy, const std::vector<GroupSpec>& groups,
-                                std::uint64_t creator_identity, std::int64_t group_grace_ns);
+  static Result<Segment> create(std::string_view name, Geometry geometry, std::uint32_t mode, Policy default_policy,
+                                const std::vector<GroupSpec>& groups, std::uint64_t creator_identity,
+                                std::int64_t group_grace_ns);
   /// Opens and validates an existing channel to join it. The opened file must belong to this
   /// process's effective uid or to one of `trusted_owners` (checked with fstat on the open file,
   /// not on the path), else ErrorCode::permission_denied naming the owner.

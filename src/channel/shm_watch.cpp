@@ -87,7 +87,8 @@ void wait_for_shm_event(std::uint32_t events, std::int64_t timeout_ns, const std
   if (!watch.ready(events)) {
     // No inotify (its limits are reached): look again in short steps; the only polling left,
     // and only in this failure.
-    if (!stop.stop_requested() && !ready()) ::poll(nullptr, 0, static_cast<int>(std::min<std::int64_t>(timeout_ns / 1'000'000 + 1, 10)));
+    if (!stop.stop_requested() && !ready())
+      ::poll(nullptr, 0, static_cast<int>(std::min<std::int64_t>(timeout_ns / 1'000'000 + 1, 10)));
     return;
   }
   watch.drain();

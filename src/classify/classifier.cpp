@@ -89,7 +89,8 @@ Result<std::uint32_t> resolve_side(std::uint32_t asked, std::uint32_t model, con
 }  // namespace detail
 
 Result<Classifier> Classifier::create(ClassifierOptions options) {
-  if (options.top_k == 0) return make_error(ErrorCode::invalid_argument, "classifier options: top_k must be at least 1");
+  if (options.top_k == 0)
+    return make_error(ErrorCode::invalid_argument, "classifier options: top_k must be at least 1");
   if (options.max_batch == 0) {
     return make_error(ErrorCode::invalid_argument, "classifier options: max_batch must be at least 1");
   }
@@ -106,8 +107,8 @@ Result<Classifier> Classifier::create(ClassifierOptions options) {
   const std::uint32_t classes = (*backend)->classes();
   const InputShape shape = (*backend)->input_shape();
   if (classes == 0) {
-    return make_error(ErrorCode::invalid_argument, "model '" + options.model + "' has no classes (backend '" +
-                                                       options.backend + "')");
+    return make_error(ErrorCode::invalid_argument,
+                      "model '" + options.model + "' has no classes (backend '" + options.backend + "')");
   }
   if (shape.channels != 0 && shape.channels != 3) {
     return make_error(ErrorCode::invalid_argument, "model '" + options.model + "' takes " +
@@ -124,15 +125,14 @@ Result<Classifier> Classifier::create(ClassifierOptions options) {
     auto names = detail::read_labels(options.labels);
     if (!names) return tl::unexpected(names.error());
     if (names->size() != classes) {
-      return make_error(ErrorCode::invalid_argument, "label file '" + options.labels + "' has " +
-                                                         std::to_string(names->size()) + " names, model '" +
-                                                         options.model + "' has " + std::to_string(classes) +
-                                                         " classes");
+      return make_error(ErrorCode::invalid_argument,
+                        "label file '" + options.labels + "' has " + std::to_string(names->size()) + " names, model '" +
+                            options.model + "' has " + std::to_string(classes) + " classes");
     }
     labels = std::move(*names);
   }
-  return Classifier(std::make_unique<detail::ClassifierCore>(std::move(options), std::move(*backend),
-                                                             std::move(labels), *norm, *width, *height));
+  return Classifier(std::make_unique<detail::ClassifierCore>(std::move(options), std::move(*backend), std::move(labels),
+                                                             *norm, *width, *height));
 }
 
 Classifier::Classifier(std::unique_ptr<detail::ClassifierCore> core) : core_(std::move(core)) {}

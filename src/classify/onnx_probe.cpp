@@ -42,14 +42,17 @@ class Reader {
         f.varint = *v;
         return f;
       }
-      case kFixed64: return skip(start, f, 8);
-      case kFixed32: return skip(start, f, 4);
+      case kFixed64:
+        return skip(start, f, 8);
+      case kFixed32:
+        return skip(start, f, 4);
       case kBytes: {
         auto len = varint();
         if (!len) return truncated(start, "length");
         if (*len > bytes_.size() - pos_) {
-          return bad(start, "field " + std::to_string(f.number) + " claims " + std::to_string(*len) + " bytes but only " +
-                                std::to_string(bytes_.size() - pos_) + " are left (truncated file?)");
+          return bad(start, "field " + std::to_string(f.number) + " claims " + std::to_string(*len) +
+                                " bytes but only " + std::to_string(bytes_.size() - pos_) +
+                                " are left (truncated file?)");
         }
         f.bytes = bytes_.substr(pos_, static_cast<std::size_t>(*len));
         pos_ += static_cast<std::size_t>(*len);
@@ -149,7 +152,9 @@ Result<void> read_graph(std::string_view bytes, std::size_t base, OnnxInfo& info
   auto ok = for_each_field(bytes, base, [&](const Field& f, std::size_t at) -> Result<void> {
     if (f.wire != kBytes) return {};
     switch (f.number) {
-      case 1: ++info.nodes; return {};
+      case 1:
+        ++info.nodes;
+        return {};
       case 5:
         return for_each_field(f.bytes, at, [&](const Field& t, std::size_t) -> Result<void> {
           if (t.number == 8 && t.wire == kBytes) initializers.emplace(t.bytes);
@@ -162,7 +167,8 @@ Result<void> read_graph(std::string_view bytes, std::size_t base, OnnxInfo& info
         (f.number == 11 ? inputs : info.outputs).push_back(std::move(*v));
         return {};
       }
-      default: return {};
+      default:
+        return {};
     }
   });
   if (!ok) return ok;

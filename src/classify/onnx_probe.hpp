@@ -23,7 +23,7 @@ struct OnnxInfo {
   std::int64_t ir_version = 0;
   std::int64_t opset = 0;  ///< Version of the default ("" or "ai.onnx") operator set.
   std::size_t nodes = 0;
-  OnnxTensorInfo input;    ///< The first graph input that is not an initializer.
+  OnnxTensorInfo input;  ///< The first graph input that is not an initializer.
   std::vector<OnnxTensorInfo> outputs;
 };
 

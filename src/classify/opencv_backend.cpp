@@ -34,9 +34,8 @@ class OpenCvBackend final : public InferenceBackend {
       net_.setInput(blob);
       const cv::Mat out = net_.forward();
       if (out.type() != CV_32F || out.total() % batch != 0 || !out.isContinuous()) {
-        return make_error(ErrorCode::corrupt, "model '" + model_ + "': OpenCV returned " +
-                                                  std::to_string(out.total()) + " outputs for a batch of " +
-                                                  std::to_string(batch));
+        return make_error(ErrorCode::corrupt, "model '" + model_ + "': OpenCV returned " + std::to_string(out.total()) +
+                                                  " outputs for a batch of " + std::to_string(batch));
       }
       const std::size_t per_image = out.total() / batch;
       if (classes_ != 0 && per_image != classes_) {
@@ -100,15 +99,16 @@ Result<std::unique_ptr<InferenceBackend>> make_opencv_backend(const ClassifierOp
   // A trial run on a zero picture: proves OpenCV can run the model, and gives the class count.
   const std::uint32_t channels = shape.channels != 0 ? shape.channels : 3;
   // A fixed model size wins here; the Classifier reports options that ask for another one.
-  const std::uint32_t height = shape.height != 0         ? shape.height
+  const std::uint32_t height = shape.height != 0           ? shape.height
                                : options.input_height != 0 ? options.input_height
                                                            : kDefaultInputSize;
-  const std::uint32_t width = shape.width != 0         ? shape.width
+  const std::uint32_t width = shape.width != 0           ? shape.width
                               : options.input_width != 0 ? options.input_width
                                                          : kDefaultInputSize;
   std::vector<float> zeros(std::size_t{channels} * height * width, 0.0F);
   std::vector<float> scores;
-  if (auto ok = backend->infer(zeros.data(), 1, channels, height, width, scores); !ok) return tl::unexpected(ok.error());
+  if (auto ok = backend->infer(zeros.data(), 1, channels, height, width, scores); !ok)
+    return tl::unexpected(ok.error());
   if (scores.empty()) return make_error(ErrorCode::corrupt, "model '" + options.model + "' gives no scores");
   return std::unique_ptr<InferenceBackend>(std::move(backend));
 }

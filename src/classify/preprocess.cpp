@@ -23,11 +23,16 @@ PlaneNeed planes_needed(const ImageDesc& d) {
   const std::uint64_t half_w = (w + 1) / 2;
   switch (d.format) {
     case PixelFormat::bgr24:
-    case PixelFormat::rgb24: return {1, {w * 3, 0, 0}};
-    case PixelFormat::gray8: return {1, {w, 0, 0}};
-    case PixelFormat::nv12: return {2, {w, half_w * 2, 0}};
-    case PixelFormat::yuv420p: return {3, {w, half_w, half_w}};
-    case PixelFormat::unknown: break;
+    case PixelFormat::rgb24:
+      return {1, {w * 3, 0, 0}};
+    case PixelFormat::gray8:
+      return {1, {w, 0, 0}};
+    case PixelFormat::nv12:
+      return {2, {w, half_w * 2, 0}};
+    case PixelFormat::yuv420p:
+      return {3, {w, half_w, half_w}};
+    case PixelFormat::unknown:
+      break;
   }
   return {};
 }
@@ -47,9 +52,10 @@ Result<Normalization> make_normalization(const ClassifierOptions& options) {
     const float mean = options.mean[static_cast<std::size_t>(colour)];
     const float stdev = options.std[static_cast<std::size_t>(colour)];
     if (!(stdev > 0.0F) || !std::isfinite(stdev) || !std::isfinite(mean)) {
-      return make_error(ErrorCode::invalid_argument, "classifier options: std and mean must be finite and std > 0 (got "
-                                                     "mean " + std::to_string(mean) + ", std " + std::to_string(stdev) +
-                                                     " for " + "RGB"[colour] + ")");
+      return make_error(ErrorCode::invalid_argument,
+                        "classifier options: std and mean must be finite and std > 0 (got "
+                        "mean " +
+                            std::to_string(mean) + ", std " + std::to_string(stdev) + " for " + "RGB"[colour] + ")");
     }
     const auto i = static_cast<std::size_t>(c);
     n.scale[i] = 1.0F / (255.0F * stdev);
@@ -64,7 +70,7 @@ Result<void> check_image(const ImageRef& image, std::string_view what, std::opti
   const PlaneNeed need = planes_needed(d);
   if (need.count == 0) {
     return bad_image(what, "pixel format '" + std::string(to_string(d.format)) +
-                                "' is not supported (bgr24, rgb24, gray8, nv12 or yuv420p)");
+                               "' is not supported (bgr24, rgb24, gray8, nv12 or yuv420p)");
   }
   if (image.data == nullptr) return bad_image(what, "no pixel data (null pointer)");
   if (d.width == 0 || d.height == 0) {
@@ -72,7 +78,7 @@ Result<void> check_image(const ImageRef& image, std::string_view what, std::opti
   }
   if (d.width > kMaxImageSide || d.height > kMaxImageSide) {
     return bad_image(what, std::to_string(d.width) + "x" + std::to_string(d.height) + " is larger than " +
-                                std::to_string(kMaxImageSide) + " on a side");
+                               std::to_string(kMaxImageSide) + " on a side");
   }
   const bool yuv = d.format == PixelFormat::nv12 || d.format == PixelFormat::yuv420p;
   if (yuv && (d.width < 2 || d.height < 2)) {
@@ -80,17 +86,17 @@ Result<void> check_image(const ImageRef& image, std::string_view what, std::opti
   }
   if (d.plane_count < need.count || d.plane_count > kMaxPlanes) {
     return bad_image(what, std::string(to_string(d.format)) + " has " + std::to_string(need.count) +
-                                " planes, the description says " + std::to_string(d.plane_count));
+                               " planes, the description says " + std::to_string(d.plane_count));
   }
   for (std::uint32_t i = 0; i < need.count; ++i) {
     if (d.stride[i] < need.row_bytes[i]) {
       return bad_image(what, "plane " + std::to_string(i) + " stride " + std::to_string(d.stride[i]) +
-                                  " is less than its row of " + std::to_string(need.row_bytes[i]) + " bytes");
+                                 " is less than its row of " + std::to_string(need.row_bytes[i]) + " bytes");
     }
   }
   if (payload_size && d.byte_size() > *payload_size) {
     return bad_image(what, "the description needs " + std::to_string(d.byte_size()) + " bytes, the payload has " +
-                                std::to_string(*payload_size));
+                               std::to_string(*payload_size));
   }
   return {};
 }
@@ -107,12 +113,16 @@ Result<void> Preprocessor::run(const ImageRef& image, std::size_t index, float* 
   bool bgr = true;  // channel order of `view` when it has 3 channels
   try {
     switch (d.format) {
-      case PixelFormat::bgr24: view = plane(image, 0, h, w, CV_8UC3); break;
+      case PixelFormat::bgr24:
+        view = plane(image, 0, h, w, CV_8UC3);
+        break;
       case PixelFormat::rgb24:
         view = plane(image, 0, h, w, CV_8UC3);
         bgr = false;
         break;
-      case PixelFormat::gray8: view = plane(image, 0, h, w, CV_8UC1); break;
+      case PixelFormat::gray8:
+        view = plane(image, 0, h, w, CV_8UC1);
+        break;
       case PixelFormat::nv12: {
         // OpenCV converts 4:2:0 in whole 2x2 blocks: an odd last row or column is left out.
         const int ew = w & ~1;
@@ -141,13 +151,13 @@ Result<void> Preprocessor::run(const ImageRef& image, std::size_t index, float* 
         view = converted_;
         break;
       }
-      case PixelFormat::unknown: break;  // refused by check_image
+      case PixelFormat::unknown:
+        break;  // refused by check_image
     }
 
     // 2. One resize to the model's size (none when the picture already has it).
     if (view.cols != static_cast<int>(width_) || view.rows != static_cast<int>(height_)) {
-      cv::resize(view, resized_, cv::Size(static_cast<int>(width_), static_cast<int>(height_)), 0, 0,
-                 cv::INTER_LINEAR);
+      cv::resize(view, resized_, cv::Size(static_cast<int>(width_), static_cast<int>(height_)), 0, 0, cv::INTER_LINEAR);
       view = resized_;
     }
   } catch (const cv::Exception& e) {

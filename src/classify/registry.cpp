@@ -30,7 +30,8 @@ Registry& registry() {
 
 Result<void> register_backend(std::string name, BackendFactory factory) {
   if (name.empty()) return make_error(ErrorCode::invalid_argument, "register_backend: the name is empty");
-  if (!factory) return make_error(ErrorCode::invalid_argument, "register_backend('" + name + "'): the factory is empty");
+  if (!factory)
+    return make_error(ErrorCode::invalid_argument, "register_backend('" + name + "'): the factory is empty");
   Registry& r = registry();
   const std::lock_guard lock(r.mutex);
   if (r.factories.count(name) != 0) {

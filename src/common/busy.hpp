@@ -31,8 +31,9 @@ class BusyGuard {
 
 inline Error used_from_two_threads(const char* handle) {
   return Error(ErrorCode::invalid_argument,
-               std::string("the ") + handle + " is used from two threads at once (one thread at a time; only cancel() "
-                                              "may be called from another)");
+               std::string("the ") + handle +
+                   " is used from two threads at once (one thread at a time; only cancel() "
+                   "may be called from another)");
 }
 
 }  // namespace framebus::detail

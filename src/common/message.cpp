@@ -11,15 +11,23 @@ namespace framebus {
 
 namespace {
 constexpr detail::NameTable<PixelFormat, 5> kPixelFormatNames{{{PixelFormat::bgr24, "bgr24"},
-                                                                 {PixelFormat::rgb24, "rgb24"},
-                                                                 {PixelFormat::gray8, "gray8"},
-                                                                 {PixelFormat::nv12, "nv12"},
-                                                                 {PixelFormat::yuv420p, "yuv420p"}}};
+                                                               {PixelFormat::rgb24, "rgb24"},
+                                                               {PixelFormat::gray8, "gray8"},
+                                                               {PixelFormat::nv12, "nv12"},
+                                                               {PixelFormat::yuv420p, "yuv420p"}}};
 constexpr detail::NameTable<DType, 12> kDTypeNames{{
-    {DType::uint8, "uint8"},     {DType::int8, "int8"},       {DType::uint16, "uint16"},
-    {DType::int16, "int16"},     {DType::uint32, "uint32"},   {DType::int32, "int32"},
-    {DType::uint64, "uint64"},   {DType::int64, "int64"},     {DType::float16, "float16"},
-    {DType::float32, "float32"}, {DType::float64, "float64"}, {DType::bool8, "bool"},
+    {DType::uint8, "uint8"},
+    {DType::int8, "int8"},
+    {DType::uint16, "uint16"},
+    {DType::int16, "int16"},
+    {DType::uint32, "uint32"},
+    {DType::int32, "int32"},
+    {DType::uint64, "uint64"},
+    {DType::int64, "int64"},
+    {DType::float16, "float16"},
+    {DType::float32, "float32"},
+    {DType::float64, "float64"},
+    {DType::bool8, "bool"},
 }};
 }  // namespace
 
@@ -32,11 +40,24 @@ Result<DType> parse_dtype(std::string_view text) { return detail::parse_in(kDTyp
 
 std::size_t dtype_size(DType dtype) noexcept {
   switch (dtype) {
-    case DType::uint8: case DType::int8: case DType::bool8: return 1;
-    case DType::uint16: case DType::int16: case DType::float16: return 2;
-    case DType::uint32: case DType::int32: case DType::float32: return 4;
-    case DType::uint64: case DType::int64: case DType::float64: return 8;
-    case DType::unknown: return 0;
+    case DType::uint8:
+    case DType::int8:
+    case DType::bool8:
+      return 1;
+    case DType::uint16:
+    case DType::int16:
+    case DType::float16:
+      return 2;
+    case DType::uint32:
+    case DType::int32:
+    case DType::float32:
+      return 4;
+    case DType::uint64:
+    case DType::int64:
+    case DType::float64:
+      return 8;
+    case DType::unknown:
+      return 0;
   }
   return 0;
 }
@@ -59,13 +80,18 @@ ImageDesc ImageDesc::packed(std::uint32_t width, std::uint32_t height, PixelForm
   auto add_plane = [&](std::uint32_t row_bytes, std::uint32_t rows) {
     const std::uint32_t i = d.plane_count++;
     d.stride[i] = align_up(row_bytes, row_align);
-    d.plane_offset[i] = i == 0 ? 0 : d.plane_offset[i - 1] + std::uint64_t{d.stride[i - 1]} * (i == 1 ? height : half_h);
+    d.plane_offset[i] =
+        i == 0 ? 0 : d.plane_offset[i - 1] + std::uint64_t{d.stride[i - 1]} * (i == 1 ? height : half_h);
     (void)rows;
   };
   switch (format) {
     case PixelFormat::bgr24:
-    case PixelFormat::rgb24: add_plane(width * 3, height); break;
-    case PixelFormat::gray8: add_plane(width, height); break;
+    case PixelFormat::rgb24:
+      add_plane(width * 3, height);
+      break;
+    case PixelFormat::gray8:
+      add_plane(width, height);
+      break;
     case PixelFormat::nv12:
       add_plane(width, height);
       add_plane(half_w * 2, half_h);
@@ -75,7 +101,8 @@ ImageDesc ImageDesc::packed(std::uint32_t width, std::uint32_t height, PixelForm
       add_plane(half_w, half_h);
       add_plane(half_w, half_h);
       break;
-    case PixelFormat::unknown: break;
+    case PixelFormat::unknown:
+      break;
   }
   return d;
 }
@@ -83,7 +110,9 @@ ImageDesc ImageDesc::packed(std::uint32_t width, std::uint32_t height, PixelForm
 namespace {
 constexpr std::uint64_t kOverflow = UINT64_MAX;
 
-std::string field(std::string_view name, std::size_t index) { return std::string(name) + "[" + std::to_string(index) + "]"; }
+std::string field(std::string_view name, std::size_t index) {
+  return std::string(name) + "[" + std::to_string(index) + "]";
+}
 
 Error overflow(std::string_view what, const std::string& name) {
   return Error(ErrorCode::invalid_argument, std::string(what) + ": " + name + " makes the size overflow 64 bits");
@@ -103,7 +132,8 @@ Result<std::uint64_t> ImageDesc::checked_byte_size() const {
     const std::uint64_t rows = i == 0 ? height : half_h;
     std::uint64_t plane_bytes = 0;
     std::uint64_t plane_end = 0;
-    if (__builtin_mul_overflow(std::uint64_t{stride[i]}, rows, &plane_bytes)) return tl::unexpected(overflow("image", field("stride", i)));
+    if (__builtin_mul_overflow(std::uint64_t{stride[i]}, rows, &plane_bytes))
+      return tl::unexpected(overflow("image", field("stride", i)));
     if (__builtin_add_overflow(plane_offset[i], plane_bytes, &plane_end)) {
       return tl::unexpected(overflow("image", field("plane_offset", i)));
     }
@@ -120,7 +150,8 @@ std::uint64_t ImageDesc::byte_size() const noexcept {
 
 Result<std::uint64_t> TensorDesc::checked_byte_size() const {
   if (ndim > kMaxDims) {
-    return make_error(ErrorCode::invalid_argument, "tensor: ndim = " + std::to_string(ndim) + " exceeds " + std::to_string(kMaxDims));
+    return make_error(ErrorCode::invalid_argument,
+                      "tensor: ndim = " + std::to_string(ndim) + " exceeds " + std::to_string(kMaxDims));
   }
   const std::uint64_t item = dtype_size(dtype);
   // `span` is what the strides of a C-order view reach: the product of the non-zero dimensions.
@@ -155,7 +186,9 @@ std::uint64_t TensorDesc::byte_size() const noexcept {
 
 Result<void> check_description(PayloadKind kind, const ImageDesc& image, const TensorDesc& tensor,
                                std::uint64_t payload_size, std::string_view who) {
-  auto fail = [&](const std::string& what) { return make_error(ErrorCode::invalid_argument, std::string(who) + ": " + what); };
+  auto fail = [&](const std::string& what) {
+    return make_error(ErrorCode::invalid_argument, std::string(who) + ": " + what);
+  };
   auto fits = [&](const Result<std::uint64_t>& size, const char* what) -> Result<void> {
     if (!size) return fail(size.error().message());
     if (*size > payload_size) {
@@ -165,7 +198,8 @@ Result<void> check_description(PayloadKind kind, const ImageDesc& image, const T
     return {};
   };
   switch (kind) {
-    case PayloadKind::bytes: return {};
+    case PayloadKind::bytes:
+      return {};
     case PayloadKind::image: {
       if (image.plane_count == 0 || image.plane_count > kMaxPlanes || image.format == PixelFormat::unknown) {
         return fail("image needs a pixel format and 1.." + std::to_string(kMaxPlanes) + " planes");

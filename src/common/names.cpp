@@ -8,21 +8,21 @@ namespace framebus {
 Result<void> validate_name(std::string_view name) {
   if (name.empty()) return make_error(ErrorCode::invalid_name, "channel name is empty");
   if (name.size() > detail::kMaxNameLength) {
-    return make_error(ErrorCode::invalid_name,
-                      "channel name is " + std::to_string(name.size()) + " characters long; at most " +
-                          std::to_string(detail::kMaxNameLength) + " are allowed");
+    return make_error(ErrorCode::invalid_name, "channel name is " + std::to_string(name.size()) +
+                                                   " characters long; at most " +
+                                                   std::to_string(detail::kMaxNameLength) + " are allowed");
   }
   if (name == "." || name == "..") {
     return make_error(ErrorCode::invalid_name, "channel name '" + std::string(name) + "' is reserved");
   }
   for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
     if (!ok) {
-      std::string shown = (c >= 0x20 && c < 0x7f) ? std::string(1, c) : "\\x" + std::to_string(static_cast<unsigned char>(c));
-      return make_error(ErrorCode::invalid_name,
-                        "channel name '" + detail::printable(name) + "' contains '" + shown +
-                            "': only letters, digits, '.', '_' and '-' are allowed");
+      std::string shown =
+          (c >= 0x20 && c < 0x7f) ? std::string(1, c) : "\\x" + std::to_string(static_cast<unsigned char>(c));
+      return make_error(ErrorCode::invalid_name, "channel name '" + detail::printable(name) + "' contains '" + shown +
+                                                     "': only letters, digits, '.', '_' and '-' are allowed");
     }
   }
   return {};
@@ -40,11 +40,11 @@ Result<void> validate_group_name(std::string_view group) {
                                                    std::to_string(kGroupNameCapacity - 1) + " characters");
   }
   for (char c : group) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
     if (!ok) {
-      return make_error(ErrorCode::invalid_name, "group name '" + printable(group) +
-                                                     "': only letters, digits, '.', '_' and '-' are allowed");
+      return make_error(ErrorCode::invalid_name,
+                        "group name '" + printable(group) + "': only letters, digits, '.', '_' and '-' are allowed");
     }
   }
   return {};

@@ -33,14 +33,22 @@ Result<std::uint64_t> parse_size(std::string_view text) {
     if (text[i] != ' ') unit += static_cast<char>(std::tolower(static_cast<unsigned char>(text[i])));
   }
   double scale = 0;
-  if (unit.empty() || unit == "b") scale = 1;
-  else if (unit == "k" || unit == "kb") scale = 1e3;
-  else if (unit == "m" || unit == "mb") scale = 1e6;
-  else if (unit == "g" || unit == "gb") scale = 1e9;
-  else if (unit == "kib") scale = 1024.0;
-  else if (unit == "mib") scale = 1024.0 * 1024;
-  else if (unit == "gib") scale = 1024.0 * 1024 * 1024;
-  else return bad();
+  if (unit.empty() || unit == "b")
+    scale = 1;
+  else if (unit == "k" || unit == "kb")
+    scale = 1e3;
+  else if (unit == "m" || unit == "mb")
+    scale = 1e6;
+  else if (unit == "g" || unit == "gb")
+    scale = 1e9;
+  else if (unit == "kib")
+    scale = 1024.0;
+  else if (unit == "mib")
+    scale = 1024.0 * 1024;
+  else if (unit == "gib")
+    scale = 1024.0 * 1024 * 1024;
+  else
+    return bad();
   const double bytes = std::floor(value * scale);
   if (bytes < 1 || bytes > 1e18) return bad();
   return static_cast<std::uint64_t>(bytes);

@@ -11,12 +11,23 @@ namespace {
 // and the range said separately.
 AVPixelFormat without_jpeg_range(AVPixelFormat format, bool& full_range) noexcept {
   switch (format) {
-    case AV_PIX_FMT_YUVJ420P: full_range = true; return AV_PIX_FMT_YUV420P;
-    case AV_PIX_FMT_YUVJ422P: full_range = true; return AV_PIX_FMT_YUV422P;
-    case AV_PIX_FMT_YUVJ444P: full_range = true; return AV_PIX_FMT_YUV444P;
-    case AV_PIX_FMT_YUVJ440P: full_range = true; return AV_PIX_FMT_YUV440P;
-    case AV_PIX_FMT_YUVJ411P: full_range = true; return AV_PIX_FMT_YUV411P;
-    default: return format;
+    case AV_PIX_FMT_YUVJ420P:
+      full_range = true;
+      return AV_PIX_FMT_YUV420P;
+    case AV_PIX_FMT_YUVJ422P:
+      full_range = true;
+      return AV_PIX_FMT_YUV422P;
+    case AV_PIX_FMT_YUVJ444P:
+      full_range = true;
+      return AV_PIX_FMT_YUV444P;
+    case AV_PIX_FMT_YUVJ440P:
+      full_range = true;
+      return AV_PIX_FMT_YUV440P;
+    case AV_PIX_FMT_YUVJ411P:
+      full_range = true;
+      return AV_PIX_FMT_YUV411P;
+    default:
+      return format;
   }
 }
 
@@ -29,12 +40,18 @@ std::uint32_t even(double value) noexcept {
 
 AVPixelFormat to_av_pixel_format(PixelFormat format) noexcept {
   switch (format) {
-    case PixelFormat::bgr24: return AV_PIX_FMT_BGR24;
-    case PixelFormat::rgb24: return AV_PIX_FMT_RGB24;
-    case PixelFormat::gray8: return AV_PIX_FMT_GRAY8;
-    case PixelFormat::nv12: return AV_PIX_FMT_NV12;
-    case PixelFormat::yuv420p: return AV_PIX_FMT_YUV420P;
-    case PixelFormat::unknown: break;
+    case PixelFormat::bgr24:
+      return AV_PIX_FMT_BGR24;
+    case PixelFormat::rgb24:
+      return AV_PIX_FMT_RGB24;
+    case PixelFormat::gray8:
+      return AV_PIX_FMT_GRAY8;
+    case PixelFormat::nv12:
+      return AV_PIX_FMT_NV12;
+    case PixelFormat::yuv420p:
+      return AV_PIX_FMT_YUV420P;
+    case PixelFormat::unknown:
+      break;
   }
   return AV_PIX_FMT_NONE;
 }
@@ -65,8 +82,8 @@ Result<void> Converter::prepare(const AVFrame& frame, const ImageDesc& desc) {
     return {};
   }
   sws_.reset(sws_getContext(frame.width, frame.height, src_format, static_cast<int>(desc.width),
-                            static_cast<int>(desc.height), to_av_pixel_format(format_), kSwsFlags, nullptr,
-                            nullptr, nullptr));
+                            static_cast<int>(desc.height), to_av_pixel_format(format_), kSwsFlags, nullptr, nullptr,
+                            nullptr));
   if (!sws_) {
     const char* name = av_get_pix_fmt_name(src_format);
     return make_error(ErrorCode::invalid_argument,

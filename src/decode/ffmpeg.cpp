@@ -16,14 +16,14 @@ std::string av_error_text(int code) {
 Result<void> apply_ffmpeg_log_level() {
   // The names of the ffmpeg tool's -loglevel option.
   static constexpr std::array<std::pair<std::string_view, int>, 9> kLevels{{{"quiet", AV_LOG_QUIET},
-                                                                          {"panic", AV_LOG_PANIC},
-                                                                          {"fatal", AV_LOG_FATAL},
-                                                                          {"error", AV_LOG_ERROR},
-                                                                          {"warning", AV_LOG_WARNING},
-                                                                          {"info", AV_LOG_INFO},
-                                                                          {"verbose", AV_LOG_VERBOSE},
-                                                                          {"debug", AV_LOG_DEBUG},
-                                                                          {"trace", AV_LOG_TRACE}}};
+                                                                            {"panic", AV_LOG_PANIC},
+                                                                            {"fatal", AV_LOG_FATAL},
+                                                                            {"error", AV_LOG_ERROR},
+                                                                            {"warning", AV_LOG_WARNING},
+                                                                            {"info", AV_LOG_INFO},
+                                                                            {"verbose", AV_LOG_VERBOSE},
+                                                                            {"debug", AV_LOG_DEBUG},
+                                                                            {"trace", AV_LOG_TRACE}}};
   const char* value = std::getenv(kFfmpegLogVariable);
   if (value == nullptr || *value == '\0') return {};
   for (const auto& [name, level] : kLevels) {

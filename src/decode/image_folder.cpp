@@ -17,13 +17,14 @@ namespace {
 
 bool has_image_extension(const std::filesystem::path& path) {
   std::string ext = path.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   constexpr std::array<std::string_view, 4> kExtensions{".jpg", ".jpeg", ".png", ".bmp"};
   return std::find(kExtensions.begin(), kExtensions.end(), ext) != kExtensions.end();
 }
 
 bool is_regular_file(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
@@ -37,7 +38,8 @@ Result<std::vector<std::string>> list_image_folder(const std::string& folder) {
   }
   if (ec) return make_error(ErrorCode::system, "image folder '" + folder + "': cannot list: " + ec.message());
   std::sort(files.begin(), files.end());
-  if (files.empty()) return make_error(ErrorCode::not_found, "image folder '" + folder + "': no .jpg, .jpeg, .png or .bmp file");
+  if (files.empty())
+    return make_error(ErrorCode::not_found, "image folder '" + folder + "': no .jpg, .jpeg, .png or .bmp file");
   return files;
 }
 
@@ -51,16 +53,20 @@ Result<std::vector<std::string>> list_image_glob(const std::string& pattern) {
     }
   }
   ::globfree(&matches);
-  if (rc != 0 && rc != GLOB_NOMATCH) return make_error(ErrorCode::system, "image pattern '" + pattern + "': glob failed");
+  if (rc != 0 && rc != GLOB_NOMATCH)
+    return make_error(ErrorCode::system, "image pattern '" + pattern + "': glob failed");
   if (files.empty()) return make_error(ErrorCode::not_found, "image pattern '" + pattern + "': matches no file");
   return files;
 }
 
-ImageFolderSource::ImageFolderSource(const SourceConfig& config, Interrupter& interrupter, std::vector<std::string> files)
+ImageFolderSource::ImageFolderSource(const SourceConfig& config, Interrupter& interrupter,
+                                     std::vector<std::string> files)
     : config_(config), interrupter_(interrupter), files_(std::move(files)) {}
 
-Result<std::unique_ptr<ImageFolderSource>> ImageFolderSource::open(const SourceConfig& config, Interrupter& interrupter) {
-  auto files = config.kind == SourceKind::image_glob ? list_image_glob(config.source) : list_image_folder(config.source);
+Result<std::unique_ptr<ImageFolderSource>> ImageFolderSource::open(const SourceConfig& config,
+                                                                   Interrupter& interrupter) {
+  auto files =
+      config.kind == SourceKind::image_glob ? list_image_glob(config.source) : list_image_folder(config.source);
   if (!files) return tl::unexpected(files.error());
   return std::unique_ptr<ImageFolderSource>(new ImageFolderSource(config, interrupter, std::move(*files)));
 }
@@ -92,10 +98,12 @@ Result<Pulled> ImageFolderSource::next(AVFrame* frame) {
       return skip_current(pulled.error());
     }
     switch (pulled->kind) {
-      case Pulled::Kind::bad: return skip_current(std::move(*pulled->problem));
+      case Pulled::Kind::bad:
+        return skip_current(std::move(*pulled->problem));
       case Pulled::Kind::frame:
         // A picture has no time of its own: its place in the list gives it one.
-        pulled->pts_us = std::llround(static_cast<double>(index_) * 1e6 / (config_.image_fps > 0 ? config_.image_fps : 25.0));
+        pulled->pts_us =
+            std::llround(static_cast<double>(index_) * 1e6 / (config_.image_fps > 0 ? config_.image_fps : 25.0));
         pulled->key_frame = true;
         current_gave_frame_ = true;
         return pulled;

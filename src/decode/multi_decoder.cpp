@@ -1,25 +1,31 @@
 // MultiDecoder: the table of stream workers, and the channel handles that keep the decoder's
 // channel, and the streams' own channels, open while streams come and go.
 #include <condition_variable>
-#include <stop_token>
 #include <map>
 #include <mutex>
+#include <stop_token>
 
 #include "common/clock.hpp"
 #include "decode/stream_worker.hpp"
-#include "framebus/decode/decoder.hpp"
 #include "framebus/channel/producer.hpp"
+#include "framebus/decode/decoder.hpp"
 
 namespace framebus {
 
 std::string_view to_string(StreamState state) noexcept {
   switch (state) {
-    case StreamState::opening: return "opening";
-    case StreamState::running: return "running";
-    case StreamState::reconnecting: return "reconnecting";
-    case StreamState::eof: return "eof";
-    case StreamState::error: return "error";
-    case StreamState::stopped: return "stopped";
+    case StreamState::opening:
+      return "opening";
+    case StreamState::running:
+      return "running";
+    case StreamState::reconnecting:
+      return "reconnecting";
+    case StreamState::eof:
+      return "eof";
+    case StreamState::error:
+      return "error";
+    case StreamState::stopped:
+      return "stopped";
   }
   return "unknown";
 }
@@ -94,10 +100,14 @@ class DecoderCore {
     };
     if (id && workers_.find(*id) == workers_.end()) return not_found(*id);
     // condition_variable_any waits on the stop token too: a stop wakes it at once.
-    const bool done = timeout == forever ? done_.wait(lock, stop, all_done) : done_.wait_for(lock, stop, timeout, all_done);
+    const bool done =
+        timeout == forever ? done_.wait(lock, stop, all_done) : done_.wait_for(lock, stop, timeout, all_done);
     if (done) return {};
-    if (stop.stop_requested()) return make_error(ErrorCode::interrupted, "cancelled while waiting for the streams of channel '" + channel_name() + "'");
-    return make_error(ErrorCode::timeout, "streams of channel '" + channel_name() + "' still running after the timeout");
+    if (stop.stop_requested())
+      return make_error(ErrorCode::interrupted,
+                        "cancelled while waiting for the streams of channel '" + channel_name() + "'");
+    return make_error(ErrorCode::timeout,
+                      "streams of channel '" + channel_name() + "' still running after the timeout");
   }
 
   void stop() {
@@ -159,9 +169,11 @@ class DecoderCore {
   static Result<void> validate(const std::string& source, const StreamOptions& options) {
     if (source.empty()) return make_error(ErrorCode::invalid_argument, "add_stream: empty source");
     if (to_av_pixel_format(options.format) == AV_PIX_FMT_NONE) {
-      return make_error(ErrorCode::invalid_argument, "add_stream '" + source + "': output format must be bgr24, rgb24, gray8, nv12 or yuv420p");
+      return make_error(ErrorCode::invalid_argument,
+                        "add_stream '" + source + "': output format must be bgr24, rgb24, gray8, nv12 or yuv420p");
     }
-    if (options.max_fps < 0) return make_error(ErrorCode::invalid_argument, "add_stream '" + source + "': max_fps is negative");
+    if (options.max_fps < 0)
+      return make_error(ErrorCode::invalid_argument, "add_stream '" + source + "': max_fps is negative");
     if (options.threads < 0) {
       return make_error(ErrorCode::invalid_argument, "add_stream '" + source + "': threads is negative (" +
                                                          std::to_string(options.threads) + "); 0 lets FFmpeg choose");
@@ -225,7 +237,9 @@ Result<StreamStatus> MultiDecoder::status(std::uint32_t id) const {
   return core_->status(id);
 }
 
-std::vector<StreamStatus> MultiDecoder::statuses() const { return core_ ? core_->statuses() : std::vector<StreamStatus>{}; }
+std::vector<StreamStatus> MultiDecoder::statuses() const {
+  return core_ ? core_->statuses() : std::vector<StreamStatus>{};
+}
 
 Result<void> MultiDecoder::wait(Duration timeout, std::stop_token stop) {
   if (!core_) return tl::unexpected(closed_decoder());

@@ -14,7 +14,7 @@ namespace framebus::detail {
 SourceKind classify_source(const std::string& source) {
   const auto scheme_end = source.find("://");
   if (scheme_end != std::string::npos && source.compare(0, 5, "file:") != 0) return SourceKind::network;
-  struct stat st{};
+  struct stat st {};
   const bool exists = ::stat(source.c_str(), &st) == 0;
   if (exists && S_ISDIR(st.st_mode)) return SourceKind::image_folder;
   if (!exists && source.find_first_of("*?[") != std::string::npos) return SourceKind::image_glob;
@@ -52,7 +52,8 @@ Result<std::unique_ptr<FrameSource>> open_frame_source(const SourceConfig& confi
       return std::unique_ptr<FrameSource>(std::move(*folder));
     }
     case SourceKind::file:
-    case SourceKind::network: break;
+    case SourceKind::network:
+      break;
   }
   auto media = MediaSource::open(config, interrupter);
   if (!media) return tl::unexpected(media.error());
@@ -119,11 +120,12 @@ Result<void> MediaSource::open_input() {
   options.reset(options_in);
   if (rc < 0) {
     // FFmpeg calls an empty file "invalid data": say plainly what it is.
-    struct stat st{};
+    struct stat st {};
     if (config_.kind == SourceKind::file && ::stat(config_.source.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
         st.st_size == 0) {
-      return tl::unexpected(Error(ErrorCode::invalid_argument, failure(ErrorCode::invalid_argument, "cannot open", rc).message() +
-                                                                   " (the file is empty)"));
+      return tl::unexpected(
+          Error(ErrorCode::invalid_argument,
+                failure(ErrorCode::invalid_argument, "cannot open", rc).message() + " (the file is empty)"));
     }
     return tl::unexpected(failure(ErrorCode::not_found, "cannot open", rc));
   }
@@ -211,8 +213,8 @@ Result<bool> MediaSource::read_video_packet() {
     if (packet_->stream_index == stream_index_) {
       // The sample the cut runs through: half a picture is no frame, and the end is reported
       // once the frames before it are out.
-      const bool cut = index_end_ > 0 && (packet_->flags & AV_PKT_FLAG_CORRUPT) != 0 &&
-                       packet_->pos >= 0 && packet_->pos + packet_->size >= file_bytes_;
+      const bool cut = index_end_ > 0 && (packet_->flags & AV_PKT_FLAG_CORRUPT) != 0 && packet_->pos >= 0 &&
+                       packet_->pos + packet_->size >= file_bytes_;
       if (!cut) return true;
       av_packet_unref(packet_.get());
       return false;
@@ -241,8 +243,7 @@ Result<Pulled> MediaSource::next(AVFrame* frame) {
     if (received == 0) {
       if ((frame->flags & AV_FRAME_FLAG_CORRUPT) != 0 || frame->decode_error_flags != 0) {
         av_frame_unref(frame);
-        return Pulled{Pulled::Kind::bad, 0, false,
-                      failure(ErrorCode::corrupt, "corrupt frame", AVERROR_INVALIDDATA)};
+        return Pulled{Pulled::Kind::bad, 0, false, failure(ErrorCode::corrupt, "corrupt frame", AVERROR_INVALIDDATA)};
       }
       return take_frame(frame);
     }

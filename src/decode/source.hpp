@@ -4,11 +4,11 @@
 // stream worker only pulls frames. Every blocking FFmpeg call is bounded by an Interrupter.
 
 #include <atomic>
-#include <stop_token>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <stop_token>
 #include <string>
 
 #include "decode/ffmpeg.hpp"

@@ -32,7 +32,9 @@ StreamWorker::~StreamWorker() {
   join();
 }
 
-void StreamWorker::start() { thread_ = std::thread([this] { run(); }); }
+void StreamWorker::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 // Wakes a blocked loan (through the channel's stop callback), a pacing sleep (the condition
 // variable's) and FFmpeg's next interrupt check at once.
@@ -54,9 +56,9 @@ StreamStatus StreamWorker::status() const {
 void StreamWorker::run() {
   auto producer = Producer::create(channel_, producer_options_);
   if (!producer) {
-    finish(Outcome{Outcome::Kind::failed, Error(producer.error().code(), "stream " + std::to_string(id_) +
-                                                                            ": cannot join channel '" + channel_ +
-                                                                            "': " + producer.error().message())});
+    finish(Outcome{Outcome::Kind::failed,
+                   Error(producer.error().code(), "stream " + std::to_string(id_) + ": cannot join channel '" +
+                                                      channel_ + "': " + producer.error().message())});
   } else {
     finish(decode_all_passes(*producer));
     send_end_of_stream(*producer);
@@ -84,7 +86,8 @@ StreamWorker::Outcome StreamWorker::decode_all_passes(Producer& producer) {
     source->reset();  // close the input before any backoff wait
     switch (pass.kind) {
       case Outcome::Kind::stopped:
-      case Outcome::Kind::failed: return pass;
+      case Outcome::Kind::failed:
+        return pass;
       case Outcome::Kind::lost:
         if (options_.reconnect && back_off(*pass.error)) continue;
         return {Outcome::Kind::failed, pass.error};
@@ -92,7 +95,8 @@ StreamWorker::Outcome StreamWorker::decode_all_passes(Producer& producer) {
         // A live stream that ends was lost as far as a camera pipeline is concerned.
         if (config_.kind == SourceKind::network && options_.reconnect) {
           if (back_off(Error(ErrorCode::closed, "stream '" + config_.source + "': ended"))) continue;
-          return {Outcome::Kind::failed, Error(ErrorCode::closed, "stream '" + config_.source + "': ended, reconnect attempts exhausted")};
+          return {Outcome::Kind::failed,
+                  Error(ErrorCode::closed, "stream '" + config_.source + "': ended, reconnect attempts exhausted")};
         }
         ++passes_done;
         if (options_.loop != StreamOptions::kLoopForever && passes_done >= options_.loop) return {Outcome::Kind::ended};
@@ -120,7 +124,8 @@ Result<std::unique_ptr<FrameSource>> StreamWorker::open_source() {
 
 StreamWorker::Outcome StreamWorker::decode_pass(FrameSource& source, Producer& producer) {
   FramePtr frame(av_frame_alloc());
-  if (!frame) return {Outcome::Kind::failed, Error(ErrorCode::system, "stream " + std::to_string(id_) + ": out of memory")};
+  if (!frame)
+    return {Outcome::Kind::failed, Error(ErrorCode::system, "stream " + std::to_string(id_) + ": out of memory")};
   for (;;) {
     if (stop_.stop_requested()) return {Outcome::Kind::stopped};
     auto pulled = source.next(frame.get());
@@ -133,7 +138,8 @@ StreamWorker::Outcome StreamWorker::decode_pass(FrameSource& source, Producer& p
     if (pulled->kind == Pulled::Kind::bad) {
       record_error(*pulled->problem);
       const bool folder = config_.kind == SourceKind::image_folder || config_.kind == SourceKind::image_glob;
-      if (!folder && status().decode_errors > options_.max_decode_errors) return {Outcome::Kind::failed, pulled->problem};
+      if (!folder && status().decode_errors > options_.max_decode_errors)
+        return {Outcome::Kind::failed, pulled->problem};
       continue;
     }
 
@@ -166,7 +172,8 @@ StreamWorker::Outcome StreamWorker::decode_pass(FrameSource& source, Producer& p
   }
 }
 
-Result<void> StreamWorker::publish_frame(Producer& producer, const AVFrame& frame, std::int64_t pts_us, bool key_frame) {
+Result<void> StreamWorker::publish_frame(Producer& producer, const AVFrame& frame, std::int64_t pts_us,
+                                         bool key_frame) {
   const ImageDesc desc = converter_.describe(frame);
   auto loan = loan_slot(producer, desc.byte_size());
   if (!loan) return tl::unexpected(loan.error());
@@ -196,12 +203,15 @@ Result<Loan> StreamWorker::loan_slot(Producer& producer, std::size_t bytes) {
   auto loan = producer.loan(bytes, stop_.get_token());
   if (loan) return loan;
   switch (loan.error().code()) {
-    case ErrorCode::interrupted: return make_error(ErrorCode::interrupted, "stream stopped");
+    case ErrorCode::interrupted:
+      return make_error(ErrorCode::interrupted, "stream stopped");
     case ErrorCode::payload_too_large:
       return make_error(ErrorCode::payload_too_large, "stream '" + config_.source + "': a " + std::to_string(bytes) +
                                                           "-byte frame: " + loan.error().message());
-    case ErrorCode::timeout: return make_error(ErrorCode::timeout, "stream '" + config_.source + "': " + loan.error().message());
-    default: return loan;
+    case ErrorCode::timeout:
+      return make_error(ErrorCode::timeout, "stream '" + config_.source + "': " + loan.error().message());
+    default:
+      return loan;
   }
 }
 
@@ -278,7 +288,9 @@ void StreamWorker::finish(const Outcome& outcome) {
   switch (outcome.kind) {
     case Outcome::Kind::ended:
       status_.state = StreamState::eof;
-      status_.message = status_.decode_errors > 0 ? "ended; " + std::to_string(status_.decode_errors) + " decode errors skipped" : "ended";
+      status_.message = status_.decode_errors > 0
+                            ? "ended; " + std::to_string(status_.decode_errors) + " decode errors skipped"
+                            : "ended";
       break;
     case Outcome::Kind::stopped:
       status_.state = StreamState::stopped;

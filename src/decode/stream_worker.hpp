@@ -13,8 +13,8 @@
 
 #include "decode/converter.hpp"
 #include "decode/source.hpp"
-#include "framebus/decode/decoder.hpp"
 #include "framebus/channel/producer.hpp"
+#include "framebus/decode/decoder.hpp"
 
 namespace framebus::detail {
 

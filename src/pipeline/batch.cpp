@@ -9,8 +9,7 @@
 
 namespace framebus {
 
-Result<Batch> collect_batch(Consumer& consumer, std::uint32_t max, Duration batch_timeout,
-                            std::stop_token stop) {
+Result<Batch> collect_batch(Consumer& consumer, std::uint32_t max, Duration batch_timeout, std::stop_token stop) {
   if (max == 0) return make_error(ErrorCode::invalid_argument, "a batch holds at least one frame");
   Batch batch;
   std::int64_t deadline_ns = -1;  // set once the first frame is here

@@ -37,7 +37,9 @@ struct WorkerSlot {
 };
 
 std::string seconds_arg(Duration d) { return std::to_string(std::chrono::duration<double>(d).count()); }
-std::string milliseconds_arg(Duration d) { return std::to_string(std::chrono::duration<double, std::milli>(d).count()); }
+std::string milliseconds_arg(Duration d) {
+  return std::to_string(std::chrono::duration<double, std::milli>(d).count());
+}
 
 // Reads the decoder's JSON status lines (non-blocking) into the run's counters.
 class DecoderReport {
@@ -65,7 +67,6 @@ class DecoderReport {
   }
 
  private:
-
   int fd_;
   std::string pending_;
 };
@@ -73,7 +74,11 @@ class DecoderReport {
 class ChannelRun {
  public:
   explicit ChannelRun(const RunContext& run)
-      : o_(run.options), topology_(run.options.topology), exe_(run.executable), session_(run.session), stop_(run.stop) {}
+      : o_(run.options),
+        topology_(run.options.topology),
+        exe_(run.executable),
+        session_(run.session),
+        stop_(run.stop) {}
 
   int run();
 
@@ -98,7 +103,7 @@ class ChannelRun {
 
   std::string prefix_;
   std::string frames_;
-  std::vector<std::string> frame_channels_;  // the channels workers read
+  std::vector<std::string> frame_channels_;                 // the channels workers read
   std::map<std::string, std::uint64_t> dead_letters_seen_;  // per channel: reported as failed frames
   std::string results_;
   std::vector<Producer> frames_keepalive_;
@@ -168,7 +173,8 @@ bool ChannelRun::start_decoder() {
   if (d.reconnect) args.emplace_back("--reconnect");
   if (d.width) args.insert(args.end(), {"--width", std::to_string(d.width)});
   if (d.height) args.insert(args.end(), {"--height", std::to_string(d.height)});
-  for (const auto& [index, s] : o_.source_options) args.insert(args.end(), {"--stream-options", stream_options_arg(index, s)});
+  for (const auto& [index, s] : o_.source_options)
+    args.insert(args.end(), {"--stream-options", stream_options_arg(index, s)});
   auto child = spawn_child(exe_, args, true);
   if (!child) {
     session_.message(std::string("cannot start the decoder: ") + std::strerror(errno));
@@ -214,9 +220,21 @@ void ChannelRun::start_workers() {
     WorkerSlot w;
     w.id = i * per_process;
     w.channel = frame_channels_[topology_ == Topology::per_stream ? i : 0];
-    w.args = {"worker", "--channel", w.channel, "--results", results_, "--batch", std::to_string(o_.batch),
-              "--batch-timeout", milliseconds_arg(o_.batch_timeout), "--id", std::to_string(w.id), "--threads",
-              std::to_string(threads), "--worker-threads", std::to_string(per_process)};
+    w.args = {"worker",
+              "--channel",
+              w.channel,
+              "--results",
+              results_,
+              "--batch",
+              std::to_string(o_.batch),
+              "--batch-timeout",
+              milliseconds_arg(o_.batch_timeout),
+              "--id",
+              std::to_string(w.id),
+              "--threads",
+              std::to_string(threads),
+              "--worker-threads",
+              std::to_string(per_process)};
     const auto model = model_args(o_.model);
     w.args.insert(w.args.end(), model.begin(), model.end());
     if (o_.copy) w.args.emplace_back("--copy");
@@ -267,7 +285,8 @@ void ChannelRun::reap_children() {
     auto info = inspect_channel(w.channel);
     // With the decoder gone and no frame waiting, there is nothing left for a replacement.
     bool work_left = decoder_pid_ > 0;
-    for (const auto& g : info ? info->groups : std::vector<GroupInfo>{}) work_left = work_left || (g.name == "workers" && g.pending > 0);
+    for (const auto& g : info ? info->groups : std::vector<GroupInfo>{})
+      work_left = work_left || (g.name == "workers" && g.pending > 0);
     if (info && !work_left) continue;
     if (!info || restarts >= o_.max_restarts) {
       if (info) session_.stats()->errors.push_back("worker " + std::to_string(w.id) + " crashed too often");
@@ -402,8 +421,8 @@ int ChannelRun::run() {
       session_.stats()->errors.push_back("no worker is left; stopping the decoder");
       request_stop(now);
     }
-    const bool children_done =
-        decoder_pid_ < 0 && std::all_of(workers_.begin(), workers_.end(), [](const WorkerSlot& w) { return w.pid < 0; });
+    const bool children_done = decoder_pid_ < 0 && std::all_of(workers_.begin(), workers_.end(),
+                                                               [](const WorkerSlot& w) { return w.pid < 0; });
     if (children_done && results_keepalive_) {
       sample_channels();  // the last dead letters, before the frame channels go
       // Every producer of results is gone once this closes: the sink drains and sees the end.

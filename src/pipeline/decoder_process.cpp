@@ -72,7 +72,8 @@ int run_decoder_child(const DecoderProcessOptions& options, Duration status_inte
   // Closing first lets consumers see the end of the channel before the last report.
   auto closed = decoder->close();
   if (!closed) status = 1;
-  out << encode_decoder_status(statuses, true, closed ? std::nullopt : std::optional<std::string>(closed.error().message()))
+  out << encode_decoder_status(statuses, true,
+                               closed ? std::nullopt : std::optional<std::string>(closed.error().message()))
       << std::endl;
   return status;
 }

@@ -87,7 +87,8 @@ int run_frame_reader(const FrameReaderOptions& a, int fd) {
           continue;
         }
         // Pictures are timed as MultiDecoder times them: 25 per second, on across passes.
-        if (!send_frame(a, fd, image, index, std::llround(static_cast<double>(index) * 1e6 / kPictureFps))) return kExitFailure;
+        if (!send_frame(a, fd, image, index, std::llround(static_cast<double>(index) * 1e6 / kPictureFps)))
+          return kExitFailure;
         ++index;
       }
       continue;

@@ -39,15 +39,18 @@ Result<void> validate(const PipelineOptions& o) {
     if (s.empty()) return bad("sources", "a source is an empty string");
   }
   if (o.model.model.empty()) return bad("model", "a model file is needed");
-  for (auto check : {range("workers", o.workers, 1, 32), range("batch", o.batch, 1, 256),
-                     range("top_k", o.model.top_k, 1, 16), range("threads", o.threads, 0, 1024),
-                     range("decode_threads", o.decode.decode_threads, 0, 1024), range("loop", o.decode.loop, 0, 1 << 30)}) {
+  for (auto check :
+       {range("workers", o.workers, 1, 32), range("batch", o.batch, 1, 256), range("top_k", o.model.top_k, 1, 16),
+        range("threads", o.threads, 0, 1024), range("decode_threads", o.decode.decode_threads, 0, 1024),
+        range("loop", o.decode.loop, 0, 1 << 30)}) {
     if (!check) return check;
   }
   for (const auto& [index, s] : o.source_options) {
     const std::string option = "source_options[" + std::to_string(index) + "]";
-    if (index >= o.sources.size()) return bad(option, "there are only " + std::to_string(o.sources.size()) + " sources");
-    for (auto check : {range(option + ".loop", s.loop, 0, 1 << 30), range(option + ".decode_threads", s.decode_threads, 0, 1024)}) {
+    if (index >= o.sources.size())
+      return bad(option, "there are only " + std::to_string(o.sources.size()) + " sources");
+    for (auto check :
+         {range(option + ".loop", s.loop, 0, 1 << 30), range(option + ".decode_threads", s.decode_threads, 0, 1024)}) {
       if (!check) return check;
     }
     if (!(s.max_fps >= 0.0)) return bad(option + ".max_fps", "must not be negative");

@@ -57,7 +57,8 @@ std::string stream_options_arg(std::uint32_t index, const SourceOptions& s) {
 }
 
 std::vector<std::string> model_args(const ModelOptions& model) {
-  std::vector<std::string> out{"--model", model.model, "--top-k", std::to_string(model.top_k), "--backend", model.backend};
+  std::vector<std::string> out{"--model",   model.model,  "--top-k", std::to_string(model.top_k),
+                               "--backend", model.backend};
   if (!model.labels.empty()) out.insert(out.end(), {"--labels", model.labels});
   if (model.input_size != 0) out.insert(out.end(), {"--input-size", std::to_string(model.input_size)});
   return out;

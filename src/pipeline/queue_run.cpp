@@ -79,7 +79,8 @@ int run_with_queue(const RunContext& run) {
   Session& session = run.session;
   const std::atomic<bool>& stop = run.stop;
   const std::uint32_t cores = std::max(1U, std::thread::hardware_concurrency());
-  auto classifier = Classifier::create(to_classifier_options(o.model, o.threads > 0 ? o.threads : static_cast<int>(cores), o.batch));
+  auto classifier =
+      Classifier::create(to_classifier_options(o.model, o.threads > 0 ? o.threads : static_cast<int>(cores), o.batch));
   if (!classifier) {
     session.message(classifier.error().message());
     return kRunSetupFailed;
@@ -87,7 +88,8 @@ int run_with_queue(const RunContext& run) {
   std::vector<Reader> readers;
   for (std::uint32_t i = 0; i < o.sources.size(); ++i) {
     const SourceOptions& decode = source_options(o, i);
-    std::vector<std::string> args{"read-frames", o.sources[i], "--stream", std::to_string(i), "--loop", std::to_string(decode.loop)};
+    std::vector<std::string> args{"read-frames",     o.sources[i], "--stream",
+                                  std::to_string(i), "--loop",     std::to_string(decode.loop)};
     if (decode.width && decode.height) {
       args.insert(args.end(), {"--width", std::to_string(decode.width), "--height", std::to_string(decode.height)});
     }
@@ -131,7 +133,8 @@ int run_with_queue(const RunContext& run) {
       batch_deadline_ns = -1;
       std::vector<ImageRef> refs;
       for (const auto& f : batch) {
-        refs.push_back(ImageRef{f.bytes.data(), ImageDesc::packed(f.header.width, f.header.height, PixelFormat::bgr24)});
+        refs.push_back(
+            ImageRef{f.bytes.data(), ImageDesc::packed(f.header.width, f.header.height, PixelFormat::bgr24)});
       }
       const std::int64_t received = detail::monotonic_ns();
       auto predictions = classifier->classify(std::span<const ImageRef>(refs));
@@ -171,7 +174,8 @@ int run_with_queue(const RunContext& run) {
       }
     }
     int wait_ms = 50;
-    if (batch_deadline_ns >= 0) wait_ms = static_cast<int>(std::clamp<std::int64_t>((batch_deadline_ns - now) / 1'000'000, 0, 50));
+    if (batch_deadline_ns >= 0)
+      wait_ms = static_cast<int>(std::clamp<std::int64_t>((batch_deadline_ns - now) / 1'000'000, 0, 50));
     ::poll(fds.data(), fds.size(), wait_ms);
     for (std::size_t i = 0; i < fds.size(); ++i) {
       if (fds[i].revents == 0) continue;

@@ -96,8 +96,8 @@ Result<InferenceResult> decode_result(std::span<const std::byte> bytes) {
   std::memcpy(&wire, bytes.data(), sizeof wire);
   if (wire.magic != kMagic) return make_error(ErrorCode::corrupt, "result record has a bad magic number");
   if (wire.version != kVersion) {
-    return make_error(ErrorCode::version_mismatch,
-                      "result record version " + std::to_string(wire.version) + ", expected " + std::to_string(kVersion));
+    return make_error(ErrorCode::version_mismatch, "result record version " + std::to_string(wire.version) +
+                                                       ", expected " + std::to_string(kVersion));
   }
   if (wire.kind > static_cast<std::uint32_t>(InferenceResult::Kind::end_of_stream)) {
     return make_error(ErrorCode::corrupt, "result record has unknown kind " + std::to_string(wire.kind));

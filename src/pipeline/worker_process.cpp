@@ -26,8 +26,8 @@ int run_one(const WorkerProcessOptions& a, std::uint32_t id, const std::stop_tok
     return 1;
   }
   if (stats->last_error) {
-    std::cerr << "framebus worker " << id << ": " << stats->errors << " frames failed to classify: "
-              << stats->last_error->message() << '\n';
+    std::cerr << "framebus worker " << id << ": " << stats->errors
+              << " frames failed to classify: " << stats->last_error->message() << '\n';
   }
   return 0;
 }

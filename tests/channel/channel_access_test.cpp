@@ -28,7 +28,7 @@ constexpr gid_t kOtherGid = 65534;  // nogroup
 constexpr int kFaulted = 77;
 
 unsigned mode_of(const std::string& name) {
-  struct stat st{};
+  struct stat st {};
   EXPECT_EQ(::stat(channel_path(name).c_str(), &st), 0);
   return st.st_mode & 0777;
 }
@@ -51,7 +51,8 @@ bool running_in_ci() {
 // Runs `body` in a child that has dropped to another uid (and optionally kept a group).
 int as_other_user(const std::function<int()>& body, gid_t gid = kOtherGid) {
   Child child([&] {
-    if (::setgroups(0, nullptr) != 0 || ::setresgid(gid, gid, gid) != 0 || ::setresuid(kOtherUid, kOtherUid, kOtherUid) != 0) {
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(gid, gid, gid) != 0 ||
+        ::setresuid(kOtherUid, kOtherUid, kOtherUid) != 0) {
       return 90;
     }
     return body();
@@ -150,30 +151,34 @@ TEST(Access, a_group_mode_admits_members_of_the_group) {
   ASSERT_TRUE(tx);
   ASSERT_EQ(::chown(channel_path(name).c_str(), 0, kOtherGid), 0);
   ASSERT_TRUE(testing::send_frame(*tx, 0, 0));
-  const int member = as_other_user([&] {
-    // Root's channel: this user opts in to trusting it (without, see the squatting tests below).
-    auto rx = Consumer::open(name, {.trusted_owners = {0}});
-    if (!rx) return 1;
-    auto r = rx->receive(5s);  // the message published before any group: it waited in the lobby
-    if (!r || !r->has_message() || !testing::payload_matches(r->message)) return 2;
-    auto popts = testing::small_channel();
-    popts.trusted_owners = {0};
-    auto p = Producer::create(name, popts);
-    if (!p) return 3;
-    if (!testing::send_frame(*p, 1, 0)) return 4;
-    auto mine = rx->receive(5s);
-    if (!mine || !mine->has_message() || mine->message.stream() != 1) return 5;
-    return 0;
-  }, kOtherGid);
+  const int member = as_other_user(
+      [&] {
+        // Root's channel: this user opts in to trusting it (without, see the squatting tests below).
+        auto rx = Consumer::open(name, {.trusted_owners = {0}});
+        if (!rx) return 1;
+        auto r = rx->receive(5s);  // the message published before any group: it waited in the lobby
+        if (!r || !r->has_message() || !testing::payload_matches(r->message)) return 2;
+        auto popts = testing::small_channel();
+        popts.trusted_owners = {0};
+        auto p = Producer::create(name, popts);
+        if (!p) return 3;
+        if (!testing::send_frame(*p, 1, 0)) return 4;
+        auto mine = rx->receive(5s);
+        if (!mine || !mine->has_message() || mine->message.stream() != 1) return 5;
+        return 0;
+      },
+      kOtherGid);
   EXPECT_EQ(member, 0);
-  const int outsider = as_other_user([&] {
-    auto rx = Consumer::open(name);
-    if (rx || rx.error().code() != ErrorCode::permission_denied) return 1;
-    auto p = Producer::create(name, testing::small_channel());
-    if (p || p.error().code() != ErrorCode::permission_denied) return 2;
-    if (raw_open_errno(name, O_RDONLY) != EACCES) return 3;
-    return 0;
-  }, 12345);
+  const int outsider = as_other_user(
+      [&] {
+        auto rx = Consumer::open(name);
+        if (rx || rx.error().code() != ErrorCode::permission_denied) return 1;
+        auto p = Producer::create(name, testing::small_channel());
+        if (p || p.error().code() != ErrorCode::permission_denied) return 2;
+        if (raw_open_errno(name, O_RDONLY) != EACCES) return 3;
+        return 0;
+      },
+      12345);
   EXPECT_EQ(outsider, 0);
 }
 
@@ -272,7 +277,7 @@ TEST(Access, a_consumer_cannot_write_into_a_payload) {
   ASSERT_TRUE(r && r->has_message());
   Child writer([&] {
     // Our own handler (sanitizers install theirs): a fault on the write exits with kFaulted.
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_handler = [](int) { ::_exit(kFaulted); };
     ::sigaction(SIGSEGV, &sa, nullptr);
     ::sigaction(SIGBUS, &sa, nullptr);

@@ -40,7 +40,7 @@ using testing::Pipe;
 using testing::unique_name;
 
 bool file_exists(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
 }
 

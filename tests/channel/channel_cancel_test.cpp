@@ -93,9 +93,9 @@ TEST(Cancel, a_send_and_an_end_stream_waiting_for_room_return_within_10ms_of_the
   const std::vector<std::byte> payload(16, std::byte{1});
   const auto send = median_of(kTrials, [&] {
     std::stop_source stop;
-    return time_to_cancel<Result<void>>([&] { return full.tx.send(payload, {.stream = 0, .frame = 0}, stop.get_token()); },
-                                        [&] { stop.request_stop(); },
-                                        [](const Result<void>& r) { expect_code(r, ErrorCode::interrupted); });
+    return time_to_cancel<Result<void>>(
+        [&] { return full.tx.send(payload, {.stream = 0, .frame = 0}, stop.get_token()); },
+        [&] { stop.request_stop(); }, [](const Result<void>& r) { expect_code(r, ErrorCode::interrupted); });
   });
   EXPECT_LT(send, kBound) << "send: median " << send.count() / 1000 << " us";
   const auto marker = median_of(kTrials, [&] {

@@ -23,7 +23,7 @@ using testing::Pipe;
 using testing::unique_name;
 
 bool exists(const std::string& name) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(channel_path(name).c_str(), &st) == 0;
 }
 

@@ -172,7 +172,8 @@ TEST(Corrupt, a_payload_size_beyond_the_slot_is_an_error_on_receive) {
     detail::Header h{};
     ASSERT_EQ(::pread(fd, &h, sizeof h, 0), static_cast<ssize_t>(sizeof h));
     const std::uint64_t bogus = 1ULL << 40;
-    ASSERT_EQ(::pwrite(fd, &bogus, sizeof bogus, static_cast<off_t>(h.control_bytes)), static_cast<ssize_t>(sizeof bogus));
+    ASSERT_EQ(::pwrite(fd, &bogus, sizeof bogus, static_cast<off_t>(h.control_bytes)),
+              static_cast<ssize_t>(sizeof bogus));
     ::close(fd);
   }
   auto r = rx->receive(1s);

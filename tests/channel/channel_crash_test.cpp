@@ -21,9 +21,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::Child;
-using testing::proc_state;
 using testing::Got;
 using testing::Pipe;
+using testing::proc_state;
 using testing::unique_name;
 
 TEST(Crash, a_consumer_killed_while_holding_samples_has_them_redelivered_to_another) {
@@ -172,7 +172,7 @@ TEST(Crash, a_channel_left_behind_by_dead_processes_is_reclaimed_when_created_ag
   ASSERT_GE(keep, 0);
   ASSERT_EQ(::flock(keep, LOCK_SH), 0);
   first.kill9();
-  struct stat before{};
+  struct stat before {};
   ASSERT_EQ(::stat(path.c_str(), &before), 0) << "the dead producer left its channel behind";
   auto stale = inspect_channel(name);
   ASSERT_TRUE(stale);
@@ -181,7 +181,7 @@ TEST(Crash, a_channel_left_behind_by_dead_processes_is_reclaimed_when_created_ag
 
   auto tx = Producer::create(name, testing::small_channel());
   ASSERT_TRUE(tx) << tx.error().message();
-  struct stat after{};
+  struct stat after {};
   ASSERT_EQ(::stat(path.c_str(), &after), 0);
   EXPECT_NE(before.st_ino, after.st_ino) << "a fresh channel replaced the stale one";
   auto rx = Consumer::open(name);
@@ -300,7 +300,7 @@ TEST(Crash, the_last_member_out_removes_the_channel_while_another_leaver_still_h
 
   rx.reset();
   tx.reset();  // the last member leaves
-  struct stat st{};
+  struct stat st {};
   EXPECT_NE(::stat(path.c_str(), &st), 0) << "the last member out removed the channel";
   seg->participant(entry).identity.store(0);  // the other leaver finishes
   if (::stat(path.c_str(), &st) == 0) {

@@ -90,8 +90,8 @@ class MetaWriter {
     EXPECT_GE(fd_, 0);
     EXPECT_EQ(::pread(fd_, &header_, sizeof header_, 0), static_cast<ssize_t>(sizeof header_));
     len_ = header_.total_bytes - header_.control_bytes;
-    data_ = static_cast<std::byte*>(::mmap(nullptr, len_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_,
-                                           static_cast<off_t>(header_.control_bytes)));
+    data_ = static_cast<std::byte*>(
+        ::mmap(nullptr, len_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, static_cast<off_t>(header_.control_bytes)));
     EXPECT_NE(data_, MAP_FAILED);
   }
   ~MetaWriter() {
@@ -155,20 +155,24 @@ void expect_rejected_at_receive(const std::string& tag, Rewrite rewrite, std::st
 }
 
 TEST(Description, an_image_description_rewritten_to_wrap_around_is_an_error_for_that_message_only) {
-  expect_rejected_at_receive("recvwrapimage", [](detail::SlotMeta& m) { m.image = lying_image(); }, "plane_offset[0]");
+  expect_rejected_at_receive(
+      "recvwrapimage", [](detail::SlotMeta& m) { m.image = lying_image(); }, "plane_offset[0]");
 }
 
 TEST(Description, a_tensor_description_rewritten_to_wrap_around_is_an_error_for_that_message_only) {
-  expect_rejected_at_receive("recvwraptensor", [](detail::SlotMeta& m) {
-    m.kind = static_cast<std::uint32_t>(PayloadKind::tensor);
-    m.tensor = lying_tensor();
-  }, "shape[");
+  expect_rejected_at_receive(
+      "recvwraptensor",
+      [](detail::SlotMeta& m) {
+        m.kind = static_cast<std::uint32_t>(PayloadKind::tensor);
+        m.tensor = lying_tensor();
+      },
+      "shape[");
 }
 
 TEST(Description, an_image_rewritten_to_exceed_the_payload_is_an_error_naming_the_sizes) {
-  expect_rejected_at_receive("recvbigimage", [](detail::SlotMeta& m) {
-    m.image = ImageDesc::packed(64, 64, PixelFormat::bgr24);
-  }, "does not fit the payload of 64");
+  expect_rejected_at_receive(
+      "recvbigimage", [](detail::SlotMeta& m) { m.image = ImageDesc::packed(64, 64, PixelFormat::bgr24); },
+      "does not fit the payload of 64");
 }
 
 }  // namespace

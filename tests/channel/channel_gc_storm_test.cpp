@@ -57,7 +57,7 @@ std::string channel_lost(const std::string& path) {
   for (const unsigned long inode : mapped) {
     if (inode != mapped.front()) return "more than one channel file mapped";
   }
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return "the name is gone while its producer lives";
   if (st.st_ino != mapped.front()) return "the name refers to another file than the one the producer maps";
   return "";
@@ -134,8 +134,8 @@ TEST(GcStorm, kill9_and_recreate_under_two_gc_loops_never_loses_a_live_channel) 
     ++generations;
   }
   for (auto& gc : gcs) gc->kill9();
-  EXPECT_TRUE(problems.empty()) << problems.size() << " problems in " << generations << " generations, first: "
-                                << (problems.empty() ? "" : problems.front());
+  EXPECT_TRUE(problems.empty()) << problems.size() << " problems in " << generations
+                                << " generations, first: " << (problems.empty() ? "" : problems.front());
   EXPECT_GT(generations, 10);
   for (const auto& name : names) (void)remove_channel(name);
 }

@@ -106,7 +106,7 @@ int producer_victim(const std::string& name, Pipe& ready, Pipe& control) {
 int scribbler(const std::string& name, std::uint32_t seed, std::chrono::milliseconds duration) {
   const int fd = ::open(channel_path(name).c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) return 20;
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) != 0) return 21;
   const auto size = static_cast<std::size_t>(st.st_size);
   auto* base = static_cast<std::uint8_t*>(::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));

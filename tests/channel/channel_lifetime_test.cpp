@@ -2,15 +2,15 @@
 // about to read, a consumer started first after a killed run gets the new run, groups nobody reads
 // go away instead of stalling the producer, and dead entries never fill the participant table.
 // Real processes, real SIGKILL.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "channel/layout.hpp"
@@ -28,7 +28,7 @@ using testing::Pipe;
 using testing::unique_name;
 
 bool channel_file_exists(const std::string& name) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(channel_path(name).c_str(), &st) == 0;
 }
 

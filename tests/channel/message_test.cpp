@@ -93,7 +93,8 @@ TEST(Parse, a_lone_dot_or_an_overlong_number_is_an_error_not_an_exception) {
 }
 
 TEST(Parse, policies_formats_and_dtypes_round_trip_their_names) {
-  for (Policy p : {Policy::block, Policy::drop_oldest, Policy::drop_newest}) EXPECT_EQ(parse_policy(to_string(p)).value(), p);
+  for (Policy p : {Policy::block, Policy::drop_oldest, Policy::drop_newest})
+    EXPECT_EQ(parse_policy(to_string(p)).value(), p);
   EXPECT_EQ(parse_pixel_format("nv12").value(), PixelFormat::nv12);
   EXPECT_EQ(parse_dtype("float16").value(), DType::float16);
   EXPECT_EQ(parse_dtype("bool").value(), DType::bool8);

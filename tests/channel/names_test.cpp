@@ -37,9 +37,7 @@ TEST(Names, dot_and_dotdot_are_reserved) {
 }
 TEST(Names, names_over_200_characters_are_rejected) { expect_invalid(std::string(201, 'a'), "201"); }
 
-TEST(Names, channels_live_under_dev_shm_with_prefix) {
-  EXPECT_EQ(channel_path("cams"), "/dev/shm/framebus.cams");
-}
+TEST(Names, channels_live_under_dev_shm_with_prefix) { EXPECT_EQ(channel_path("cams"), "/dev/shm/framebus.cams"); }
 
 TEST(Names, producer_and_consumer_refuse_bad_names_before_touching_the_file_system) {
   auto p = Producer::create("../../etc/passwd");
@@ -61,8 +59,21 @@ TEST(Names, bad_group_names_are_rejected) {
 
 // Names that would reach another place than /dev/shm/framebus.NAME if they were used as paths.
 std::vector<std::string> escaping_names() {
-  return {"../x", "/x", "a/b", "..", ".", "", std::string(201, 'a'), std::string("a\0b", 3), "a/../../../etc/passwd",
-          "x\n", "./x", "a\\b", "~root", "%2e%2e%2fx", std::string("\xc0\xae\xc0\xae/x")};
+  return {"../x",
+          "/x",
+          "a/b",
+          "..",
+          ".",
+          "",
+          std::string(201, 'a'),
+          std::string("a\0b", 3),
+          "a/../../../etc/passwd",
+          "x\n",
+          "./x",
+          "a\\b",
+          "~root",
+          "%2e%2e%2fx",
+          std::string("\xc0\xae\xc0\xae/x")};
 }
 
 TEST(Names, names_that_could_leave_dev_shm_are_refused_by_every_entry_point) {
@@ -112,7 +123,7 @@ TEST(Names, a_directory_planted_in_dev_shm_does_not_let_a_name_reach_another_fil
   std::string content;
   std::ifstream(victim_path) >> content;
   EXPECT_EQ(content, "keep") << "the file outside /dev/shm is untouched";
-  struct stat st{};
+  struct stat st {};
   EXPECT_NE(::stat((channel_path(planted) + "/x").c_str(), &st), 0) << "nothing was created in the planted directory";
   ::unlink(victim_path.c_str());
   EXPECT_EQ(::rmdir(channel_path(planted).c_str()), 0);

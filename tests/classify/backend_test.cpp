@@ -55,11 +55,11 @@ class MeanBackend final : public InferenceBackend {
 std::string register_mean(Calls* calls, bool probabilities) {
   static int counter = 0;
   std::string name = "mean-" + std::to_string(counter++);
-  auto ok = register_backend(name, [calls, probabilities](const ClassifierOptions& o)
-                                       -> Result<std::unique_ptr<InferenceBackend>> {
-    if (o.model != "no-file-needed") return make_error(ErrorCode::not_found, "unexpected model " + o.model);
-    return std::make_unique<MeanBackend>(calls, probabilities);
-  });
+  auto ok = register_backend(
+      name, [calls, probabilities](const ClassifierOptions& o) -> Result<std::unique_ptr<InferenceBackend>> {
+        if (o.model != "no-file-needed") return make_error(ErrorCode::not_found, "unexpected model " + o.model);
+        return std::make_unique<MeanBackend>(calls, probabilities);
+      });
   EXPECT_TRUE(ok) << ok.error().message();
   return name;
 }

@@ -79,8 +79,8 @@ TEST(ClassifierErrors, a_label_count_that_differs_from_the_classes_is_refused) {
   o.labels = dir.file("labels.txt");
   const Error e = create_error(o);
   EXPECT_EQ(e.code(), ErrorCode::invalid_argument);
-  expect_mentions(e, "label file '" + dir.file("labels.txt") + "' has 3 names, model '" + tiny_model() +
-                         "' has 10 classes");
+  expect_mentions(
+      e, "label file '" + dir.file("labels.txt") + "' has 3 names, model '" + tiny_model() + "' has 10 classes");
 }
 
 TEST(ClassifierErrors, a_missing_label_file_is_not_found) {

@@ -8,8 +8,8 @@ namespace framebus::testing {
 namespace {
 
 std::vector<std::string> tiny_args(const std::string& out, const std::string& labels, const std::string& seed) {
-  return {make_model_script(), "--out", out, "--labels", labels, "--width", "8", "--classes", "10",
-          "--input-size", "64", "--seed", seed};
+  return {make_model_script(), "--out", out,      "--labels", labels, "--width", "8", "--classes", "10",
+          "--input-size",      "64",    "--seed", seed};
 }
 
 TEST(ModelGenerator, two_runs_write_identical_files) {

@@ -27,8 +27,8 @@ std::vector<float> naive(const cv::Mat& bgr, int width, int height, const Classi
     for (int y = 0; y < height; ++y) {
       for (int x = 0; x < width; ++x) {
         const double v = resized.at<cv::Vec3b>(y, x)[bgr_index] / 255.0;
-        out[static_cast<std::size_t>((c * height + y) * width + x)] =
-            static_cast<float>((v - o.mean[static_cast<std::size_t>(colour)]) / o.std[static_cast<std::size_t>(colour)]);
+        out[static_cast<std::size_t>((c * height + y) * width + x)] = static_cast<float>(
+            (v - o.mean[static_cast<std::size_t>(colour)]) / o.std[static_cast<std::size_t>(colour)]);
       }
     }
   }

@@ -56,7 +56,9 @@ TEST_P(Worker, a_frame_that_cannot_be_classified_gets_an_empty_result_and_its_ba
   const std::vector<std::byte> bytes(32, std::byte{7});
   ASSERT_TRUE(tx->send(bytes, {.stream = 0, .frame = 1}));  // not an image
   publish_picture(*tx, 2, pictures[1]);
-  ASSERT_TRUE(tx->send(bytes, {.stream = 0, .frame = 3, .kind = PayloadKind::image,
+  ASSERT_TRUE(tx->send(bytes, {.stream = 0,
+                               .frame = 3,
+                               .kind = PayloadKind::image,
                                .image = ImageDesc::packed(kWidth, 0, PixelFormat::bgr24)}));  // no rows
   publish_picture(*tx, 4, pictures[2]);
   ASSERT_TRUE(tx->end_stream(0, 5));
@@ -97,8 +99,8 @@ TEST_P(Worker, a_frame_that_cannot_be_classified_gets_an_empty_result_and_its_ba
   EXPECT_NE(stats->last_error->message().find("frame 3"), std::string::npos) << stats->last_error->message();
 
   auto expected = classifier->classify(std::vector<ImageRef>{image_ref(pictures[0], PixelFormat::bgr24),
-                                                            image_ref(pictures[1], PixelFormat::bgr24),
-                                                            image_ref(pictures[2], PixelFormat::bgr24)});
+                                                             image_ref(pictures[1], PixelFormat::bgr24),
+                                                             image_ref(pictures[2], PixelFormat::bgr24)});
   ASSERT_TRUE(expected) << expected.error().message();
   std::size_t good = 0;
   for (const InferenceResult& r : got) {

@@ -20,7 +20,7 @@ using testing::media_dir_path;
 struct BadCase {
   std::string name;
   std::string source;
-  std::string reason;  // a piece of the expected message
+  std::string reason;         // a piece of the expected message
   bool frames_first = false;  // the source decodes some frames before it fails
 };
 
@@ -144,8 +144,9 @@ TEST(DecodeBadInput, an_unreachable_url_fails_fast_with_connection_refused) {
 }
 
 TEST(DecodeBadInput, a_zero_byte_image_given_as_a_stream_reports_it) {
-  expect_failure_contained({"empty image", media("images") + "/a4_empty.jpg", "cannot open: Invalid data found when "
-                                                                               "processing input (the file is empty)"});
+  expect_failure_contained({"empty image", media("images") + "/a4_empty.jpg",
+                            "cannot open: Invalid data found when "
+                            "processing input (the file is empty)"});
 }
 
 TEST(DecodeBadInput, an_image_pattern_matching_nothing_reports_it) {

@@ -46,8 +46,8 @@ void expect_whole_stream(const ChannelRead& read, std::uint32_t stream, std::uin
 // Three streams, loop=2, each into its own channel; one reader process reads the three channels
 // in turn with short receives until each has ended.
 void round_robin_scenario(const std::string& tag) {
-  const std::vector<Source> sources = {{media("h264.mp4"), 50, 320}, {media("mpeg4.avi"), 30, 320},
-                                       {media("mjpeg.avi"), 30, 320}};
+  const std::vector<Source> sources = {
+      {media("h264.mp4"), 50, 320}, {media("mpeg4.avi"), 30, 320}, {media("mjpeg.avi"), 30, 320}};
   const std::string base = unique_name(tag);
   std::vector<std::string> channels;
   for (std::size_t i = 0; i < sources.size(); ++i) channels.push_back(base + "." + std::to_string(i));

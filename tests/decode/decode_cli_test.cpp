@@ -63,9 +63,11 @@ TEST(DecodeCli, a_file_decodes_into_the_channel_with_live_status_lines_and_a_sum
   for (const char* word : {" fps ", " frames ", " dropped ", " skipped ", " errors "}) {
     EXPECT_NE(output.find(word), std::string::npos) << "the status line shows" << word << ": " << output;
   }
-  EXPECT_NE(output.find("stream  state         frames  dropped  skipped  errors  reconnects  source"), std::string::npos)
+  EXPECT_NE(output.find("stream  state         frames  dropped  skipped  errors  reconnects  source"),
+            std::string::npos)
       << output;
-  EXPECT_NE(output.find("     0  eof               50        0        0       0           0  " + file), std::string::npos)
+  EXPECT_NE(output.find("     0  eof               50        0        0       0           0  " + file),
+            std::string::npos)
       << output;
 }
 
@@ -75,9 +77,8 @@ TEST(DecodeCli, connect_timeout_ends_a_stream_whose_server_never_answers_well_be
   const std::string log = testing::media_dir_path(name + ".log");
   const std::string url = "http://127.0.0.1:" + std::to_string(silent.port()) + "/cam";
   const auto start = std::chrono::steady_clock::now();
-  auto cli = start_cli({"decode", url, "--channel", name, "--connect-timeout", "0.5", "--linger", "0",
-                        "--status-interval", "0.1"},
-                       log);
+  auto cli = start_cli(
+      {"decode", url, "--channel", name, "--connect-timeout", "0.5", "--linger", "0", "--status-interval", "0.1"}, log);
   const int exit_code = cli->wait(30s);
   const auto took = std::chrono::steady_clock::now() - start;
   const std::string output = slurp(log);

@@ -49,7 +49,8 @@ TEST(DecodeControl, loop_forever_restarts_at_every_end_until_the_stream_is_remov
     ASSERT_TRUE(received) << received.error().message();
     if (!received->has_message()) continue;
     ASSERT_FALSE(received->message.is_end_of_stream()) << "a stream that loops forever never ends by itself";
-    frames.push_back(testing::Frame{received->message.stream(), received->message.frame(), received->message.pts(), 0, {}, {}});
+    frames.push_back(
+        testing::Frame{received->message.stream(), received->message.frame(), received->message.pts(), 0, {}, {}});
   }
   ASSERT_EQ(frames.size(), 100U) << "frames 90..99 come from the fourth pass";
   auto status = rig.decoder.status(*id);
@@ -235,11 +236,12 @@ TEST(DecodeControl, wait_returns_within_10ms_of_its_stop_while_the_streams_run) 
   ASSERT_TRUE(rig.decoder.add_stream(testing::media("mpeg4.avi"), options));
   const auto median = testing::median_of(5, [&] {
     std::stop_source stop;
-    return testing::time_to_cancel<Result<void>>([&] { return rig.decoder.wait(forever, stop.get_token()); },
-                                                 [&] { stop.request_stop(); }, [](const Result<void>& r) {
-                                                   ASSERT_FALSE(r) << "the streams loop forever";
-                                                   EXPECT_EQ(r.error().code(), ErrorCode::interrupted) << r.error().message();
-                                                 });
+    return testing::time_to_cancel<Result<void>>(
+        [&] { return rig.decoder.wait(forever, stop.get_token()); }, [&] { stop.request_stop(); },
+        [](const Result<void>& r) {
+          ASSERT_FALSE(r) << "the streams loop forever";
+          EXPECT_EQ(r.error().code(), ErrorCode::interrupted) << r.error().message();
+        });
   });
   EXPECT_LT(median, std::chrono::milliseconds(10)) << "median of 5: " << median.count() / 1000 << " us";
 }

@@ -12,8 +12,8 @@ namespace {
 using namespace std::chrono_literals;
 using testing::collect;
 using testing::decoder_channel;
-using testing::media;
 using testing::make_rig;
+using testing::media;
 
 TEST(DecodeFile, an_h264_file_arrives_as_bgr24_frames_with_ids_pts_and_an_end_marker) {
   auto rig = make_rig("h264");
@@ -63,7 +63,8 @@ TEST(DecodeFile, bgr24_pixels_equal_those_of_the_ffmpeg_tool_byte_for_byte) {
   for (std::size_t i = 0; i < 5; ++i) {
     const auto& bytes = got.frames[*id][i].bytes;
     ASSERT_EQ(bytes.size(), frame_bytes);
-    EXPECT_TRUE(std::equal(bytes.begin(), bytes.end(), reference.begin() + static_cast<std::ptrdiff_t>(i * frame_bytes)))
+    EXPECT_TRUE(
+        std::equal(bytes.begin(), bytes.end(), reference.begin() + static_cast<std::ptrdiff_t>(i * frame_bytes)))
         << "frame " << i << " differs from ffmpeg's";
   }
 }
@@ -135,14 +136,14 @@ TEST_P(DecodeCodec, every_frame_arrives_in_order_and_the_first_and_last_equal_ff
   const std::size_t frame_bytes = 320 * 240 * 3;
   const auto reference = testing::reference_raw(media(GetParam()), "bgr24", 30);
   ASSERT_EQ(reference.size(), 30 * frame_bytes);
-  EXPECT_TRUE(same_as_reference(frames.front().bytes, reference, 0, frame_bytes)) << "first frame differs from ffmpeg's";
+  EXPECT_TRUE(same_as_reference(frames.front().bytes, reference, 0, frame_bytes))
+      << "first frame differs from ffmpeg's";
   EXPECT_TRUE(same_as_reference(frames.back().bytes, reference, 29, frame_bytes)) << "last frame differs from ffmpeg's";
   ASSERT_TRUE(rig.decoder.wait(*id, 20s));
   EXPECT_EQ(rig.decoder.status(*id)->state, StreamState::eof) << rig.decoder.status(*id)->message;
 }
 
-INSTANTIATE_TEST_SUITE_P(Codecs, DecodeCodec,
-                         ::testing::Values("hevc.mkv", "mpeg4.avi", "vp9.webm", "mjpeg.avi"),
+INSTANTIATE_TEST_SUITE_P(Codecs, DecodeCodec, ::testing::Values("hevc.mkv", "mpeg4.avi", "vp9.webm", "mjpeg.avi"),
                          [](const ::testing::TestParamInfo<std::string>& param) {
                            return param.param.substr(0, param.param.find('.'));
                          });

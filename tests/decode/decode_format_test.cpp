@@ -43,7 +43,8 @@ TEST_P(DecodeFormat, frames_have_the_asked_format_and_size_and_match_ffmpeg) {
   EXPECT_EQ(first.image.plane_count, c.planes);
   EXPECT_EQ(first.bytes.size(), expected.byte_size());
 
-  const std::string size = c.width == 0 && c.height == 0 ? "" : std::to_string(c.out_width) + "x" + std::to_string(c.out_height);
+  const std::string size =
+      c.width == 0 && c.height == 0 ? "" : std::to_string(c.out_width) + "x" + std::to_string(c.out_height);
   const auto reference = testing::reference_raw(media("h264.mp4"), c.ffmpeg_name, 3, size);
   ASSERT_EQ(reference.size(), 3 * expected.byte_size());
   for (std::size_t i = 0; i < 3; ++i) {
@@ -57,23 +58,25 @@ TEST_P(DecodeFormat, frames_have_the_asked_format_and_size_and_match_ffmpeg) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Formats, DecodeFormat,
-    ::testing::Values(FormatCase{PixelFormat::bgr24, "bgr24", 0, 0, 320, 240, 1},
-                      FormatCase{PixelFormat::rgb24, "rgb24", 0, 0, 320, 240, 1},
-                      FormatCase{PixelFormat::gray8, "gray", 0, 0, 320, 240, 1},
-                      FormatCase{PixelFormat::nv12, "nv12", 0, 0, 320, 240, 2},
-                      FormatCase{PixelFormat::yuv420p, "yuv420p", 0, 0, 320, 240, 3},
-                      FormatCase{PixelFormat::bgr24, "bgr24", 160, 120, 160, 120, 1},
-                      FormatCase{PixelFormat::rgb24, "rgb24", 640, 360, 640, 360, 1},
-                      FormatCase{PixelFormat::yuv420p, "yuv420p", 176, 144, 176, 144, 3},
-                      FormatCase{PixelFormat::bgr24, "bgr24", 160, 0, 160, 120, 1},
-                      FormatCase{PixelFormat::gray8, "gray", 0, 60, 80, 60, 1}),
-    [](const ::testing::TestParamInfo<FormatCase>& param) {
-      const FormatCase& c = param.param;
-      return std::string(c.ffmpeg_name) + "_" + std::to_string(c.out_width) + "x" + std::to_string(c.out_height) +
-             (c.width == 0 && c.height == 0 ? "_source_size" : c.width == 0 || c.height == 0 ? "_keep_aspect" : "");
-    });
+INSTANTIATE_TEST_SUITE_P(Formats, DecodeFormat,
+                         ::testing::Values(FormatCase{PixelFormat::bgr24, "bgr24", 0, 0, 320, 240, 1},
+                                           FormatCase{PixelFormat::rgb24, "rgb24", 0, 0, 320, 240, 1},
+                                           FormatCase{PixelFormat::gray8, "gray", 0, 0, 320, 240, 1},
+                                           FormatCase{PixelFormat::nv12, "nv12", 0, 0, 320, 240, 2},
+                                           FormatCase{PixelFormat::yuv420p, "yuv420p", 0, 0, 320, 240, 3},
+                                           FormatCase{PixelFormat::bgr24, "bgr24", 160, 120, 160, 120, 1},
+                                           FormatCase{PixelFormat::rgb24, "rgb24", 640, 360, 640, 360, 1},
+                                           FormatCase{PixelFormat::yuv420p, "yuv420p", 176, 144, 176, 144, 3},
+                                           FormatCase{PixelFormat::bgr24, "bgr24", 160, 0, 160, 120, 1},
+                                           FormatCase{PixelFormat::gray8, "gray", 0, 60, 80, 60, 1}),
+                         [](const ::testing::TestParamInfo<FormatCase>& param) {
+                           const FormatCase& c = param.param;
+                           return std::string(c.ffmpeg_name) + "_" + std::to_string(c.out_width) + "x" +
+                                  std::to_string(c.out_height) +
+                                  (c.width == 0 && c.height == 0   ? "_source_size"
+                                   : c.width == 0 || c.height == 0 ? "_keep_aspect"
+                                                                   : "");
+                         });
 
 TEST(DecodeFormat, a_frame_larger_than_a_slot_ends_the_stream_with_an_error_naming_the_sizes) {
   ProducerOptions tiny = testing::decoder_channel();

@@ -39,10 +39,9 @@ std::vector<std::string> decode_and_describe(const std::string& tag) {
   tolerant.max_decode_errors = 1000;
   tolerant.threads = 1;  // which damaged frames count as errors is then fixed by the bytes alone
   std::vector<std::uint32_t> ids;
-  for (const auto& [source, options] : {std::pair{media("h264.mp4"), StreamOptions{}},
-                                        std::pair{media("hevc.mkv"), StreamOptions{}},
-                                        std::pair{media("images"), StreamOptions{}},
-                                        std::pair{media("corrupt.mp4"), tolerant}}) {
+  for (const auto& [source, options] :
+       {std::pair{media("h264.mp4"), StreamOptions{}}, std::pair{media("hevc.mkv"), StreamOptions{}},
+        std::pair{media("images"), StreamOptions{}}, std::pair{media("corrupt.mp4"), tolerant}}) {
     auto id = decoder->add_stream(source, options);
     if (!id) return {"add_stream: " + id.error().message()};
     ids.push_back(*id);

@@ -33,7 +33,8 @@ std::unique_ptr<Child> serve_http(const std::string& file, int port, bool native
     }
     return 127;
   });
-  EXPECT_TRUE(testing::poll_until([&] { return testing::tcp_listening(port); })) << "ffmpeg's HTTP server did not come up";
+  EXPECT_TRUE(testing::poll_until([&] { return testing::tcp_listening(port); }))
+      << "ffmpeg's HTTP server did not come up";
   return child;
 }
 
@@ -93,7 +94,8 @@ TEST(DecodeNetwork, remove_stream_interrupts_a_blocked_connection_at_once) {
   auto id = rig.decoder.add_stream("http://127.0.0.1:" + std::to_string(silent.port()) + "/cam", options);
   ASSERT_TRUE(id);
   auto collected = std::async(std::launch::async, [&] { return collect(rig.consumer, {*id}, 30s); });
-  ASSERT_TRUE(testing::wait_for_status(rig.decoder, *id, [](const StreamStatus& s) { return s.state == StreamState::opening; }));
+  ASSERT_TRUE(testing::wait_for_status(rig.decoder, *id,
+                                       [](const StreamStatus& s) { return s.state == StreamState::opening; }));
   const auto start = std::chrono::steady_clock::now();
   ASSERT_TRUE(rig.decoder.remove_stream(*id));
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
@@ -115,7 +117,8 @@ TEST(DecodeNetwork, a_lost_stream_reconnects_when_the_server_comes_back_and_ids_
   auto id = rig.decoder.add_stream(url, options);
   ASSERT_TRUE(id);
   auto collected = std::async(std::launch::async, [&] { return collect(rig.consumer, {*id}, 60s); });
-  ASSERT_TRUE(testing::wait_for_status(rig.decoder, *id, [](const StreamStatus& s) { return s.published == 50 && s.reconnects >= 1; }));
+  ASSERT_TRUE(testing::wait_for_status(rig.decoder, *id,
+                                       [](const StreamStatus& s) { return s.published == 50 && s.reconnects >= 1; }));
   EXPECT_EQ(first->wait(20s), 0);
   auto second = serve_http(media("h264.mp4"), port, false);
   auto got = collected.get();

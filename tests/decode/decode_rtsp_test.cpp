@@ -99,7 +99,8 @@ TEST(DecodeRtsp, an_rtsp_url_where_nothing_listens_fails_naming_it_within_the_co
   auto id = rig.decoder.add_stream(url, options);
   ASSERT_TRUE(id);
   // The state, not wait(): a finished stream lingers until its end-of-stream marker is taken.
-  ASSERT_TRUE(testing::wait_for_status(rig.decoder, *id, [](const StreamStatus& s) { return s.state == StreamState::error; }, 10s));
+  ASSERT_TRUE(testing::wait_for_status(
+      rig.decoder, *id, [](const StreamStatus& s) { return s.state == StreamState::error; }, 10s));
   EXPECT_LT(std::chrono::steady_clock::now() - start, 2s + 3s);
   auto status = rig.decoder.status(*id);
   EXPECT_NE(status->message.find(url), std::string::npos) << status->message;
@@ -117,7 +118,8 @@ TEST(DecodeRtsp, an_rtsp_server_that_never_answers_times_out_after_the_connect_t
   const auto start = std::chrono::steady_clock::now();
   auto id = rig.decoder.add_stream(url, options);
   ASSERT_TRUE(id);
-  ASSERT_TRUE(testing::wait_for_status(rig.decoder, *id, [](const StreamStatus& s) { return s.state == StreamState::error; }, 10s));
+  ASSERT_TRUE(testing::wait_for_status(
+      rig.decoder, *id, [](const StreamStatus& s) { return s.state == StreamState::error; }, 10s));
   const auto took = std::chrono::steady_clock::now() - start;
   EXPECT_GE(took, 1s);
   EXPECT_LT(took, 1s + 3s);

@@ -55,7 +55,8 @@ TEST(DecodeUdp, an_mpegts_stream_arrives_and_the_senders_silence_ends_it_after_t
   auto sender = send_udp(media("h264.mp4"), port);
   EXPECT_EQ(sender->wait(30s), 0);
   const auto sender_done = std::chrono::steady_clock::now();
-  ASSERT_TRUE(testing::wait_for_status(rig.decoder, *id, [](const StreamStatus& s) { return s.finished(); }, 20s));
+  ASSERT_TRUE(testing::wait_for_status(
+      rig.decoder, *id, [](const StreamStatus& s) { return s.finished(); }, 20s));
   EXPECT_LT(std::chrono::steady_clock::now() - sender_done, 1s + 4s) << "the read timeout ended the stream";
 
   auto got = collected.get();
@@ -91,8 +92,9 @@ TEST(DecodeUdp, with_reconnect_a_silent_udp_source_waits_for_the_next_sender_and
 
   auto second = send_udp(media("h264.mp4"), port);
   EXPECT_EQ(second->wait(30s), 0);
-  ASSERT_TRUE(testing::wait_for_status(rig.decoder, *id, [&](const StreamStatus& s) { return s.published >= before + 45; }))
-      << rig.decoder.status(*id)->message;
+  ASSERT_TRUE(testing::wait_for_status(rig.decoder, *id, [&](const StreamStatus& s) {
+    return s.published >= before + 45;
+  })) << rig.decoder.status(*id)->message;
   ASSERT_TRUE(rig.decoder.remove_stream(*id));
   auto got = collected.get();
   ASSERT_TRUE(got.complete);

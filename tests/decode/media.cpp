@@ -55,10 +55,15 @@ void write_atomically(const std::string& path, const std::vector<char>& bytes) {
 void make_images(const std::string& dir) {
   const std::string tmp = tmp_name(dir);
   fs::create_directories(tmp);
-  struct Pic { const char* name; const char* size; };
-  const Pic pics[] = {{"a0.png", "64x48"}, {"a1.jpg", "80x60"}, {"a2.bmp", "96x72"}, {"b0.png", "112x84"}, {"b1.jpg", "128x96"}};
+  struct Pic {
+    const char* name;
+    const char* size;
+  };
+  const Pic pics[] = {
+      {"a0.png", "64x48"}, {"a1.jpg", "80x60"}, {"a2.bmp", "96x72"}, {"b0.png", "112x84"}, {"b1.jpg", "128x96"}};
   for (const auto& pic : pics) {
-    const std::string cmd = std::string(kFfmpeg) + "-f lavfi -i testsrc=size=" + pic.size + ":rate=1 -frames:v 1 '" + tmp + "/" + pic.name + "'";
+    const std::string cmd = std::string(kFfmpeg) + "-f lavfi -i testsrc=size=" + pic.size + ":rate=1 -frames:v 1 '" +
+                            tmp + "/" + pic.name + "'";
     check(run_shell(cmd), cmd);
   }
   // Between the good ones by name: a PNG that is garbage, and an empty JPEG.
@@ -135,8 +140,7 @@ std::vector<std::uint8_t> reference_raw(const std::string& file, const std::stri
                                         const std::string& size) {
   const std::string out = media_dir() + "/ref-" + std::to_string(::getpid()) + "-" + pix_fmt + ".raw";
   const std::string cmd = std::string(kFfmpeg) + "-i '" + file + "' -frames:v " + std::to_string(frames) +
-                          " -pix_fmt " + pix_fmt +
-                          (size.empty() ? "" : " -s " + size) + " -f rawvideo '" + out + "'";
+                          " -pix_fmt " + pix_fmt + (size.empty() ? "" : " -s " + size) + " -f rawvideo '" + out + "'";
   check(run_shell(cmd), cmd);
   auto bytes = read_all(out);
   fs::remove(out);

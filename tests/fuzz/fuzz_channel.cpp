@@ -40,13 +40,13 @@ namespace {
 using namespace framebus;
 using namespace std::chrono_literals;
 
-constexpr std::uint8_t kFlagLobbyBase = 1U << 0;   // start from the lobby snapshot
-constexpr std::uint8_t kFlagKeepLock = 1U << 1;    // keep a lock word the patches set (takeover)
-constexpr std::uint8_t kFlagTruncate = 1U << 2;    // write only part of the file
-constexpr std::uint8_t kFlagSecondGroup = 1U << 3; // consume as group "g1" instead of "g0"
-constexpr std::uint8_t kFlagNewGroup = 1U << 4;    // consume as a group that does not exist yet
-constexpr std::uint8_t kFlagProduce = 1U << 5;     // also join as a producer
-constexpr std::uint8_t kFlagList = 1U << 6;        // also list every channel of the host
+constexpr std::uint8_t kFlagLobbyBase = 1U << 0;    // start from the lobby snapshot
+constexpr std::uint8_t kFlagKeepLock = 1U << 1;     // keep a lock word the patches set (takeover)
+constexpr std::uint8_t kFlagTruncate = 1U << 2;     // write only part of the file
+constexpr std::uint8_t kFlagSecondGroup = 1U << 3;  // consume as group "g1" instead of "g0"
+constexpr std::uint8_t kFlagNewGroup = 1U << 4;     // consume as a group that does not exist yet
+constexpr std::uint8_t kFlagProduce = 1U << 5;      // also join as a producer
+constexpr std::uint8_t kFlagList = 1U << 6;         // also list every channel of the host
 
 // Above any pid_max Linux allows (4194304), so /proc never has it.
 constexpr std::uint64_t kDeadPid = 0x3FFFFFF0ULL;
@@ -78,7 +78,7 @@ void need_ok(Result<void> r, const char* what) {
 Snapshot snapshot(const std::string& name) {
   Snapshot s;
   const int fd = ::open(channel_path(name).c_str(), O_RDONLY | O_CLOEXEC);
-  struct stat st{};
+  struct stat st {};
   if (fd < 0 || ::fstat(fd, &st) != 0) std::abort();
   s.bytes.resize(static_cast<std::size_t>(st.st_size));
   if (::pread(fd, s.bytes.data(), s.bytes.size(), 0) != static_cast<ssize_t>(s.bytes.size())) std::abort();
@@ -110,9 +110,11 @@ Snapshot build_group_base(const std::string& name) {
   const std::array<std::byte, 5> user{std::byte{1}, std::byte{2}, std::byte{3}, std::byte{4}, std::byte{5}};
   need_ok(tx.send(bytes, {.stream = 0, .frame = 7, .pts = 70, .user = user}), "send bytes");
   const std::array<std::byte, 64> gray{};
-  need_ok(tx.send(gray, {.stream = 1, .frame = 1, .kind = PayloadKind::image,
-                         .image = ImageDesc::packed(8, 8, PixelFormat::gray8)}),
-          "send image");
+  need_ok(
+      tx.send(
+          gray,
+          {.stream = 1, .frame = 1, .kind = PayloadKind::image, .image = ImageDesc::packed(8, 8, PixelFormat::gray8)}),
+      "send image");
   MessageMeta tensor{.stream = 2, .frame = 2, .kind = PayloadKind::tensor};
   tensor.tensor.dtype = DType::float32;
   tensor.tensor.ndim = 2;
@@ -157,7 +159,8 @@ void make_participants_dead(std::vector<std::uint8_t>& image, const Snapshot& ba
   std::memcpy(&lock, lock_at, sizeof lock);
   if (!keep_lock) {
     lock = 0;
-  } else if (const std::uint32_t owner = lock & detail::kLockOwnerMask; owner >= 1 && owner <= detail::kMaxParticipants) {
+  } else if (const std::uint32_t owner = lock & detail::kLockOwnerMask;
+             owner >= 1 && owner <= detail::kMaxParticipants) {
     // A free entry named as the lock owner would be claimed by this process, which would then
     // wait on itself: make the owner a dead participant instead.
     std::uint64_t id = 0;

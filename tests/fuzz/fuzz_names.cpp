@@ -19,8 +19,8 @@
 
 #include "common/names.hpp"
 #include "framebus/channel/admin.hpp"
-#include "framebus/message.hpp"
 #include "framebus/channel/options.hpp"
+#include "framebus/message.hpp"
 
 namespace {
 

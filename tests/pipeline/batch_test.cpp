@@ -5,8 +5,8 @@
 #include <chrono>
 #include <stop_token>
 
-#include "framebus/pipeline/batch.hpp"
 #include "framebus/channel/producer.hpp"
+#include "framebus/pipeline/batch.hpp"
 #include "support/cancel_timing.hpp"
 #include "support/channel_helpers.hpp"
 #include "support/child_process.hpp"

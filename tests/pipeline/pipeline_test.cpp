@@ -49,7 +49,8 @@ void write_bmp(const fs::path& path, std::uint32_t w, std::uint32_t h, std::uint
       p[2] = static_cast<std::uint8_t>((x + y) * 2 + seed * 10);
     }
   }
-  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
 }
 
 class PipelineTest : public ::testing::Test {

@@ -27,8 +27,7 @@ Result<void> send_frame(Producer& producer, std::uint32_t stream, std::uint64_t 
 bool payload_matches(const Message& sample);
 
 /// Receives until end of channel (or `limit` messages, or a 10 s gap), returning what came.
-std::vector<Got> drain(Consumer& consumer, std::size_t limit = SIZE_MAX,
-                       Duration gap = std::chrono::seconds(10));
+std::vector<Got> drain(Consumer& consumer, std::size_t limit = SIZE_MAX, Duration gap = std::chrono::seconds(10));
 
 /// Closes `producer` on another thread: close() lingers until the consumers have taken its
 /// messages, so a test that consumes on this thread closes in the background.

@@ -8,14 +8,14 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <fstream>
-#include <iterator>
-#include <thread>
-#include <sstream>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace framebus::testing {
 
@@ -69,7 +69,8 @@ std::optional<std::string> Pipe::receive(std::chrono::milliseconds timeout) {
       buffer_.erase(0, nl + 1);
       return line;
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return std::nullopt;
     pollfd pfd{read_fd_, POLLIN, 0};
     const int r = ::poll(&pfd, 1, static_cast<int>(left.count()));

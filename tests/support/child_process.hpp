@@ -7,10 +7,10 @@
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <vector>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace framebus::testing {
 

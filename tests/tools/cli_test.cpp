@@ -39,9 +39,7 @@ using nlohmann::json;
 // Helpers
 
 /// A channel name no other test (or concurrent run) uses.
-std::string unique_name(const std::string& tag) {
-  return "cli_test." + tag + "." + std::to_string(::getpid());
-}
+std::string unique_name(const std::string& tag) { return "cli_test." + tag + "." + std::to_string(::getpid()); }
 
 bool shm_exists(const std::string& name) {
   struct stat st {};
@@ -280,9 +278,8 @@ framebus::ProducerOptions small_options(std::uint32_t slots, std::uint64_t slot_
 TEST(Cli, version_flag_prints_the_library_version) {
   const CliResult r = run_cli({"--version"});
   EXPECT_EQ(r.exit_code, 0) << r;
-  const std::string version = std::to_string(framebus::kVersionMajor) + "." +
-                              std::to_string(framebus::kVersionMinor) + "." +
-                              std::to_string(framebus::kVersionPatch);
+  const std::string version = std::to_string(framebus::kVersionMajor) + "." + std::to_string(framebus::kVersionMinor) +
+                              "." + std::to_string(framebus::kVersionPatch);
   EXPECT_NE(r.out.find("framebus " + version), std::string::npos) << r;
 }
 
@@ -544,8 +541,8 @@ TEST(CliRm, names_that_could_leave_dev_shm_are_rejected_and_nothing_is_removed) 
   ASSERT_EQ(::mkdir(framebus::channel_path(planted).c_str(), 0777), 0);
   const std::string victim = "/tmp/framebus-cli-victim-" + std::to_string(::getpid());
   { std::ofstream(victim) << "keep"; }
-  const std::vector<std::string> names = {"../x", "/x", "a/b", "..", ".", "", std::string(201, 'a'),
-                                          planted + "/../../.." + victim, planted + "/x"};
+  const std::vector<std::string> names = {
+      "../x", "/x", "a/b", "..", ".", "", std::string(201, 'a'), planted + "/../../.." + victim, planted + "/x"};
   for (const std::string& name : names) {
     const CliResult r = run_cli({"rm", name});
     EXPECT_EQ(r.exit_code, 1) << name << "\n" << r;

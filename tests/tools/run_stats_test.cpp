@@ -39,9 +39,7 @@ std::vector<std::string> words_of(const std::string& text) {
   return words;
 }
 
-bool is_number(const std::string& s) {
-  return !s.empty() && s.find_first_not_of("0123456789.") == std::string::npos;
-}
+bool is_number(const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789.") == std::string::npos; }
 
 // Whether `words` from position `at` on are `pattern`, where "#" stands for any number.
 bool matches_at(const std::vector<std::string>& words, std::size_t at, const std::vector<std::string>& pattern) {
@@ -88,8 +86,10 @@ class RunStatsTest : public ::testing::Test {
     stats_.decoder[1] = DecoderStream{"pictures/", "eof", "", 0.0, 4, 0, 0};
     stats_.channel_drops[0] = 2;
     stats_.queued = 7;
-    for (std::uint64_t i = 0; i < 10; ++i) add(frame(0, i, kSecond + static_cast<std::int64_t>(i) * 100 * kMs), 20 * kMs);
-    for (std::uint64_t i = 0; i < 4; ++i) add(frame(1, i, kSecond + static_cast<std::int64_t>(i) * 100 * kMs), 40 * kMs);
+    for (std::uint64_t i = 0; i < 10; ++i)
+      add(frame(0, i, kSecond + static_cast<std::int64_t>(i) * 100 * kMs), 20 * kMs);
+    for (std::uint64_t i = 0; i < 4; ++i)
+      add(frame(1, i, kSecond + static_cast<std::int64_t>(i) * 100 * kMs), 40 * kMs);
   }
 
   void add(InferenceResult r, std::int64_t latency_ns) {
@@ -224,8 +224,8 @@ TEST_F(RunStatsTest, the_summary_has_a_stream_table_and_a_worker_table) {
   std::ostringstream out;
   print_summary(out, stats_, sink_);
   const std::string text = out.str();
-  ASSERT_TRUE(has_line(text, {"stream", "frames", "fps", "p50", "ms", "p99", "ms", "gaps", "drops", "redelivered",
-                              "state"}))
+  ASSERT_TRUE(
+      has_line(text, {"stream", "frames", "fps", "p50", "ms", "p99", "ms", "gaps", "drops", "redelivered", "state"}))
       << text;
   ASSERT_TRUE(has_line(text, {"worker", "frames", "batches", "busy", "%", "restarts"})) << text;
   EXPECT_TRUE(has_line(text, {"0", "10", "5.0", "#", "#", "0", "3", "0", "running"})) << text;

@@ -66,8 +66,9 @@ class Run : public ::testing::Test {
 
   std::vector<std::string> args(const std::vector<std::string>& extra,
                                 const std::vector<std::string>& sources = {"a.mp4", "pics"}) const {
-    std::vector<std::string> a{"run", "--model", kModel, "--labels", kLabels, "--out", out_, "--report", report_,
-                               "--name", prefix_, "--progress-interval", "0.2"};
+    std::vector<std::string> a{"run", "--model",  kModel,  "--labels", kLabels, "--out",
+                               out_,  "--report", report_, "--name",   prefix_, "--progress-interval",
+                               "0.2"};
     for (const auto& s : sources) a.insert(a.end(), {"--source", kDir + "/" + s});
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
@@ -211,7 +212,8 @@ TEST_F(Run, a_worker_killed_with_sigkill_while_holding_frames_is_replaced_and_it
   std::uint64_t again = 0;
   const auto summary = report();
   for (const auto& w : summary["workers"]) restarts += w["restarts"].get<int>();
-  for (const auto& s : summary["streams"]) again += s["redelivered"].get<std::uint64_t>() + s["duplicates"].get<std::uint64_t>();
+  for (const auto& s : summary["streams"])
+    again += s["redelivered"].get<std::uint64_t>() + s["duplicates"].get<std::uint64_t>();
   EXPECT_EQ(restarts, 1) << testing::read_text(log_);
   EXPECT_GT(again, 0U) << "the frames the killed worker held came back: " << summary.dump(2);
   EXPECT_FALSE(any_channel_left());
@@ -232,14 +234,16 @@ TEST_F(Run, a_frame_that_crashes_every_worker_is_given_up_after_three_and_report
     const auto j = nlohmann::json::parse(line);
     EXPECT_FALSE(j.contains("gap")) << line;
     frames[j["stream"].get<std::uint32_t>()].push_back(j["frame"].get<std::uint64_t>());
-    if (j.value("failed", false)) failed.push_back(j["frame"].get<std::uint64_t>() + 1000 * j["stream"].get<std::uint64_t>());
+    if (j.value("failed", false))
+      failed.push_back(j["frame"].get<std::uint64_t>() + 1000 * j["stream"].get<std::uint64_t>());
   }
   EXPECT_EQ(failed, std::vector<std::uint64_t>{7}) << "only the poisonous frame fails; its batch mates are classified";
   ASSERT_EQ(frames[0].size(), static_cast<std::size_t>(kVideoFrames)) << "every frame once, in order";
   for (std::size_t i = 0; i < frames[0].size(); ++i) EXPECT_EQ(frames[0][i], i);
   EXPECT_EQ(frames[1].size(), static_cast<std::size_t>(kPictures));
   EXPECT_NE(testing::read_text(log_).find("stream 0 frame 7 killed 3 workers"), std::string::npos)
-      << "three deliveries killed three workers, then the frame was given up:\n" << testing::read_text(log_);
+      << "three deliveries killed three workers, then the frame was given up:\n"
+      << testing::read_text(log_);
   EXPECT_FALSE(any_channel_left());
 }
 

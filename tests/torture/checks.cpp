@@ -32,7 +32,8 @@ std::uint64_t at(const std::map<std::uint32_t, std::uint64_t>& m, std::uint32_t 
 
 class Checker {
  public:
-  Checker(const TrialPlan& plan, DriverOutput& out) : plan_(plan), l_(out.ledger), fs_(out.final_state), r_(out.result) {}
+  Checker(const TrialPlan& plan, DriverOutput& out)
+      : plan_(plan), l_(out.ledger), fs_(out.final_state), r_(out.result) {}
 
   void run() {
     for (const std::string& e : l_.errors) add(ViolationKind::error, e);
@@ -63,14 +64,15 @@ class Checker {
     for (std::size_t g = 0; g < l_.data.size(); ++g) {
       for (const auto& [key, rc] : l_.data[g]) {
         if (l_.abandoned.count(key) != 0) {
-          add(ViolationKind::corruption, "group " + group_name(g) + " received " + message_name(key) +
-                                             ", sent into a channel whose participants all died before it was reclaimed");
+          add(ViolationKind::corruption,
+              "group " + group_name(g) + " received " + message_name(key) +
+                  ", sent into a channel whose participants all died before it was reclaimed");
         } else if (l_.unsent.count(key) != 0) {
           add(ViolationKind::corruption, "group " + group_name(g) + " received " + message_name(key) +
                                              ", whose producer was killed before publishing it");
         } else if (l_.discarded.count(key) != 0) {
-          add(ViolationKind::corruption, "group " + group_name(g) + " received " + message_name(key) +
-                                             ", whose loan the policies had discarded");
+          add(ViolationKind::corruption,
+              "group " + group_name(g) + " received " + message_name(key) + ", whose loan the policies had discarded");
         } else if (l_.confirmed.count(key) == 0 && l_.uncertain.count(key) == 0) {
           add(ViolationKind::corruption, "group " + group_name(g) + " received " + message_name(key) + ", never sent");
         }
@@ -89,11 +91,12 @@ class Checker {
       for (const auto& [stream, rc] : l_.eos[g]) {
         seen.insert(stream);
         if (l_.eos_confirmed.count(stream) == 0 && l_.eos_uncertain.count(stream) == 0) {
-          add(ViolationKind::corruption, "group " + group_name(g) + " received end-of-stream " + std::to_string(stream) + ", never sent");
+          add(ViolationKind::corruption,
+              "group " + group_name(g) + " received end-of-stream " + std::to_string(stream) + ", never sent");
         }
         if (rc.plain > 1) {
-          add(ViolationKind::duplicate, "group " + group_name(g) + " received end-of-stream " + std::to_string(stream) + " " +
-                                            std::to_string(rc.plain) + " times without the redelivered flag");
+          add(ViolationKind::duplicate, "group " + group_name(g) + " received end-of-stream " + std::to_string(stream) +
+                                            " " + std::to_string(rc.plain) + " times without the redelivered flag");
         }
       }
     }
@@ -101,7 +104,8 @@ class Checker {
     for (std::size_t g = 0; g < l_.eos.size(); ++g) {
       for (const std::uint32_t stream : seen) {
         if (l_.eos[g].count(stream) == 0) {
-          add(ViolationKind::loss, "group " + group_name(g) + " never received end-of-stream " + std::to_string(stream));
+          add(ViolationKind::loss,
+              "group " + group_name(g) + " never received end-of-stream " + std::to_string(stream));
         }
       }
     }
@@ -144,7 +148,8 @@ class Checker {
         }
       }
       for (const auto& [stream, rc] : l_.eos[g]) {
-        for (const Receipts::Redelivery& r : rc.redeliveries) unexplained.emplace_back(r.ns, "end-of-stream " + std::to_string(stream));
+        for (const Receipts::Redelivery& r : rc.redeliveries)
+          unexplained.emplace_back(r.ns, "end-of-stream " + std::to_string(stream));
       }
       std::sort(spare.begin(), spare.end());
       std::sort(unexplained.begin(), unexplained.end());
@@ -154,8 +159,9 @@ class Checker {
           ++next;
           continue;
         }
-        add(ViolationKind::duplicate, "group " + group_name(g) + " received " + what +
-                                          " flagged redelivered, but no consumer of the group that had taken it died before");
+        add(ViolationKind::duplicate,
+            "group " + group_name(g) + " received " + what +
+                " flagged redelivered, but no consumer of the group that had taken it died before");
       }
     }
   }
@@ -172,11 +178,11 @@ class Checker {
     const std::uint64_t known = l_.confirmed.size() + l_.discarded.size();
     const std::uint64_t entered = fs_.published - std::min<std::uint64_t>(eos, fs_.published) + fs_.discarded;
     if (entered < known || entered > known + l_.uncertain.size()) {
-      add(ViolationKind::loss, "the channel counts " + std::to_string(entered) + " data messages published or discarded (" +
-                                   std::to_string(fs_.published) + " published, " + std::to_string(eos) +
-                                   " of them end-of-stream markers, " + std::to_string(fs_.discarded) + " discarded), but " +
-                                   std::to_string(known) + " were confirmed and " + std::to_string(l_.uncertain.size()) +
-                                   " uncertain");
+      add(ViolationKind::loss, "the channel counts " + std::to_string(entered) +
+                                   " data messages published or discarded (" + std::to_string(fs_.published) +
+                                   " published, " + std::to_string(eos) + " of them end-of-stream markers, " +
+                                   std::to_string(fs_.discarded) + " discarded), but " + std::to_string(known) +
+                                   " were confirmed and " + std::to_string(l_.uncertain.size()) + " uncertain");
     }
     // What entered per stream: confirmed for sure, uncertain maybe (a producer killed inside publish()).
     std::map<std::uint32_t, std::uint64_t> known_by_stream = per_stream(l_.confirmed);
@@ -220,23 +226,26 @@ class Checker {
 
       if (received > entered) {
         add(ViolationKind::corruption, who + " received " + std::to_string(received) +
-                                           " distinct messages, more than the " + std::to_string(entered) + " published");
+                                           " distinct messages, more than the " + std::to_string(entered) +
+                                           " published");
       }
       const std::uint64_t dropped = info->dropped;
       if (info->policy == Policy::block && dropped != 0) {
         // Design (docs/design.md, back-pressure): a producer that finds no free slot for a block
         // group evicts a message only drop groups wait for, or waits; a block group never loses
         // a message, not even one the whole channel discards.
-        add(ViolationKind::loss, who + " counts " + std::to_string(dropped) + " drops (" + std::to_string(info->expired) +
+        add(ViolationKind::loss, who + " counts " + std::to_string(dropped) + " drops (" +
+                                     std::to_string(info->expired) +
                                      " of them expired at a close); a block group must drop nothing");
       }
       check_dead_letters(g, *info);
       // received + dropped - lost = entered, lost in [lost_total, lost_total + lost_open_total].
       if (received + dropped < entered + lost_total || received + dropped > entered + lost_total + lost_open_total) {
-        add(ViolationKind::loss, who + " counts " + std::to_string(dropped) + " drops: " + std::to_string(entered) +
-                                     " messages entered the channel, the group received " + std::to_string(received) + " (" +
-                                     std::to_string(lost_total) + " of them lost again after their consumer died" +
-                                     (lost_open_total != 0 ? ", " + std::to_string(lost_open_total) + " maybe" : std::string()) + ")");
+        add(ViolationKind::loss,
+            who + " counts " + std::to_string(dropped) + " drops: " + std::to_string(entered) +
+                " messages entered the channel, the group received " + std::to_string(received) + " (" +
+                std::to_string(lost_total) + " of them lost again after their consumer died" +
+                (lost_open_total != 0 ? ", " + std::to_string(lost_open_total) + " maybe" : std::string()) + ")");
       }
       // The same per stream: what entered is exact unless a producer of the stream was killed
       // inside publish() (uncertain), then a range.
@@ -251,8 +260,8 @@ class Checker {
         }
       }
       if (by_stream_sum != dropped) {
-        add(ViolationKind::loss, who + " counts " + std::to_string(dropped) + " drops, but " + std::to_string(by_stream_sum) +
-                                     " by stream");
+        add(ViolationKind::loss,
+            who + " counts " + std::to_string(dropped) + " drops, but " + std::to_string(by_stream_sum) + " by stream");
       }
       for (const std::uint32_t stream : streams) {
         // entered_s = received_s + dropped_s - lost_s, lost_s in [lost, lost + lost_open].
@@ -265,7 +274,8 @@ class Checker {
           add(ViolationKind::loss, who + ", stream " + std::to_string(stream) + ": received " +
                                        std::to_string(at(received_by_stream, stream)) + ", dropped " +
                                        std::to_string(at(dropped_by_stream, stream)) + ", lost again " +
-                                       std::to_string(at(lost, stream)) + ", but " + std::to_string(known_s) + " entered" +
+                                       std::to_string(at(lost, stream)) + ", but " + std::to_string(known_s) +
+                                       " entered" +
                                        (max_s != known_s ? " (up to " + std::to_string(max_s) + ")" : std::string()));
         }
       }
@@ -282,17 +292,20 @@ class Checker {
         open_deaths += d.in_open ? 1 : 0;
       }
       if (info->delivered < logged || info->delivered > logged + open_deaths) {
-        add(ViolationKind::corruption, who + " counts " + std::to_string(info->delivered) + " deliveries, but its consumers reported " +
-                                           std::to_string(logged) +
-                                           (open_deaths != 0 ? " (and " + std::to_string(open_deaths) + " were killed in open)" : std::string()));
+        add(ViolationKind::corruption,
+            who + " counts " + std::to_string(info->delivered) + " deliveries, but its consumers reported " +
+                std::to_string(logged) +
+                (open_deaths != 0 ? " (and " + std::to_string(open_deaths) + " were killed in open)" : std::string()));
       }
       // Each sample a killed consumer held went back once, or was given up as a dead letter (give
       // or take one per consumer killed in open).
       const std::uint64_t back = info->redelivered + info->dead_letters;
       if (back + open_deaths < held_at_death || back > held_at_death + open_deaths) {
-        add(ViolationKind::corruption, who + " counts " + std::to_string(info->redelivered) + " redelivered samples and " +
-                                           std::to_string(info->dead_letters) + " dead letters, but its killed consumers held " + std::to_string(held_at_death) +
-                                           (open_deaths != 0 ? " (and " + std::to_string(open_deaths) + " were killed in open)" : std::string()));
+        add(ViolationKind::corruption,
+            who + " counts " + std::to_string(info->redelivered) + " redelivered samples and " +
+                std::to_string(info->dead_letters) + " dead letters, but its killed consumers held " +
+                std::to_string(held_at_death) +
+                (open_deaths != 0 ? " (and " + std::to_string(open_deaths) + " were killed in open)" : std::string()));
       }
     }
   }
@@ -325,9 +338,10 @@ class Checker {
       }
     }
     if (info.dead_letters < certain || info.dead_letters > certain + open_deaths) {
-      add(ViolationKind::loss, who + " counts " + std::to_string(info.dead_letters) + " dead letters, but " +
-                                   std::to_string(certain) + " messages killed " + std::to_string(limit) +
-                                   " of its consumers" + (open_deaths != 0 ? " (" + std::to_string(open_deaths) + " more killed in open)" : std::string()));
+      add(ViolationKind::loss,
+          who + " counts " + std::to_string(info.dead_letters) + " dead letters, but " + std::to_string(certain) +
+              " messages killed " + std::to_string(limit) + " of its consumers" +
+              (open_deaths != 0 ? " (" + std::to_string(open_deaths) + " more killed in open)" : std::string()));
     }
     for (const DeadLetter& d : info.recent_dead_letters) {
       const std::uint64_t key = message_key(d.stream, d.frame);
@@ -335,7 +349,8 @@ class Checker {
       const std::uint32_t n = it == holders.end() ? 0 : it->second;
       if (n + open_deaths < limit || d.deliveries != limit) {
         add(ViolationKind::duplicate, who + " gave " + message_name(key) + " up after " + std::to_string(d.deliveries) +
-                                          " deliveries, but only " + std::to_string(n) + " of its consumers died holding it");
+                                          " deliveries, but only " + std::to_string(n) +
+                                          " of its consumers died holding it");
       }
       const auto rc = l_.data[g].find(key);
       if (rc != l_.data[g].end() && l_.consumer_deaths.count(rc->second.last_receiver) == 0) {
@@ -348,7 +363,8 @@ class Checker {
     if (fs_.have_info) {
       if (fs_.info.free_slots != fs_.info.slot_count) {
         add(ViolationKind::leak, std::to_string(fs_.info.slot_count - fs_.info.free_slots) + " of " +
-                                     std::to_string(fs_.info.slot_count) + " slots not free with every participant idle");
+                                     std::to_string(fs_.info.slot_count) +
+                                     " slots not free with every participant idle");
       }
       for (const GroupInfo& g : fs_.info.groups) {
         if (g.queued != 0 || g.held != 0) {
@@ -374,12 +390,18 @@ void check_trial(const TrialPlan& plan, DriverOutput& out) { Checker(plan, out).
 
 std::string_view to_string(ViolationKind kind) noexcept {
   switch (kind) {
-    case ViolationKind::hang: return "hang";
-    case ViolationKind::loss: return "loss";
-    case ViolationKind::duplicate: return "duplicate";
-    case ViolationKind::corruption: return "corruption";
-    case ViolationKind::leak: return "leak";
-    case ViolationKind::error: return "error";
+    case ViolationKind::hang:
+      return "hang";
+    case ViolationKind::loss:
+      return "loss";
+    case ViolationKind::duplicate:
+      return "duplicate";
+    case ViolationKind::corruption:
+      return "corruption";
+    case ViolationKind::leak:
+      return "leak";
+    case ViolationKind::error:
+      return "error";
   }
   return "unknown";
 }

@@ -60,14 +60,16 @@ bool Trial::execute(const KillPlan& k) {
   }
   // Everyone restarted so far is in the channel again: the survivors of this death are the
   // participants themselves, not processes still starting.
-  if (!wait_for([&] { return all_alive_opened(); }, kOpenTimeoutMs)) return hang("a restarted participant never opened the channel");
+  if (!wait_for([&] { return all_alive_opened(); }, kOpenTimeoutMs))
+    return hang("a restarted participant never opened the channel");
   check_name();
   v.pending_arm = "arm " + std::string(to_string(k.phase)) + " " + std::to_string(k.after);
   send(v, *v.pending_arm);
-  const bool reached = wait_for(
-      [&] { return v.paused || v.finished || !v.alive || (!v.producer && v.at_end && producers_done()); },
-      kPhaseTimeoutMs);
-  if (!reached) return hang("participant #" + std::to_string(v.index) + " never reached " + std::string(to_string(k.phase)));
+  const bool reached =
+      wait_for([&] { return v.paused || v.finished || !v.alive || (!v.producer && v.at_end && producers_done()); },
+               kPhaseTimeoutMs);
+  if (!reached)
+    return hang("participant #" + std::to_string(v.index) + " never reached " + std::string(to_string(k.phase)));
   if (!v.paused) {
     out_.result.kills_skipped += 1;
     return true;
@@ -82,11 +84,19 @@ bool Trial::execute(const KillPlan& k) {
   switch (phase) {
     case Phase::publish:
     case Phase::end_stream:
-    case Phase::open: kill = release_and_kill(v, phase); break;
-    case Phase::blocked: kill = kill_blocked(v); break;
-    case Phase::loan: kill = kill_now(v, phase, true, true); break;
+    case Phase::open:
+      kill = release_and_kill(v, phase);
+      break;
+    case Phase::blocked:
+      kill = kill_blocked(v);
+      break;
+    case Phase::loan:
+      kill = kill_now(v, phase, true, true);
+      break;
     case Phase::hold:
-    case Phase::lock: kill = kill_now(v, phase); break;
+    case Phase::lock:
+      kill = kill_now(v, phase);
+      break;
   }
   const std::string who = (v.producer ? "producer #" : "consumer #") + std::to_string(v.index) + " killed in " +
                           std::string(to_string(phase));
@@ -107,7 +117,8 @@ bool Trial::execute(const KillPlan& k) {
 
 // What the survivors of `v` wait for, whatever the phase: the lock if it died holding it; every
 // other producer still sending makes progress; every group keeps receiving from those producers.
-void Trial::watch_survivors(const Proc& v, Phase phase, const Kill& kill, const Before& before, const std::string& who) {
+void Trial::watch_survivors(const Proc& v, Phase phase, const Kill& kill, const Before& before,
+                            const std::string& who) {
   if (kill.held_lock || phase == Phase::lock) {
     add_watch(who + " holding the channel lock: nobody took it over", phase, kill.dead_ns,
               [this, repairs = before.repairs]() -> std::optional<std::int64_t> {
@@ -314,7 +325,8 @@ void Trial::check_reclaimed() {
   if (first_run_messages_ == 0 || !fs.have_info || plan_.kill_creator_in_open) return;
   if (fs.info.reclaimed == first_run_messages_) return;
   if (fs.info.reclaimed == 0 && out_.result.gc_removed_ours > 0) return;
-  out_.result.violations.push_back({ViolationKind::loss, "the re-created channel counts " + std::to_string(fs.info.reclaimed) +
+  out_.result.violations.push_back({ViolationKind::loss, "the re-created channel counts " +
+                                                             std::to_string(fs.info.reclaimed) +
                                                              " reclaimed messages; the killed first run left " +
                                                              std::to_string(first_run_messages_)});
 }

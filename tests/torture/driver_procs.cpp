@@ -146,8 +146,8 @@ void Trial::exited(Proc& p) {
   if (clean && p.cancelled) {
     p.respawn = true;  // left after cancelling its receive: starts again (respawn_cancelled)
     if (!p.holding.empty()) {
-      error("consumer #" + std::to_string(p.index) + " left after its cancel holding " + std::to_string(p.holding.size()) +
-            " samples it never released");
+      error("consumer #" + std::to_string(p.index) + " left after its cancel holding " +
+            std::to_string(p.holding.size()) + " samples it never released");
     }
   }
   if (!clean) {
@@ -194,7 +194,9 @@ void Trial::handle(Proc& p, const std::string& line) {
         out_.result.published += 1;
         break;
       }
-      case 'V': p.pending_v = static_cast<std::uint32_t>(parse_u64(f.at(1))); break;
+      case 'V':
+        p.pending_v = static_cast<std::uint32_t>(parse_u64(f.at(1)));
+        break;
       case 'Q':
         l.eos_confirmed.insert(static_cast<std::uint32_t>(parse_u64(f.at(1))));
         p.pending_v.reset();
@@ -254,10 +256,17 @@ void Trial::handle(Proc& p, const std::string& line) {
           send(p, "go");  // took the lock after the driver gave that stop up
         }
         break;
-      case 'D': deadline_record(p, f); break;
-      case 'C': cancel_record(p, f); break;
-      case 'Z': error("participant #" + std::to_string(p.index) + ": " + line.substr(2)); break;
-      default: error("participant #" + std::to_string(p.index) + " sent an unknown record: " + line);
+      case 'D':
+        deadline_record(p, f);
+        break;
+      case 'C':
+        cancel_record(p, f);
+        break;
+      case 'Z':
+        error("participant #" + std::to_string(p.index) + ": " + line.substr(2));
+        break;
+      default:
+        error("participant #" + std::to_string(p.index) + " sent an unknown record: " + line);
     }
   } catch (const std::exception&) {
     error("participant #" + std::to_string(p.index) + " sent a malformed record: " + line);

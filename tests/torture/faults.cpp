@@ -28,7 +28,8 @@ constexpr std::uint32_t kFirstRunStream = 999;
 bool Trial::run_stops(std::uint32_t before_kill) {
   for (const StopPlan& s : plan_.stops) {
     if (s.before_kill != before_kill) continue;
-    if (!wait_for([&] { return all_alive_opened(); }, kOpenTimeoutMs)) return hang("a participant never opened the channel before a stop");
+    if (!wait_for([&] { return all_alive_opened(); }, kOpenTimeoutMs))
+      return hang("a participant never opened the channel before a stop");
     Proc& v = procs_[s.victim];
     if (!v.alive || v.finished) {
       out_.result.stops_skipped += 1;
@@ -57,8 +58,8 @@ bool Trial::run_stops(std::uint32_t before_kill) {
             named = true;
             if (!info || info->lock_holder_pid != v.pid) {
               error("inspect_channel names pid " + std::to_string(info ? info->lock_holder_pid : -1) +
-                    " as the lock holder while participant #" + std::to_string(v.index) + " (pid " + std::to_string(v.pid) +
-                    ") is stopped holding it");
+                    " as the lock holder while participant #" + std::to_string(v.index) + " (pid " +
+                    std::to_string(v.pid) + ") is stopped holding it");
             }
           }
           return now_ns() >= until;
@@ -201,8 +202,10 @@ void Trial::check_name() {
   struct stat st {};
   if (::stat(channel_path(name_).c_str(), &st) == 0 && st.st_ino == ino_) return;
   name_lost_ = true;
-  out_.result.violations.push_back({ViolationKind::error, "the channel's name no longer refers to the channel its live participants use (removed or replaced" +
-                                                              std::string(plan_.gc_loop ? ", with a gc loop running)" : ")")});
+  out_.result.violations.push_back(
+      {ViolationKind::error,
+       "the channel's name no longer refers to the channel its live participants use (removed or replaced" +
+           std::string(plan_.gc_loop ? ", with a gc loop running)" : ")")});
 }
 
 void Trial::remember_name() {

@@ -65,7 +65,8 @@ int main(int argc, char** argv) {
     check_trial(plan, out);
     if (verbose) print_trial(progress, out.result);
     if (!out.result.violations.empty() && !json) {
-      std::cerr << "trial seed " << plan.seed << " FAILED; replay: framebus-torture --seed " << plan.seed << " --trials 1\n";
+      std::cerr << "trial seed " << plan.seed << " FAILED; replay: framebus-torture --seed " << plan.seed
+                << " --trials 1\n";
     }
     run.add(out.result);
   }

@@ -4,9 +4,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <ctime>
-#include <atomic>
 #include <deque>
 #include <optional>
 #include <thread>
@@ -333,7 +333,8 @@ class ConsumerRole : public Role {
     const std::int64_t received_ns = now_ns();
     const int redelivered = sample.redelivered() ? 1 : 0;
     if (sample.is_end_of_stream()) {
-      report("E " + std::to_string(sample.stream()) + " " + std::to_string(redelivered) + " " + std::to_string(received_ns));
+      report("E " + std::to_string(sample.stream()) + " " + std::to_string(redelivered) + " " +
+             std::to_string(received_ns));
       return;
     }
     Stamp stamp{};

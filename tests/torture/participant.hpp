@@ -19,7 +19,8 @@ struct ParticipantSpec {
   std::uint32_t eos_stream = 0;    ///< producers: stream id of this incarnation's end-of-stream marker
   bool pause_before_open = false;  ///< announce "A open" and wait for a token before opening
   std::uint64_t rng_seed = 0;      ///< payload sizes
-  std::uint32_t cancel_after = 0;  ///< consumers: cancel receive() from a second thread after this many messages (0: never)
+  std::uint32_t cancel_after =
+      0;  ///< consumers: cancel receive() from a second thread after this many messages (0: never)
   std::uint32_t cancel_delay_us = 0;
   int status_fd = -1;
   int control_fd = -1;

@@ -19,15 +19,17 @@ class Rng {
     return z ^ (z >> 31);
   }
   /// Uniform in [lo, hi].
-  std::uint32_t range(std::uint32_t lo, std::uint32_t hi) { return lo + static_cast<std::uint32_t>(next() % (hi - lo + 1)); }
+  std::uint32_t range(std::uint32_t lo, std::uint32_t hi) {
+    return lo + static_cast<std::uint32_t>(next() % (hi - lo + 1));
+  }
   bool chance(std::uint32_t percent) { return next() % 100 < percent; }
 
  private:
   std::uint64_t state_;
 };
 
-constexpr std::array<std::string_view, kPhaseCount> kPhaseNames = {"open", "loan", "publish", "blocked",
-                                                                    "end_stream", "hold", "lock"};
+constexpr std::array<std::string_view, kPhaseCount> kPhaseNames = {"open",       "loan", "publish", "blocked",
+                                                                   "end_stream", "hold", "lock"};
 
 }  // namespace
 
@@ -83,8 +85,8 @@ TrialPlan make_plan(std::uint64_t seed) {
   }
 
   plan.kill_creator_in_open = rng.chance(20);
-  const bool has_block = std::any_of(plan.groups.begin(), plan.groups.end(),
-                                     [](const GroupPlan& g) { return g.policy == Policy::block; });
+  const bool has_block =
+      std::any_of(plan.groups.begin(), plan.groups.end(), [](const GroupPlan& g) { return g.policy == Policy::block; });
   const std::uint32_t kills = rng.range(2, 4);
   for (std::uint32_t k = 0; k < kills; ++k) {
     KillPlan kp;

@@ -34,13 +34,13 @@ struct GroupPlan {
 
 struct ParticipantPlan {
   bool producer = false;
-  std::uint32_t stream = 0;     ///< producers: stream id of its messages (1-based)
-  std::uint32_t group = 0;      ///< consumers: index into TrialPlan::groups
-  std::uint64_t messages = 0;   ///< producers: how many messages to send
-  std::uint32_t pace_us = 0;    ///< producers: pause between messages (the frame interval)
-  std::uint32_t max_size = 0;   ///< producers: largest payload
-  std::uint32_t max_held = 1;   ///< consumers: samples kept at once
-  std::uint32_t work_us = 0;    ///< consumers: time spent on each message
+  std::uint32_t stream = 0;    ///< producers: stream id of its messages (1-based)
+  std::uint32_t group = 0;     ///< consumers: index into TrialPlan::groups
+  std::uint64_t messages = 0;  ///< producers: how many messages to send
+  std::uint32_t pace_us = 0;   ///< producers: pause between messages (the frame interval)
+  std::uint32_t max_size = 0;  ///< producers: largest payload
+  std::uint32_t max_held = 1;  ///< consumers: samples kept at once
+  std::uint32_t work_us = 0;   ///< consumers: time spent on each message
   /// Consumers: the first incarnation cancels its own receive() from a second thread after this
   /// many messages (0: never), then closes and exits; the driver starts it again.
   std::uint32_t cancel_after = 0;
@@ -48,9 +48,9 @@ struct ParticipantPlan {
 };
 
 struct KillPlan {
-  std::uint32_t victim = 0;     ///< index into TrialPlan::participants
+  std::uint32_t victim = 0;  ///< index into TrialPlan::participants
   Phase phase = Phase::loan;
-  std::uint32_t after = 1;      ///< messages the victim handles (once armed) before the phase
+  std::uint32_t after = 1;            ///< messages the victim handles (once armed) before the phase
   bool kill_restart_in_open = false;  ///< the restarted victim is killed again while opening
 };
 

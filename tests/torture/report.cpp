@@ -9,8 +9,9 @@ namespace framebus::torture {
 
 namespace {
 
-constexpr std::array<ViolationKind, 6> kKinds = {ViolationKind::hang, ViolationKind::loss, ViolationKind::duplicate,
-                                                 ViolationKind::corruption, ViolationKind::leak, ViolationKind::error};
+constexpr std::array<ViolationKind, 6> kKinds = {ViolationKind::hang,      ViolationKind::loss,
+                                                 ViolationKind::duplicate, ViolationKind::corruption,
+                                                 ViolationKind::leak,      ViolationKind::error};
 
 std::string fixed(double value, int decimals) {
   char buf[64];
@@ -18,7 +19,9 @@ std::string fixed(double value, int decimals) {
   return buf;
 }
 
-std::string replay_command(std::uint64_t seed) { return "framebus-torture --seed " + std::to_string(seed) + " --trials 1"; }
+std::string replay_command(std::uint64_t seed) {
+  return "framebus-torture --seed " + std::to_string(seed) + " --trials 1";
+}
 
 }  // namespace
 
@@ -66,8 +69,7 @@ void print_trial(std::ostream& out, const TrialResult& t) {
   out << "trial seed " << t.seed << ": " << kills << " kills, " << t.published << " published, " << t.delivered
       << " delivered, " << t.redelivered << " redelivered, " << t.dropped << " dropped, " << t.stops << " stops, "
       << t.cancels << " cancels, " << t.gc_passes << " gc passes" << (t.recreations != 0 ? ", re-created" : "")
-      << ", max recovery "
-      << fixed(t.max_recovery_ms, 1) << " ms, " << fixed(t.seconds, 2) << " s"
+      << ", max recovery " << fixed(t.max_recovery_ms, 1) << " ms, " << fixed(t.seconds, 2) << " s"
       << (t.violations.empty() ? "" : "  FAILED") << "\n";
 }
 
@@ -94,14 +96,14 @@ void print_text(std::ostream& out, const RunSummary& run) {
     out << (i ? ", " : " ") << to_string(static_cast<Phase>(i)) << " " << fixed(run.max_recovery_by_phase[i], 1);
   }
   out << " ms; lock take-overs: " << run.repairs << "\n";
-  out << "faults: " << run.stops << " stops (" << run.stops_in_lock << " holding the channel lock; " << run.stops_skipped
-      << " more found their victim done), " << run.cancels << " cancels (" << run.cancels_waiting
+  out << "faults: " << run.stops << " stops (" << run.stops_in_lock << " holding the channel lock; "
+      << run.stops_skipped << " more found their victim done), " << run.cancels << " cancels (" << run.cancels_waiting
       << " of a waiting receive; max " << fixed(run.max_cancel_ms, 1) << " ms to fail with closed, bound 1000 ms), "
       << run.gc_passes << " gc passes (" << run.gc_removed_ours << " removed a dead trial channel), " << run.recreations
       << " re-creations\n";
   out << "deadlines: " << run.overruns << " overruns (calls returning more than " << fixed(kDeadlineSlackMs, 0)
-      << " ms past their deadline); latest "
-      << fixed(run.max_overrun_ms, 1) << " ms past it; " << run.gave_up << " calls gave up at their deadline and retried\n";
+      << " ms past their deadline); latest " << fixed(run.max_overrun_ms, 1) << " ms past it; " << run.gave_up
+      << " calls gave up at their deadline and retried\n";
   for (const TrialResult& t : run.failed) {
     out << "FAILED trial seed " << t.seed << " (" << t.plan << ")\n";
     for (const Violation& v : t.violations) out << "  " << to_string(v.kind) << ": " << v.what << "\n";
@@ -116,11 +118,14 @@ void print_json(std::ostream& out, const RunSummary& run) {
   j["first_seed"] = run.first_seed;
   j["seconds"] = run.seconds;
   nlohmann::ordered_json kills;
-  for (std::size_t i = 0; i < run.kills.size(); ++i) kills[std::string(to_string(static_cast<Phase>(i)))] = run.kills[i];
+  for (std::size_t i = 0; i < run.kills.size(); ++i)
+    kills[std::string(to_string(static_cast<Phase>(i)))] = run.kills[i];
   j["kills"] = run.total_kills();
   j["kills_by_phase"] = kills;
   j["kills_skipped"] = run.kills_skipped;
-  j["messages"] = {{"published", run.published}, {"delivered", run.delivered}, {"redelivered", run.redelivered},
+  j["messages"] = {{"published", run.published},
+                   {"delivered", run.delivered},
+                   {"redelivered", run.redelivered},
                    {"dropped", run.dropped}};
   nlohmann::ordered_json by_policy;
   for (std::size_t i = 0; i < run.dropped_by_policy.size(); ++i) {
@@ -141,9 +146,14 @@ void print_json(std::ostream& out, const RunSummary& run) {
   j["max_recovery_ms_by_phase"] = by_phase;
   j["recovery_checks"] = run.recovery_checks;
   j["lock_takeovers"] = run.repairs;
-  j["faults"] = {{"stops", run.stops}, {"stops_in_lock", run.stops_in_lock}, {"stops_skipped", run.stops_skipped},
-                 {"cancels", run.cancels}, {"cancels_waiting", run.cancels_waiting}, {"max_cancel_ms", run.max_cancel_ms},
-                 {"gc_passes", run.gc_passes}, {"gc_removed_trial_channel", run.gc_removed_ours},
+  j["faults"] = {{"stops", run.stops},
+                 {"stops_in_lock", run.stops_in_lock},
+                 {"stops_skipped", run.stops_skipped},
+                 {"cancels", run.cancels},
+                 {"cancels_waiting", run.cancels_waiting},
+                 {"max_cancel_ms", run.max_cancel_ms},
+                 {"gc_passes", run.gc_passes},
+                 {"gc_removed_trial_channel", run.gc_removed_ours},
                  {"recreations", run.recreations}};
   j["deadlines"] = {{"overruns", run.overruns}, {"max_overrun_ms", run.max_overrun_ms}, {"gave_up", run.gave_up}};
   nlohmann::ordered_json failed = nlohmann::ordered_json::array();

@@ -22,7 +22,9 @@ namespace framebus::torture {
 inline constexpr double kDeadlineSlackMs = FRAMEBUS_TORTURE_DEADLINE_SLACK_MS;
 
 /// A data message's identity: its producer's stream and its sequence number.
-inline std::uint64_t message_key(std::uint32_t stream, std::uint64_t seq) { return (std::uint64_t{stream} << 40) | seq; }
+inline std::uint64_t message_key(std::uint32_t stream, std::uint64_t seq) {
+  return (std::uint64_t{stream} << 40) | seq;
+}
 
 /// Whether group `g` may lose a message that went back to its queue: drop_oldest drops queued
 /// messages, and any drop group has its oldest unheld message evicted to make room for a block
@@ -38,13 +40,13 @@ inline bool may_evict(const TrialPlan& plan, std::uint32_t g) {
 }
 
 struct Receipts {
-  std::uint32_t plain = 0;      ///< received without the redelivered flag
-  std::uint32_t flagged = 0;    ///< received flagged redelivered
+  std::uint32_t plain = 0;          ///< received without the redelivered flag
+  std::uint32_t flagged = 0;        ///< received flagged redelivered
   std::uint32_t last_receiver = 0;  ///< incarnation that received it last
   std::int64_t last_ns = 0;         ///< when that was (now_ns())
   struct Redelivery {
-    std::int64_t ns;          ///< when it was received flagged (now_ns())
-    std::uint32_t receiver;   ///< by which consumer incarnation
+    std::int64_t ns;         ///< when it was received flagged (now_ns())
+    std::uint32_t receiver;  ///< by which consumer incarnation
   };
   std::vector<Redelivery> redeliveries;  ///< each flagged receipt, in the order the driver read them
 
@@ -68,7 +70,7 @@ struct ConsumerDeath {
   /// Killed right after being let go into Consumer::open: it ran unpaused, so it may have taken one
   /// message (or marker) it had not reported yet, or released one without reporting it.
   bool in_open = false;
-  std::set<std::uint64_t> held;   ///< data messages reported received and not released
+  std::set<std::uint64_t> held;  ///< data messages reported received and not released
 };
 
 /// Everything the participants reported, per message and per group.
@@ -80,22 +82,22 @@ struct Ledger {
   std::set<std::uint64_t> abandoned;  ///< sent into a channel that was reclaimed after all its participants died
   std::set<std::uint32_t> eos_confirmed;
   std::set<std::uint32_t> eos_uncertain;
-  std::vector<std::map<std::uint64_t, Receipts>> data;  ///< per group
-  std::vector<std::map<std::uint32_t, Receipts>> eos;   ///< per group
+  std::vector<std::map<std::uint64_t, Receipts>> data;     ///< per group
+  std::vector<std::map<std::uint32_t, Receipts>> eos;      ///< per group
   std::map<std::uint32_t, ConsumerDeath> consumer_deaths;  ///< by incarnation
   std::uint64_t receipts = 0;
   std::uint64_t flagged_receipts = 0;
   std::vector<std::string> bad_checksums;
   std::vector<std::string> torn;
-  std::vector<std::string> errors;    ///< participants' own errors and unexpected exits
+  std::vector<std::string> errors;  ///< participants' own errors and unexpected exits
 };
 
 /// The channel as the driver saw it at the end, all participants idle.
 struct FinalState {
-  bool complete = false;              ///< the trial ran to its end (not aborted by a hang)
+  bool complete = false;  ///< the trial ran to its end (not aborted by a hang)
   bool have_info = false;
-  ChannelInfo info;                   ///< inspect_channel at the idle point
-  std::uint64_t published = 0;        ///< header counters, read from the driver's mapping
+  ChannelInfo info;             ///< inspect_channel at the idle point
+  std::uint64_t published = 0;  ///< header counters, read from the driver's mapping
   std::uint64_t discarded = 0;
   std::uint32_t repairs = 0;
   std::vector<std::string> shm_left;  ///< entries of this channel still in /dev/shm after the end
@@ -113,14 +115,14 @@ struct TrialResult {
   std::uint64_t seed = 0;
   std::string plan;
   std::array<std::uint32_t, kPhaseCount> kills{};
-  std::uint32_t kills_skipped = 0;    ///< the victim finished before reaching its phase
-  std::uint64_t published = 0;        ///< data messages whose publish() returned
-  std::uint64_t delivered = 0;        ///< receipts, all groups
-  std::uint64_t redelivered = 0;      ///< receipts flagged redelivered
-  std::uint64_t dropped = 0;          ///< the groups' drop counters, summed
-  std::array<std::uint64_t, 3> dropped_by_policy{};  ///< the same, by the group's Policy
-  std::uint32_t repairs = 0;          ///< lock take-overs from dead owners
-  double max_recovery_ms = 0;         ///< longest wait past a death (see driver.cpp)
+  std::uint32_t kills_skipped = 0;                          ///< the victim finished before reaching its phase
+  std::uint64_t published = 0;                              ///< data messages whose publish() returned
+  std::uint64_t delivered = 0;                              ///< receipts, all groups
+  std::uint64_t redelivered = 0;                            ///< receipts flagged redelivered
+  std::uint64_t dropped = 0;                                ///< the groups' drop counters, summed
+  std::array<std::uint64_t, 3> dropped_by_policy{};         ///< the same, by the group's Policy
+  std::uint32_t repairs = 0;                                ///< lock take-overs from dead owners
+  double max_recovery_ms = 0;                               ///< longest wait past a death (see driver.cpp)
   std::array<double, kPhaseCount> max_recovery_by_phase{};  ///< the same, by the phase of the kill
   std::uint32_t recovery_checks = 0;  ///< waits measured (each survivor criterion after each kill)
   std::uint32_t stops = 0;            ///< participants stopped (SIGSTOP) and continued

@@ -69,11 +69,11 @@ struct Proc {
   std::uint32_t spawns = 0;
   int control_fd = -1;
   std::optional<LineReader> status;
-  bool alive = false;     // running (not yet reaped)
+  bool alive = false;  // running (not yet reaped)
   bool opened = false;
-  bool finished = false;  // producer closed ("F")
-  bool at_end = false;    // consumer waits at end of channel
-  std::uint32_t go_generation = 0;  // consumer: producer_opens_ when it was last let go (or started)
+  bool finished = false;                   // producer closed ("F")
+  bool at_end = false;                     // consumer waits at end of channel
+  std::uint32_t go_generation = 0;         // consumer: producer_opens_ when it was last let go (or started)
   std::optional<std::string> pending_arm;  // the kill it was armed for and has not paused at yet
   std::vector<std::pair<std::int64_t, std::int64_t>> stopped_spans;  // SIGSTOP .. SIGCONT (INT64_MAX: still)
   bool expect_hold = false;  // a stop inside the lock is planned: it was told to take the lock
@@ -82,7 +82,7 @@ struct Proc {
   bool cancel_done = false;  // some incarnation did: later ones do not cancel
   bool respawn = false;      // left after its cancel: start it again
   bool paused = false;
-  bool stopped = false;   // SIGSTOP by the driver
+  bool stopped = false;  // SIGSTOP by the driver
   Phase paused_phase = Phase::loan;
   std::uint64_t next_seq = 0;
   std::optional<std::uint64_t> pending_w;
@@ -103,17 +103,17 @@ struct Kill {
 
 // One receipt, for the recovery watches: which producer's message, who took it, when.
 struct Receipt {
-  std::uint32_t producer;    // participant index of the producer (its stream), or UINT32_MAX
-  std::uint32_t receiver;    // consumer incarnation
+  std::uint32_t producer;  // participant index of the producer (its stream), or UINT32_MAX
+  std::uint32_t receiver;  // consumer incarnation
   std::int64_t ns;
 };
 
 // What had been logged just before a kill: records read by then were written before it.
 struct Before {
   std::uint32_t repairs = 0;
-  std::uint64_t redelivered = 0;       // the victim's group (consumers)
-  std::uint64_t dead_letters = 0;      // the same
-  std::vector<std::size_t> receipts;   // per group: length of its receipt log
+  std::uint64_t redelivered = 0;      // the victim's group (consumers)
+  std::uint64_t dead_letters = 0;     // the same
+  std::vector<std::size_t> receipts;  // per group: length of its receipt log
 };
 
 // One thing that survivors of a death wait for, and when they got it (see docs/reliability.md,
@@ -170,7 +170,8 @@ class Trial {
     // Each comes back, or is given up as a dead letter (the group's max_deliveries reached).
     add_watch(who + ": its group did not get back the " + std::to_string(held.size()) + " samples it held", phase,
               kill.dead_ns,
-              [this, group, target = before.redelivered + before.dead_letters + held.size()]() -> std::optional<std::int64_t> {
+              [this, group,
+               target = before.redelivered + before.dead_letters + held.size()]() -> std::optional<std::int64_t> {
                 const GroupCtl& g = seg_.group(group);
                 if (watch(g.redelivered) + watch(g.dead_letters) >= target) return now_ns();
                 return std::nullopt;
@@ -262,7 +263,8 @@ class Trial {
 
   template <typename Met>
   void add_watch(std::string what, Phase phase, std::int64_t dead_ns, Met met) {
-    watches_.push_back({std::move(what), phase, dead_ns, std::function<std::optional<std::int64_t>()>(std::move(met)), {}});
+    watches_.push_back(
+        {std::move(what), phase, dead_ns, std::function<std::optional<std::int64_t>()>(std::move(met)), {}});
   }
 
   void observe() {
@@ -370,7 +372,7 @@ class Trial {
   pid_t gc_pid_ = -1;                 // the helper collecting garbage in a loop
   int gc_status_ = -1;
   int gc_control_ = -1;
-  ino_t ino_ = 0;                     // the channel's file, once the participants share it
+  ino_t ino_ = 0;  // the channel's file, once the participants share it
   bool name_lost_ = false;
   std::uint32_t first_run_messages_ = 0;
   bool finished_ = false;

@@ -115,8 +115,7 @@ Stamp fill_payload(std::span<std::byte> payload, std::uint32_t stream, std::uint
 }
 
 std::uint32_t checksum(std::span<const std::byte> bytes) noexcept {
-  return static_cast<std::uint32_t>(
-      ::crc32_z(0L, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
+  return static_cast<std::uint32_t>(::crc32_z(0L, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
 }
 
 }  // namespace framebus::torture

@@ -9,7 +9,8 @@ namespace framebus::cli {
 std::vector<std::string> expand_pipeline_file(const std::vector<std::string>& args, std::string& error) {
   auto run = std::find(args.begin(), args.end(), "run");
   if (run == args.end()) return args;
-  auto config = std::find_if(run, args.end(), [](const std::string& a) { return a == "--config" || a.rfind("--config=", 0) == 0; });
+  auto config = std::find_if(run, args.end(),
+                             [](const std::string& a) { return a == "--config" || a.rfind("--config=", 0) == 0; });
   if (config == args.end()) return args;
   std::string path;
   auto rest = config + 1;

@@ -12,9 +12,9 @@
 #include <string>
 #include <string_view>
 
+#include "framebus/channel/options.hpp"
 #include "framebus/error.hpp"
 #include "framebus/message.hpp"
-#include "framebus/channel/options.hpp"
 
 namespace framebus {
 
@@ -86,7 +86,7 @@ struct Received {
   enum class Status { message, timeout, end_of_channel };
   Status status = Status::timeout;
   EndReason reason = EndReason::none;  ///< Set when status == end_of_channel.
-  Message message;                      ///< Set when status == message.
+  Message message;                     ///< Set when status == message.
 
   [[nodiscard]] bool has_message() const noexcept { return status == Status::message; }
   explicit operator bool() const noexcept { return has_message(); }

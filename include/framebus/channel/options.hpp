@@ -34,7 +34,6 @@ struct GroupSpec {
   std::uint32_t max_deliveries = 3;
 };
 
-
 struct ProducerOptions {
   /// Number of message slots: how many messages can be loaned, queued or held at once.
   std::uint32_t slots = 16;

@@ -8,12 +8,12 @@
 #include <span>
 #include <stop_token>
 #include <string>
-#include <vector>
 #include <string_view>
+#include <vector>
 
+#include "framebus/channel/options.hpp"
 #include "framebus/error.hpp"
 #include "framebus/message.hpp"
-#include "framebus/channel/options.hpp"
 
 namespace framebus {
 
@@ -104,8 +104,8 @@ class Producer {
   Result<CloseReport> close();
   /// Thread-safe: wakes every call of this handle that waits (loan, send, end_stream waiting for
   /// room; close's linger) and makes it, and every later waiting call, fail with
-  /// ErrorCode::closed (the handle's own stop, the mechanism of a call's `stop`). The handle must still be closed or destroyed by one thread, once no other
-  /// thread uses it.
+  /// ErrorCode::closed (the handle's own stop, the mechanism of a call's `stop`). The handle must still be closed or
+  /// destroyed by one thread, once no other thread uses it.
   void cancel() noexcept;
 
   [[nodiscard]] const std::string& name() const noexcept;

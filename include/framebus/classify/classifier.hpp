@@ -12,16 +12,15 @@
 #include <vector>
 
 #include "framebus/channel/consumer.hpp"
+#include "framebus/classify/prediction.hpp"
 #include "framebus/error.hpp"
 #include "framebus/message.hpp"
-#include "framebus/classify/prediction.hpp"
 
 namespace framebus {
 
 namespace detail {
 class ClassifierCore;
 }
-
 
 /// An image to classify, read in place: `data` is the payload start, plane offsets and strides
 /// come from `desc` (the ImageDesc a message carries). Nothing is copied or kept.

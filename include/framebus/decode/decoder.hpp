@@ -1,8 +1,8 @@
 #pragma once
 /// @file decoder.hpp
 /// MultiDecoder: decodes many video sources (files, network URLs, image folders) straight into
-/// the slots of one channel (or of one channel per stream) with FFmpeg. Each decoded frame is converted once, by swscale, into
-/// the loaned slot: no intermediate copy.
+/// the slots of one channel (or of one channel per stream) with FFmpeg. Each decoded frame is converted once, by
+/// swscale, into the loaned slot: no intermediate copy.
 
 #include <chrono>
 #include <cstdint>
@@ -13,9 +13,9 @@
 #include <string_view>
 #include <vector>
 
+#include "framebus/channel/options.hpp"
 #include "framebus/error.hpp"
 #include "framebus/message.hpp"
-#include "framebus/channel/options.hpp"
 
 namespace framebus {
 
@@ -102,7 +102,7 @@ struct StreamStatus {
   double native_fps = 0.0;
   std::uint32_t source_width = 0;
   std::uint32_t source_height = 0;
-  std::uint64_t decoded = 0;        ///< Frames out of the decoder.
+  std::uint64_t decoded = 0;  ///< Frames out of the decoder.
   /// Frames handed to the channel and queued for its consumers. Frame ids count every frame
   /// handed to the channel, so published + dropped ids were used (0 .. published+dropped-1).
   std::uint64_t published = 0;

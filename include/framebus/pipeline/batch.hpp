@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "framebus/channel/consumer.hpp"
-#include "framebus/error.hpp"
 #include "framebus/channel/options.hpp"
+#include "framebus/error.hpp"
 
 namespace framebus {
 
@@ -25,7 +25,6 @@ struct Batch {
 /// `batch_timeout` more for the batch to fill, as a stream muxer batches across streams. An end
 /// marker ends the batch at once (the stream's last frames should not wait for more). So does a
 /// redelivered frame (a suspect: it may have killed the worker that held it), at most one a batch.
-Result<Batch> collect_batch(Consumer& consumer, std::uint32_t max, Duration batch_timeout,
-                            std::stop_token stop = {});
+Result<Batch> collect_batch(Consumer& consumer, std::uint32_t max, Duration batch_timeout, std::stop_token stop = {});
 
 }  // namespace framebus

@@ -23,7 +23,7 @@ struct WorkerProcessOptions {
   /// Each worker's options; worker.worker_id is the first worker's id (thread i is id + i), and
   /// worker.stop is run_worker_process's `stop`.
   WorkerOptions worker;
-  int threads = 0;                 ///< Inference threads per worker (0: the backend's default).
+  int threads = 0;  ///< Inference threads per worker (0: the backend's default).
   std::uint32_t worker_threads = 1;
 };
 
@@ -38,7 +38,7 @@ struct FrameReaderOptions {
   std::string source;
   std::uint32_t stream = 0;  ///< Written with each frame.
   std::uint32_t loop = 1;
-  std::uint32_t width = 0;   ///< With height: resize to this.
+  std::uint32_t width = 0;  ///< With height: resize to this.
   std::uint32_t height = 0;
 };
 

@@ -21,9 +21,9 @@ namespace framebus {
 struct DecoderProcessOptions {
   std::vector<std::string> sources;  ///< Stream i is sources[i].
   std::string channel;
-  bool channel_per_stream = false;   ///< Stream i publishes into channel `channel`.i.
-  ProducerOptions producer;          ///< Of the channels.
-  StreamOptions stream;              ///< Every source's (its channel is set per source)...
+  bool channel_per_stream = false;                  ///< Stream i publishes into channel `channel`.i.
+  ProducerOptions producer;                         ///< Of the channels.
+  StreamOptions stream;                             ///< Every source's (its channel is set per source)...
   std::map<std::size_t, StreamOptions> per_stream;  ///< ...but these streams', by index.
 };
 

@@ -23,9 +23,9 @@ namespace framebus {
 
 /// Exit statuses of a run (those of `framebus run`).
 inline constexpr int kRunOk = 0;
-inline constexpr int kRunStreamFailed = 1;  ///< The run completed, but a stream ended in error.
-inline constexpr int kRunSetupFailed = 2;   ///< Nothing started (bad model, options, output).
-inline constexpr int kRunInterrupted = 130; ///< stop() ended it.
+inline constexpr int kRunStreamFailed = 1;   ///< The run completed, but a stream ended in error.
+inline constexpr int kRunSetupFailed = 2;    ///< Nothing started (bad model, options, output).
+inline constexpr int kRunInterrupted = 130;  ///< stop() ended it.
 
 struct RunReport {
   int exit_status = kRunOk;

@@ -36,11 +36,11 @@ Result<Topology> parse_topology(std::string_view text);
 
 /// The classification model the workers load.
 struct ModelOptions {
-  std::string model;              ///< ONNX image-classification model.
-  std::string labels;             ///< Label file, one class name per line (optional).
-  std::uint32_t top_k = 5;        ///< Predictions kept per frame (1 to 16).
-  std::uint32_t input_size = 0;   ///< Model input size in pixels (0: from the model).
-  std::string backend = "opencv"; ///< Inference backend.
+  std::string model;               ///< ONNX image-classification model.
+  std::string labels;              ///< Label file, one class name per line (optional).
+  std::uint32_t top_k = 5;         ///< Predictions kept per frame (1 to 16).
+  std::uint32_t input_size = 0;    ///< Model input size in pixels (0: from the model).
+  std::string backend = "opencv";  ///< Inference backend.
 };
 
 /// The classifier a worker makes from `model`.
@@ -48,14 +48,14 @@ ClassifierOptions to_classifier_options(const ModelOptions& model, int threads, 
 
 /// How every source is decoded.
 struct SourceOptions {
-  std::uint32_t loop = 1;      ///< Passes over each source (kLoopForever: until the run is stopped).
+  std::uint32_t loop = 1;  ///< Passes over each source (kLoopForever: until the run is stopped).
   static constexpr std::uint32_t kLoopForever = 0;  ///< The same value as StreamOptions::kLoopForever.
-  double max_fps = 0.0;        ///< Publish at most this many frames per second per stream (0: no cap).
-  bool realtime = false;       ///< Pace each source at its own frame rate, like a live camera.
-  bool reconnect = false;      ///< Reopen lost network sources with backoff.
-  std::uint32_t width = 0;     ///< Decode to this width (0: the source's).
-  std::uint32_t height = 0;    ///< Decode to this height (0: the source's).
-  int decode_threads = 1;      ///< Decoder threads per stream.
+  double max_fps = 0.0;      ///< Publish at most this many frames per second per stream (0: no cap).
+  bool realtime = false;     ///< Pace each source at its own frame rate, like a live camera.
+  bool reconnect = false;    ///< Reopen lost network sources with backoff.
+  std::uint32_t width = 0;   ///< Decode to this width (0: the source's).
+  std::uint32_t height = 0;  ///< Decode to this height (0: the source's).
+  int decode_threads = 1;    ///< Decoder threads per stream.
 };
 
 struct PipelineOptions {
@@ -66,18 +66,18 @@ struct PipelineOptions {
   std::map<std::uint32_t, SourceOptions> source_options;
   ModelOptions model;
   Topology topology = Topology::shared;
-  std::uint32_t workers = 2;   ///< Worker processes (threads with Topology::threads), 1 to 32.
-  std::uint32_t batch = 4;     ///< Largest inference batch, 1 to 256.
+  std::uint32_t workers = 2;  ///< Worker processes (threads with Topology::threads), 1 to 32.
+  std::uint32_t batch = 4;    ///< Largest inference batch, 1 to 256.
   Duration batch_timeout = std::chrono::milliseconds(20);  ///< How long a batch waits to fill.
-  int threads = 0;             ///< Inference threads per worker (0: cores / workers).
-  bool copy = false;           ///< Workers classify private copies instead of the shared slots.
-  std::string name;            ///< Channel name prefix (empty: run-<pid>).
-  Policy policy = Policy::block;  ///< The frames channel's policy.
-  std::uint32_t slots = 0;     ///< Frames channel slots (0: from workers and batch).
-  std::uint64_t slot_size = 8ULL << 20;  ///< Frames channel slot size in bytes.
+  int threads = 0;                                         ///< Inference threads per worker (0: cores / workers).
+  bool copy = false;                                ///< Workers classify private copies instead of the shared slots.
+  std::string name;                                 ///< Channel name prefix (empty: run-<pid>).
+  Policy policy = Policy::block;                    ///< The frames channel's policy.
+  std::uint32_t slots = 0;                          ///< Frames channel slots (0: from workers and batch).
+  std::uint64_t slot_size = 8ULL << 20;             ///< Frames channel slot size in bytes.
   Duration gap_timeout = std::chrono::seconds(10);  ///< How long a missing frame is waited for.
   Duration progress_interval = std::chrono::seconds(1);  ///< Between on_progress calls.
-  std::uint32_t max_restarts = 10;  ///< Restarts allowed per worker.
+  std::uint32_t max_restarts = 10;                       ///< Restarts allowed per worker.
   /// The `framebus` executable whose subcommands are the decoder, worker and reader children.
   /// Empty: the running executable when it is `framebus`, else $FRAMEBUS_EXECUTABLE, else
   /// `framebus` next to the running executable or on PATH.

@@ -12,8 +12,8 @@
 #include <span>
 #include <vector>
 
-#include "framebus/error.hpp"
 #include "framebus/classify/prediction.hpp"
+#include "framebus/error.hpp"
 
 namespace framebus {
 

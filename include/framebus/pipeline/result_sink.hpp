@@ -18,8 +18,8 @@
 #include <optional>
 #include <vector>
 
-#include "framebus/pipeline/latency_histogram.hpp"
 #include "framebus/channel/options.hpp"
+#include "framebus/pipeline/latency_histogram.hpp"
 #include "framebus/pipeline/result.hpp"
 
 namespace framebus {
@@ -35,22 +35,22 @@ struct SinkEntry {
   std::uint32_t stream = 0;
   std::uint64_t frame = 0;
   bool gap = false;
-  InferenceResult result;      ///< Valid when !gap.
-  std::int64_t arrived_ns = 0; ///< When the sink received the result (CLOCK_MONOTONIC), or declared the gap.
+  InferenceResult result;       ///< Valid when !gap.
+  std::int64_t arrived_ns = 0;  ///< When the sink received the result (CLOCK_MONOTONIC), or declared the gap.
 };
 
 /// What the sink saw of one stream.
 struct StreamTally {
-  std::uint64_t emitted = 0;      ///< Frames emitted with a result.
-  std::uint64_t gaps = 0;         ///< Frames emitted as gaps.
-  std::uint64_t duplicates = 0;   ///< Further results for a frame already held or emitted (dropped).
-  std::uint64_t late = 0;         ///< Results that came after their frame was declared a gap (dropped).
-  std::uint64_t redelivered = 0;  ///< Emitted results whose frame was redelivered after a death.
+  std::uint64_t emitted = 0;                 ///< Frames emitted with a result.
+  std::uint64_t gaps = 0;                    ///< Frames emitted as gaps.
+  std::uint64_t duplicates = 0;              ///< Further results for a frame already held or emitted (dropped).
+  std::uint64_t late = 0;                    ///< Results that came after their frame was declared a gap (dropped).
+  std::uint64_t redelivered = 0;             ///< Emitted results whose frame was redelivered after a death.
   std::optional<std::uint64_t> frame_count;  ///< From the end marker, once it arrived.
-  std::uint64_t next = 0;         ///< The next frame to emit.
-  std::int64_t first_ns = 0;      ///< Arrival of the first and the latest emitted result.
+  std::uint64_t next = 0;                    ///< The next frame to emit.
+  std::int64_t first_ns = 0;                 ///< Arrival of the first and the latest emitted result.
   std::int64_t last_ns = 0;
-  LatencyHistogram latency;       ///< Publish-to-sink latency of the emitted results.
+  LatencyHistogram latency;  ///< Publish-to-sink latency of the emitted results.
   [[nodiscard]] bool finished() const noexcept { return frame_count && next >= *frame_count; }
 };
 
@@ -79,9 +79,9 @@ class ResultSink {
     std::int64_t arrived_ns = 0;
   };
   struct StreamState {
-    std::map<std::uint64_t, Pending> pending;  // results ahead of `next`, by frame
+    std::map<std::uint64_t, Pending> pending;                   // results ahead of `next`, by frame
     std::vector<std::pair<std::uint64_t, std::uint64_t>> gaps;  // [first, last] ranges declared, increasing
-    std::int64_t end_arrived_ns = -1;          // when the end marker came
+    std::int64_t end_arrived_ns = -1;                           // when the end marker came
   };
 
   void emit_ready(std::uint32_t stream);

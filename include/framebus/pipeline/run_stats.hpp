@@ -47,11 +47,11 @@ struct RunStats {
   std::string topology;
   std::int64_t start_ns = 0;
   std::int64_t end_ns = 0;
-  std::map<std::uint32_t, DecoderStream> decoder;       ///< By stream id.
+  std::map<std::uint32_t, DecoderStream> decoder;        ///< By stream id.
   std::map<std::uint32_t, std::uint64_t> channel_drops;  ///< By stream, dropped by the group's queue.
   std::uint32_t queued = 0;                              ///< Frames waiting for a worker.
   std::map<std::uint32_t, WorkerTally> workers;
-  std::vector<std::string> errors;                       ///< What went wrong.
+  std::vector<std::string> errors;  ///< What went wrong.
 
   /// Counts a worker's record (every one, duplicates included: that work was done).
   void count(const InferenceResult& r);
@@ -91,8 +91,8 @@ struct WorkerRow {
 /// The statistics of a run at one moment.
 struct RunSnapshot {
   std::string topology;
-  Duration elapsed{};              ///< From the start to now, or to the end once finished.
-  std::uint64_t frames = 0;        ///< Emitted, all streams.
+  Duration elapsed{};        ///< From the start to now, or to the end once finished.
+  std::uint64_t frames = 0;  ///< Emitted, all streams.
   double fps = 0.0;
   /// Between the first and the last result: the rate once every process is up.
   double steady_fps = 0.0;

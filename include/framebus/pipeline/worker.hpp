@@ -16,11 +16,11 @@
 #include <string>
 #include <vector>
 
-#include "framebus/pipeline/batch.hpp"
-#include "framebus/classify/classifier.hpp"
 #include "framebus/channel/consumer.hpp"
-#include "framebus/error.hpp"
 #include "framebus/channel/options.hpp"
+#include "framebus/classify/classifier.hpp"
+#include "framebus/error.hpp"
+#include "framebus/pipeline/batch.hpp"
 
 namespace framebus {
 
@@ -33,7 +33,7 @@ struct WorkerOptions {
   std::string results;            ///< The results channel (joined with results_channel_options()).
   std::uint32_t batch = 4;        ///< Largest batch.
   Duration batch_timeout = std::chrono::milliseconds(20);  ///< Wait for a batch to fill.
-  std::uint32_t worker_id = 0;    ///< Put into every result.
+  std::uint32_t worker_id = 0;                             ///< Put into every result.
   /// Classify private copies of the frames instead of the slots themselves (the slots are still
   /// held until the results are published, so that a killed worker loses nothing).
   bool copy_on_receive = false;
@@ -52,10 +52,10 @@ struct WorkerStats {
   /// Frames whose classification failed (not an image, a broken picture): each is published with
   /// no predictions, and the rest of its batch is classified without it.
   std::uint64_t errors = 0;
-  std::int64_t busy_ns = 0;  ///< Time spent classifying.
-  std::int64_t wall_ns = 0;  ///< Time from start to end.
+  std::int64_t busy_ns = 0;         ///< Time spent classifying.
+  std::int64_t wall_ns = 0;         ///< Time from start to end.
   EndReason end = EndReason::none;  ///< Why the frames channel ended (none when stopped).
-  std::optional<Error> last_error;   ///< The latest classification failure.
+  std::optional<Error> last_error;  ///< The latest classification failure.
 };
 
 /// Runs a worker until the frames channel ends or options.stop is requested.

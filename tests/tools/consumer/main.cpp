@@ -42,9 +42,8 @@ int main() {
                  got->message.data()[3] != std::byte{4}) {
         std::fprintf(stderr, "receive: wrong message\n");
       } else {
-        std::printf("framebus %d.%d.%d: sent and received one message through %s\n",
-                    framebus::kVersionMajor, framebus::kVersionMinor, framebus::kVersionPatch,
-                    name.c_str());
+        std::printf("framebus %d.%d.%d: sent and received one message through %s\n", framebus::kVersionMajor,
+                    framebus::kVersionMinor, framebus::kVersionPatch, name.c_str());
         status = 0;
       }
     }
