@@ -11,22 +11,18 @@
 #include "commands.hpp"
 #include "framebus/pipeline/pipeline.hpp"
 #include "run/model_args.hpp"
+#include "run/source_args.hpp"
 #include "run_output.hpp"
+#include "typed_options.hpp"
 
 namespace framebus::cli {
 namespace {
 
-// The flags as given; turned into PipelineOptions once parsed.
+// The flags: the pipeline's own options, and what this command does with its output.
 struct RunArgs {
   PipelineOptions pipeline;
-  std::string topology = "shared";
-  double batch_timeout_ms = 20.0;
   std::string out = "-";
   std::string report;
-  std::string policy = "block";
-  std::string slot_size = "8MiB";
-  double gap_timeout = 10.0;
-  double interval = 1.0;
   bool progress = true;
   std::string config;  // the pipeline file it came from, if any (run/pipeline_file.hpp)
 };
@@ -36,8 +32,6 @@ void on_signal(int) {
   if (g_pipeline != nullptr) g_pipeline->stop();
 }
 
-Duration seconds(double s) { return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s)); }
-
 int fail(const std::string& message) {
   std::cerr << "framebus run: " << message << '\n';
   return kRunSetupFailed;
@@ -45,18 +39,6 @@ int fail(const std::string& message) {
 
 int run_pipeline(RunArgs a) {
   PipelineOptions& o = a.pipeline;
-  auto topology = parse_topology(a.topology);
-  if (!topology) return fail(topology.error().message());
-  auto policy = parse_policy(a.policy);
-  if (!policy) return fail(policy.error().message());
-  auto slot_size = parse_size(a.slot_size);
-  if (!slot_size) return fail(slot_size.error().message());
-  o.topology = *topology;
-  o.policy = *policy;
-  o.slot_size = *slot_size;
-  o.batch_timeout = std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(a.batch_timeout_ms));
-  o.gap_timeout = seconds(a.gap_timeout);
-  o.progress_interval = seconds(a.interval);
   o.on_message = [](std::string_view text) { std::cerr << "framebus run: " << text << '\n'; };
   // The output is opened once the options and the model are known to be good.
   std::ofstream file;
@@ -101,7 +83,6 @@ int run_pipeline(RunArgs a) {
 void add_run_command(CLI::App& app, int& status) {
   auto a = std::make_shared<RunArgs>();
   PipelineOptions& o = a->pipeline;
-  SourceOptions& d = o.decode;
   CLI::App* cmd = app.add_subcommand(
       "run", "Decode sources, classify their frames on several workers, and write ordered results (JSON lines).");
   // Read before parsing (see run/pipeline_file.hpp); declared here for --help and validation.
@@ -111,36 +92,26 @@ void add_run_command(CLI::App& app, int& status) {
                   "Video file, URL (rtsp://, http://, udp://) or image folder; repeat for more streams")
       ->required();
   add_model_options(*cmd, o.model);
-  cmd->add_option("--topology", a->topology, "shared, per-stream, threads or queue (the copying baseline)")
-      ->capture_default_str();
+  add_parsed_option(*cmd, "--topology", o.topology, parse_topology,
+                    "shared, per-stream, threads or queue (the copying baseline)", "shared");
   cmd->add_option("--workers", o.workers, "Worker processes (threads for --topology threads)")
       ->capture_default_str()
       ->check(CLI::Range(1, 32));
   cmd->add_option("--batch", o.batch, "Largest inference batch")->capture_default_str()->check(CLI::Range(1, 256));
-  cmd->add_option("--batch-timeout", a->batch_timeout_ms, "Milliseconds a batch waits to fill")->capture_default_str();
+  add_duration_option<std::milli>(*cmd, "--batch-timeout", o.batch_timeout, "Milliseconds a batch waits to fill");
   cmd->add_option("--threads", o.threads, "Inference threads per worker (0: cores / workers)")->capture_default_str();
   cmd->add_flag("--copy", o.copy, "Workers classify private copies of the frames instead of the shared slots");
   cmd->add_option("--out", a->out, "Results file, JSON lines ('-': stdout)")->capture_default_str();
   cmd->add_option("--report", a->report, "Write the summary as JSON to this file");
   cmd->add_option("--name", o.name, "Channel name prefix (default: run-<pid>)");
-  cmd->add_option("--policy", a->policy, "Frames channel policy: block, drop_oldest or drop_newest")
-      ->capture_default_str();
+  add_parsed_option(*cmd, "--policy", o.policy, parse_policy,
+                    "Frames channel policy: block, drop_oldest or drop_newest", "block");
   cmd->add_option("--slots", o.slots, "Frames channel slots (0: from workers and batch)");
-  cmd->add_option("--slot-size", a->slot_size, "Frames channel slot size")->capture_default_str();
-  cmd->add_option("--loop", d.loop, "Passes over each source (0: until stopped)")->capture_default_str();
-  cmd->add_flag_callback(
-      "--forever", [&d] { d.loop = SourceOptions::kLoopForever; }, "Loop every source until stopped (Ctrl-C)");
-  cmd->add_option("--max-fps", d.max_fps, "Publish at most this many frames per second per stream");
-  cmd->add_flag("--realtime", d.realtime, "Pace each source at its own frame rate, like a live camera");
-  cmd->add_flag("--reconnect", d.reconnect, "Reopen lost network sources with backoff");
-  cmd->add_option("--width", d.width, "Decode to this width (0: the source's)");
-  cmd->add_option("--height", d.height, "Decode to this height (0: the source's)");
-  cmd->add_option("--decode-threads", d.decode_threads, "Decoder threads per stream")->capture_default_str();
-  cmd->add_option("--gap-timeout", a->gap_timeout,
-                  "Seconds a missing frame is waited for before it is reported as a gap")
-      ->capture_default_str();
-  cmd->add_option("--progress-interval", a->interval, "Seconds between progress updates")
-      ->capture_default_str()
+  add_parsed_option(*cmd, "--slot-size", o.slot_size, parse_size, "Frames channel slot size", "8MiB");
+  add_source_options(*cmd, o.decode);
+  add_duration_option(*cmd, "--gap-timeout", o.gap_timeout,
+                      "Seconds a missing frame is waited for before it is reported as a gap");
+  add_duration_option(*cmd, "--progress-interval", o.progress_interval, "Seconds between progress updates")
       ->check(CLI::PositiveNumber);
   cmd->add_flag("!--no-progress", a->progress, "No live progress display");
   cmd->add_option("--max-restarts", o.max_restarts, "Restarts allowed per worker")->capture_default_str();

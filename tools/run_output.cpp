@@ -77,7 +77,7 @@ void print_summary(std::ostream& out, const RunSnapshot& s) {
                 {A::right, A::right, A::right, A::right, A::right, A::left});
   for (const auto& w : s.workers) {
     workers.add_row({std::to_string(w.worker), std::to_string(w.frames), std::to_string(w.batches),
-                     fixed(w.busy_percent, 1), std::to_string(w.restarts), w.last_exit});
+                     fixed(w.busy_percent, 1), std::to_string(w.process.restarts), w.process.last_exit});
   }
   out << "\nstreams (" << s.topology << ")\n";
   streams.print(out, "  ");

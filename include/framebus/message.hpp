@@ -29,23 +29,20 @@ enum class PixelFormat : std::uint32_t {
   yuv420p = 5,  ///< Y, U, V planes; U and V at half resolution.
 };
 
-/// Element types of tensor payloads (the names follow NumPy's).
+/// Element types of tensor payloads (the names follow NumPy's). The values, 0 for `unknown`
+/// and counting up in this order, are stored in shared memory and in result records: a new type
+/// is appended, never inserted.
+// clang-format off
 enum class DType : std::uint32_t {
-  unknown = 0,
-  uint8 = 1,
-  int8 = 2,
-  uint16 = 3,
-  int16 = 4,
-  uint32 = 5,
-  int32 = 6,
-  uint64 = 7,
-  int64 = 8,
-  float16 = 9,
-  float32 = 10,
-  float64 = 11,
-  bool8 = 12,
+  unknown,
+  uint8, int8, uint16, int16, uint32, int32, uint64, int64,
+  float16, float32, float64,
+  bool8,
 };
+// clang-format on
+static_assert(static_cast<std::uint32_t>(DType::bool8) == 12, "DType values are part of the shared-memory layout");
 
+std::string_view to_string(PayloadKind kind) noexcept;
 std::string_view to_string(PixelFormat format) noexcept;
 std::string_view to_string(DType dtype) noexcept;
 /// The names to_string() gives ("bgr24", "float32", ...); anything else is invalid_argument.

@@ -238,8 +238,8 @@ class Producer(_Handle):
                 dtype = data.dtype.name
         if dtype is not None and not isinstance(dtype, str):
             dtype = _numpy_dtype(dtype).name
-        self._h.send(data, stream, frame, pts, flags, bytes(user_meta), dtype,
-                     None if shape is None else [int(s) for s in shape], format)
+        self._h.send(data, stream, frame, pts, flags, bytes(user_meta),
+                     (dtype, None if shape is None else [int(s) for s in shape], format))
 
     def loan(self, shape: Union[int, Sequence[int]], dtype: Any = "uint8", *, format: Optional[str] = None) -> "LoanArray":
         """Borrows a slot as a writable NumPy array of ``shape`` and ``dtype`` in shared memory.
@@ -291,8 +291,8 @@ class LoanArray(np.ndarray):
         frame, user_meta = _renamed_message_fields(frame, user_meta, frame_id, meta)
         if self._loan is None or self._producer is None or not self._loan.valid:
             raise Closed("only an unpublished loan from Producer.loan() can be published")
-        self._producer._h.publish(self._loan, stream, frame, pts, flags, bytes(user_meta), self.dtype.name,
-                                  list(self.shape), self._format)
+        self._producer._h.publish(self._loan, stream, frame, pts, flags, bytes(user_meta),
+                                  (self.dtype.name, list(self.shape), self._format))
         self.flags.writeable = False
 
     def drop(self) -> None:

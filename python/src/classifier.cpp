@@ -72,7 +72,7 @@ class PyClassifier {
     std::vector<Message> samples;    // keeps each message's slot
     std::size_t index = 0;
     for (py::handle item : images) {
-      if (py::isinstance<PyMessage>(item) && item.cast<const PyMessage&>().detached() != nullptr) {
+      if (py::isinstance<PyMessage>(item) && item.cast<const PyMessage&>().detached()) {
         // A private copy (Consumer(writable=True)): its array is the image.
         refs.push_back(array_image(item.cast<PyMessage&>().array(item), index, arrays));
       } else if (py::isinstance<PyMessage>(item)) {

@@ -1,4 +1,5 @@
-// MultiDecoder for Python. Waits release the GIL and run in short slices so that Ctrl-C works.
+// MultiDecoder for Python. Waits release the GIL; Ctrl-C and close() stop them through the
+// call's stop token (interrupt.hpp).
 // The decoder is deleted with the GIL released wherever its last reference goes (a `del`, the
 // end of a call that outlived close(), interpreter exit): deleting it joins stream threads that
 // may be waiting for room, and holding the GIL meanwhile stalled every other Python thread.
@@ -13,6 +14,8 @@
 
 #include "errors.hpp"
 #include "framebus/decode/decoder.hpp"
+#include "framebus/pipeline/decoder_status.hpp"
+#include "from_json.hpp"
 #include "interrupt.hpp"
 
 namespace py = pybind11;
@@ -21,28 +24,6 @@ namespace framebus::python {
 namespace {
 
 Duration seconds(double s) { return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s)); }
-
-py::dict status_dict(const StreamStatus& s) {
-  py::dict d;
-  d["id"] = s.id;
-  d["source"] = s.source;
-  d["channel"] = s.channel;
-  d["state"] = std::string(to_string(s.state));
-  d["message"] = s.message;
-  d["native_fps"] = s.native_fps;
-  d["width"] = s.source_width;
-  d["height"] = s.source_height;
-  d["decoded"] = s.decoded;
-  d["published"] = s.published;
-  d["dropped"] = s.dropped;
-  d["skipped"] = s.skipped;
-  d["decode_errors"] = s.decode_errors;
-  d["reconnects"] = s.reconnects;
-  d["passes"] = s.passes;
-  d["last_error"] = s.last_error ? py::object(py::str(s.last_error->message())) : py::object(py::none());
-  d["finished"] = s.finished();
-  return d;
-}
 
 // Deletes a MultiDecoder (which stops and joins its stream threads) without holding the GIL.
 struct DeleteWithoutGil {
@@ -132,11 +113,11 @@ class PyMultiDecoder {
     unwrap(std::move(r));
   }
 
-  py::dict status(std::uint32_t id) const { return status_dict(unwrap(decoder()->status(id))); }
+  py::dict status(std::uint32_t id) const { return from_json(to_json(unwrap(decoder()->status(id)))); }
 
   py::list statuses() const {
     py::list out;
-    for (const auto& s : decoder()->statuses()) out.append(status_dict(s));
+    for (const auto& s : decoder()->statuses()) out.append(from_json(to_json(s)));
     return out;
   }
 

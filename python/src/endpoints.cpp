@@ -17,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "errors.hpp"
@@ -38,29 +39,28 @@ Duration seconds_to_duration(const std::optional<double>& seconds) {
   return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(*seconds));
 }
 
-// The payload description that publish() and send() accept, as keyword arguments.
-struct Description {
-  std::optional<std::string> dtype;
-  std::optional<std::vector<std::uint64_t>> shape;
-  std::optional<std::string> format;
-};
+// The payload description that publish() and send() take as one (dtype, shape, format) tuple,
+// each None when not given.
+using Description =
+    std::tuple<std::optional<std::string>, std::optional<std::vector<std::uint64_t>>, std::optional<std::string>>;
 
 MessageMeta make_meta(std::uint32_t stream, std::uint64_t frame_id, std::int64_t pts, std::uint32_t flags,
                       const std::string& user, const Description& d) {
+  const auto& [dtype, shape, format_name] = d;
   MessageMeta meta;
   meta.stream = stream;
   meta.frame = frame_id;
   meta.pts = pts;
   meta.flags = flags;
   meta.user = std::as_bytes(std::span(user.data(), user.size()));
-  if (d.format) {
-    if (!d.shape || d.shape->size() < 2) {
+  if (format_name) {
+    if (!shape || shape->size() < 2) {
       raise(
           Error(ErrorCode::invalid_argument, "an image needs a shape of (height, width) or (height, width, channels)"));
     }
-    const PixelFormat format = unwrap(parse_pixel_format(*d.format));
-    const std::vector<std::uint64_t>& s = *d.shape;
-    if ((format == PixelFormat::nv12 || format == PixelFormat::yuv420p) && s.size() == 2 && s[0] % 3 == 0 && d.dtype) {
+    const PixelFormat format = unwrap(parse_pixel_format(*format_name));
+    const std::vector<std::uint64_t>& s = *shape;
+    if ((format == PixelFormat::nv12 || format == PixelFormat::yuv420p) && s.size() == 2 && s[0] % 3 == 0 && dtype) {
       // (height * 3 / 2, width) arrays as OpenCV holds planar YUV: the image is 2/3 as tall.
       meta.image =
           ImageDesc::packed(static_cast<std::uint32_t>(s[1]), static_cast<std::uint32_t>(s[0] * 2 / 3), format);
@@ -68,14 +68,14 @@ MessageMeta make_meta(std::uint32_t stream, std::uint64_t frame_id, std::int64_t
       meta.image = ImageDesc::packed(static_cast<std::uint32_t>(s[1]), static_cast<std::uint32_t>(s[0]), format);
     }
     meta.kind = PayloadKind::image;
-  } else if (d.dtype && d.shape) {
-    if (d.shape->size() > kMaxDims) {
+  } else if (dtype && shape) {
+    if (shape->size() > kMaxDims) {
       raise(Error(ErrorCode::invalid_argument, "a tensor has at most " + std::to_string(kMaxDims) + " dimensions"));
     }
     meta.kind = PayloadKind::tensor;
-    meta.tensor.dtype = unwrap(framebus::parse_dtype(*d.dtype));
-    meta.tensor.ndim = static_cast<std::uint32_t>(d.shape->size());
-    for (std::size_t i = 0; i < d.shape->size(); ++i) meta.tensor.shape[i] = (*d.shape)[i];
+    meta.tensor.dtype = unwrap(framebus::parse_dtype(*dtype));
+    meta.tensor.ndim = static_cast<std::uint32_t>(shape->size());
+    for (std::size_t i = 0; i < shape->size(); ++i) meta.tensor.shape[i] = (*shape)[i];
   }
   return meta;
 }
@@ -232,14 +232,14 @@ class PyProducer {
   }
 
   void publish(PyLoan& loan, std::uint32_t stream, std::uint64_t frame_id, std::int64_t pts, std::uint32_t flags,
-               const std::string& meta, const Description& d) {
+               const std::string& meta, Description d) {
     const MessageMeta m = make_meta(stream, frame_id, pts, flags, meta, d);
     unwrap(inside(
         gate_, "producer", [&](const std::stop_token&) { return producer_.publish(std::move(loan.loan), m); }, false));
   }
 
   void send(const py::buffer& data, std::uint32_t stream, std::uint64_t frame_id, std::int64_t pts, std::uint32_t flags,
-            const std::string& meta, const Description& d) {
+            const std::string& meta, Description d) {
     const MessageMeta m = make_meta(stream, frame_id, pts, flags, meta, d);
     Py_buffer view{};
     if (PyObject_GetBuffer(data.ptr(), &view, PyBUF_C_CONTIGUOUS) != 0) {
@@ -362,26 +362,10 @@ void bind_endpoints(py::module_& m) {
            py::arg("groups"), py::arg("block_timeout"), py::arg("linger"), py::arg("trusted_owners"),
            py::arg("group_grace"))
       .def("loan", &PyProducer::loan, py::arg("nbytes"))
-      .def(
-          "publish",
-          [](PyProducer& p, PyLoan& loan, std::uint32_t stream, std::uint64_t frame_id, std::int64_t pts,
-             std::uint32_t flags, const py::bytes& meta, std::optional<std::string> dtype,
-             std::optional<std::vector<std::uint64_t>> shape, std::optional<std::string> format) {
-            p.publish(loan, stream, frame_id, pts, flags, meta,
-                      Description{std::move(dtype), std::move(shape), std::move(format)});
-          },
-          py::arg("loan"), py::arg("stream"), py::arg("frame_id"), py::arg("pts"), py::arg("flags"), py::arg("meta"),
-          py::arg("dtype"), py::arg("shape"), py::arg("format"))
-      .def(
-          "send",
-          [](PyProducer& p, const py::buffer& data, std::uint32_t stream, std::uint64_t frame_id, std::int64_t pts,
-             std::uint32_t flags, const py::bytes& meta, std::optional<std::string> dtype,
-             std::optional<std::vector<std::uint64_t>> shape, std::optional<std::string> format) {
-            p.send(data, stream, frame_id, pts, flags, meta,
-                   Description{std::move(dtype), std::move(shape), std::move(format)});
-          },
-          py::arg("data"), py::arg("stream"), py::arg("frame_id"), py::arg("pts"), py::arg("flags"), py::arg("meta"),
-          py::arg("dtype"), py::arg("shape"), py::arg("format"))
+      .def("publish", &PyProducer::publish, py::arg("loan"), py::arg("stream"), py::arg("frame_id"), py::arg("pts"),
+           py::arg("flags"), py::arg("meta"), py::arg("description"))
+      .def("send", &PyProducer::send, py::arg("data"), py::arg("stream"), py::arg("frame_id"), py::arg("pts"),
+           py::arg("flags"), py::arg("meta"), py::arg("description"))
       .def("end_stream", &PyProducer::end_stream, py::arg("stream"), py::arg("frame_count") = 0)
       .def("close", &PyProducer::close)
       .def_property_readonly("slot_count", &PyProducer::slot_count)

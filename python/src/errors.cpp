@@ -14,37 +14,13 @@ PyObject* g_error = nullptr;
 PyObject* g_end_of_channel = nullptr;
 PyObject* g_producer_died = nullptr;
 
-const char* class_name(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::invalid_argument:
-      return "InvalidArgument";
-    case ErrorCode::invalid_name:
-      return "InvalidName";
-    case ErrorCode::not_found:
-      return "NotFound";
-    case ErrorCode::already_exists:
-      return "AlreadyExists";
-    case ErrorCode::permission_denied:
-      return "PermissionDenied";
-    case ErrorCode::corrupt:
-      return "Corrupt";
-    case ErrorCode::version_mismatch:
-      return "VersionMismatch";
-    case ErrorCode::payload_too_large:
-      return "PayloadTooLarge";
-    case ErrorCode::timeout:
-      return "Timeout";
-    case ErrorCode::limit_reached:
-      return "LimitReached";
-    case ErrorCode::closed:
-      return "Closed";
-    case ErrorCode::interrupted:
-      return "Error";
-    case ErrorCode::system:
-      return "SystemFailure";
-  }
-  return "Error";
-}
+// The Python class of each ErrorCode, in the enum's order (framebus/_errors.py defines them);
+// `interrupted` has no class of its own: raise() re-raises the signal handler's exception.
+constexpr std::array<const char*, 13> kClassNames{
+    "InvalidArgument", "InvalidName",     "NotFound",        "AlreadyExists", "PermissionDenied",
+    "Corrupt",         "VersionMismatch", "PayloadTooLarge", "Timeout",       "LimitReached",
+    "Closed",          "Error",           "SystemFailure"};
+static_assert(static_cast<std::size_t>(ErrorCode::system) + 1 == kClassNames.size(), "one class per ErrorCode");
 
 PyObject* grab(const py::module_& m, const char* name) {
   py::object cls = m.attr(name);
@@ -56,7 +32,7 @@ PyObject* grab(const py::module_& m, const char* name) {
 void load_error_classes() {
   py::module_ m = py::module_::import("framebus._errors");
   for (int i = 0; i <= static_cast<int>(ErrorCode::system); ++i) {
-    g_classes[static_cast<std::size_t>(i)] = grab(m, class_name(static_cast<ErrorCode>(i)));
+    g_classes[static_cast<std::size_t>(i)] = grab(m, kClassNames[static_cast<std::size_t>(i)]);
   }
   g_error = grab(m, "Error");
   g_end_of_channel = grab(m, "EndOfChannel");

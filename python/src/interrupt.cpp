@@ -48,9 +48,9 @@ void helper(int fd) {
 }
 
 bool in_main_thread() {
-  static const unsigned long main_ident =
+  static const unsigned long kMainIdent =
       pybind11::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
-  return PyThread_get_thread_ident() == main_ident;
+  return PyThread_get_thread_ident() == kMainIdent;
 }
 
 bool finalizing() {

@@ -19,8 +19,9 @@ namespace framebus::python {
 class InterruptScope {
  public:
   InterruptScope();
-  InterruptScope(const InterruptScope&) = delete;
-  InterruptScope& operator=(const InterruptScope&) = delete;
+  // Neither copied nor moved (a deleted move deletes the copies too): a scope installs the
+  // SIGINT handler once and puts Python's back once.
+  InterruptScope(InterruptScope&&) = delete;
   ~InterruptScope();
 
   [[nodiscard]] std::stop_token token() const noexcept { return source_.get_token(); }

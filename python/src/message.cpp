@@ -18,18 +18,6 @@ struct MessageRef {
   Message message;
 };
 
-std::string_view kind_name(PayloadKind kind) {
-  switch (kind) {
-    case PayloadKind::bytes:
-      return "bytes";
-    case PayloadKind::image:
-      return "image";
-    case PayloadKind::tensor:
-      return "tensor";
-  }
-  return "bytes";
-}
-
 // Shape, strides (bytes) and element type of a message, checked against its payload size: the
 // description comes from shared memory, so it is never trusted to stay inside the payload.
 struct Layout {
@@ -140,15 +128,42 @@ void capsule_destructor(PyObject* capsule) {
 
 }  // namespace
 
+MessageFacts MessageFacts::of(const Message& message) {
+  MessageFacts f;
+  if (!message.valid()) return f;
+  f.meta = MessageMeta{.stream = message.stream(),
+                       .frame = message.frame(),
+                       .pts = message.pts(),
+                       .flags = message.flags(),
+                       .kind = message.kind(),
+                       .image = message.image(),
+                       .tensor = message.tensor()};
+  f.publish_ns = message.publish_time_ns();
+  f.redelivered = message.redelivered();
+  f.nbytes = message.size();
+  return f;
+}
+
 const Message& PyMessage::message() const {
-  if (detached_) raise(Error(ErrorCode::closed, "the message is a private copy: its slot was given back"));
+  if (detached()) raise(Error(ErrorCode::closed, "the message is a private copy: its slot was given back"));
   if (!message_.valid()) raise(Error(ErrorCode::closed, "the message was released"));
   return message_;
 }
 
+const MessageFacts& PyMessage::facts() const {
+  if (released()) raise(Error(ErrorCode::closed, "the message was released"));
+  return facts_;
+}
+
+py::bytes PyMessage::user_meta() const {
+  if (detached()) return py::bytes(*detached_user_);
+  const auto user = message().user_meta();
+  return py::bytes(reinterpret_cast<const char*>(user.data()), user.size());
+}
+
 void PyMessage::release() noexcept {
   message_.release();
-  detached_.reset();
+  detached_user_.reset();
   array_ = py::object();
 }
 
@@ -172,28 +187,17 @@ py::object PyMessage::copy(py::handle self) {
 }
 
 void PyMessage::detach(py::handle self) {
-  if (detached_) return;
-  const Message& s = message();
-  DetachedMeta d;
-  d.stream = s.stream();
-  d.frame = s.frame();
-  d.pts = s.pts();
-  d.publish_ns = s.publish_time_ns();
-  d.flags = s.flags();
-  d.redelivered = s.redelivered();
-  d.kind = s.kind();
-  if (s.kind() == PayloadKind::image) d.format = std::string(to_string(s.image().format));
-  const auto user = s.user_meta();
-  d.user.assign(reinterpret_cast<const char*>(user.data()), user.size());
-  d.nbytes = s.size();
+  if (detached()) return;
+  const auto user = message().user_meta();
+  std::string user_copy(reinterpret_cast<const char*>(user.data()), user.size());
   py::object private_copy = copy(self);
   message_.release();  // the slot goes back now; views made before keep their own reference
   array_ = std::move(private_copy);
-  detached_ = std::move(d);
+  detached_user_ = std::move(user_copy);
 }
 
 py::object PyMessage::dlpack(py::handle self) {
-  if (detached_) return array(self).attr("__dlpack__")();  // NumPy exports its own copy
+  if (detached()) return array(self).attr("__dlpack__")();  // NumPy exports its own copy
   const Message& s = message();
   const Layout layout = layout_of(s);
   auto* holder = new DlpackHolder;
@@ -225,14 +229,6 @@ void deprecated(const char* old_name, const char* new_name) {
   if (PyErr_WarnEx(PyExc_DeprecationWarning, text.c_str(), 1) != 0) throw py::error_already_set();
 }
 
-std::uint64_t frame_of(const PyMessage& m) { return m.detached() ? m.detached()->frame : m.message().frame(); }
-
-py::bytes user_meta_of(const PyMessage& m) {
-  if (m.detached()) return py::bytes(m.detached()->user);
-  const auto user = m.message().user_meta();
-  return py::bytes(reinterpret_cast<const char*>(user.data()), user.size());
-}
-
 }  // namespace
 
 void bind_message(py::module_& mod) {
@@ -244,64 +240,51 @@ A received message. Its payload stays in shared memory: ``array`` is a read-only
 every view made from it are gone, or early with ``release()`` / the ``with`` statement (views
 made before keep their own reference).)doc")
       .def_property_readonly(
-          "stream", [](const PyMessage& m) { return m.detached() ? m.detached()->stream : m.message().stream(); },
-          "Video stream (camera) id.")
-      .def_property_readonly("frame", &frame_of, "Frame number in the stream.")
+          "stream", [](const PyMessage& m) { return m.facts().meta.stream; }, "Video stream (camera) id.")
+      .def_property_readonly(
+          "frame", [](const PyMessage& m) { return m.facts().meta.frame; }, "Frame number in the stream.")
       .def_property_readonly(
           "frame_id",
           [](const PyMessage& m) {
             deprecated("Message.frame_id", "Message.frame");
-            return frame_of(m);
+            return m.facts().meta.frame;
           },
           "Deprecated name of ``frame``.")
       .def_property_readonly(
-          "pts", [](const PyMessage& m) { return m.detached() ? m.detached()->pts : m.message().pts(); },
-          "Presentation time stamp.")
+          "pts", [](const PyMessage& m) { return m.facts().meta.pts; }, "Presentation time stamp.")
+      .def_property_readonly("flags", [](const PyMessage& m) { return m.facts().meta.flags; })
       .def_property_readonly(
-          "flags", [](const PyMessage& m) { return m.detached() ? m.detached()->flags : m.message().flags(); })
-      .def_property_readonly(
-          "redelivered",
-          [](const PyMessage& m) { return m.detached() ? m.detached()->redelivered : m.message().redelivered(); },
+          "redelivered", [](const PyMessage& m) { return m.facts().redelivered; },
           "True when a consumer of this group died holding it and it came again.")
       .def_property_readonly(
-          "end_of_stream",
-          [](const PyMessage& m) {
-            return m.detached() ? (m.detached()->flags & flags::kEndOfStream) != 0 : m.message().is_end_of_stream();
-          },
+          "end_of_stream", [](const PyMessage& m) { return (m.facts().meta.flags & flags::kEndOfStream) != 0; },
           "True for the marker sent by Producer.end_stream(stream).")
       .def_property_readonly(
-          "publish_time_ns",
-          [](const PyMessage& m) { return m.detached() ? m.detached()->publish_ns : m.message().publish_time_ns(); },
+          "publish_time_ns", [](const PyMessage& m) { return m.facts().publish_ns; },
           "CLOCK_MONOTONIC nanoseconds at publish (time.monotonic_ns() scale).")
-      .def_property_readonly("user_meta", &user_meta_of, "The user metadata blob, as bytes.")
+      .def_property_readonly("user_meta", &PyMessage::user_meta, "The user metadata blob, as bytes.")
       .def_property_readonly(
           "meta",
           [](const PyMessage& m) {
             deprecated("Message.meta", "Message.user_meta");
-            return user_meta_of(m);
+            return m.user_meta();
           },
           "Deprecated name of ``user_meta``.")
       .def_property_readonly(
-          "kind",
-          [](const PyMessage& m) {
-            return std::string(kind_name(m.detached() ? m.detached()->kind : m.message().kind()));
-          },
+          "kind", [](const PyMessage& m) { return std::string(to_string(m.facts().meta.kind)); },
           "'bytes', 'image' or 'tensor'.")
       .def_property_readonly(
           "format",
           [](const PyMessage& m) -> py::object {
-            if (m.detached())
-              return m.detached()->format ? py::object(py::str(*m.detached()->format)) : py::object(py::none());
-            const Message& s = m.message();
-            if (s.kind() != PayloadKind::image) return py::none();
-            return py::str(std::string(to_string(s.image().format)));
+            const MessageMeta& meta = m.facts().meta;
+            if (meta.kind != PayloadKind::image) return py::none();
+            return py::str(std::string(to_string(meta.image.format)));
           },
           "Pixel format of an image message ('bgr24', 'nv12', ...), else None.")
-      .def_property_readonly(
-          "nbytes", [](const PyMessage& m) { return m.detached() ? m.detached()->nbytes : m.message().size(); })
+      .def_property_readonly("nbytes", [](const PyMessage& m) { return m.facts().nbytes; })
       .def_property_readonly("released", &PyMessage::released)
       .def_property_readonly(
-          "private", [](const PyMessage& m) { return m.detached() != nullptr; },
+          "private", [](const PyMessage& m) { return m.detached(); },
           "True for a private copy (Consumer(writable=True)): its slot was given back at once.")
       .def_property_readonly(
           "array", [](py::handle self) { return self.cast<PyMessage&>().array(self); },
@@ -338,14 +321,12 @@ made before keep their own reference).)doc")
       })
       .def("__repr__", [](const PyMessage& m) {
         if (m.released()) return std::string("<framebus.Message released>");
-        if (const DetachedMeta* d = m.detached()) {
-          return "<framebus.Message stream=" + std::to_string(d->stream) + " frame=" + std::to_string(d->frame) +
-                 " kind=" + std::string(kind_name(d->kind)) + " nbytes=" + std::to_string(d->nbytes) + " private>";
-        }
-        const Message& s = m.message();
-        return "<framebus.Message stream=" + std::to_string(s.stream()) + " frame=" + std::to_string(s.frame()) +
-               " kind=" + std::string(kind_name(s.kind())) + " nbytes=" + std::to_string(s.size()) +
-               (s.redelivered() ? " redelivered" : "") + (s.is_end_of_stream() ? " end_of_stream" : "") + ">";
+        const MessageFacts& f = m.facts();
+        return "<framebus.Message stream=" + std::to_string(f.meta.stream) + " frame=" + std::to_string(f.meta.frame) +
+               " kind=" + std::string(to_string(f.meta.kind)) + " nbytes=" + std::to_string(f.nbytes) +
+               (f.redelivered ? " redelivered" : "") +
+               ((f.meta.flags & flags::kEndOfStream) != 0 ? " end_of_stream" : "") + (m.detached() ? " private" : "") +
+               ">";
       });
 }
 

@@ -12,29 +12,30 @@
 
 namespace framebus::python {
 
-/// A message's metadata copied out of its slot, for a message that made itself private.
-struct DetachedMeta {
-  std::uint32_t stream = 0;
-  std::uint64_t frame = 0;
-  std::int64_t pts = 0;
+/// What the properties of a Python message read, copied out of the slot once when the message
+/// is wrapped: they read the same before and after the message makes itself private.
+struct MessageFacts {
+  MessageMeta meta;  ///< `user` stays empty: user_meta() reads the slot or the private copy.
   std::int64_t publish_ns = 0;
-  std::uint32_t flags = 0;
   bool redelivered = false;
-  PayloadKind kind = PayloadKind::bytes;
-  std::optional<std::string> format;
-  std::string user;
   std::size_t nbytes = 0;
+
+  static MessageFacts of(const Message& message);
 };
 
 class PyMessage {
  public:
-  explicit PyMessage(Message sample) : message_(std::move(sample)) {}
+  explicit PyMessage(Message message) : message_(std::move(message)), facts_(MessageFacts::of(message_)) {}
 
-  /// The slot's Message; raises Closed after release() and for a detached message.
+  /// The slot's Message; raises Closed after release() and for a private message.
   [[nodiscard]] const Message& message() const;
-  /// The copied metadata of a detached message, else nullptr (the Message has it).
-  [[nodiscard]] const DetachedMeta* detached() const noexcept { return detached_ ? &*detached_ : nullptr; }
-  [[nodiscard]] bool released() const noexcept { return !message_.valid() && !detached_; }
+  /// The message's metadata; raises Closed after release().
+  [[nodiscard]] const MessageFacts& facts() const;
+  /// The user metadata blob, from the slot or from the private copy.
+  [[nodiscard]] pybind11::bytes user_meta() const;
+  /// True for a private message: its payload and user metadata were copied and its slot given back.
+  [[nodiscard]] bool detached() const noexcept { return detached_user_.has_value(); }
+  [[nodiscard]] bool released() const noexcept { return !message_.valid() && !detached(); }
   void release() noexcept;
   /// The NumPy array (made once, then cached): a read-only view of the slot, or the private
   /// writable copy of a detached message.
@@ -48,8 +49,9 @@ class PyMessage {
 
  private:
   Message message_;
+  MessageFacts facts_;
   pybind11::object array_;
-  std::optional<DetachedMeta> detached_;
+  std::optional<std::string> detached_user_;  ///< Set once the message is private.
 };
 
 void bind_message(pybind11::module_& mod);

@@ -7,6 +7,7 @@
 #include "endpoints.hpp"
 #include "errors.hpp"
 #include "framebus/framebus.hpp"
+#include "from_json.hpp"
 #include "message.hpp"
 #include "pipeline.hpp"
 #ifdef FRAMEBUS_HAS_DECODE
@@ -17,16 +18,6 @@
 #endif
 
 namespace py = pybind11;
-
-namespace framebus::python {
-namespace {
-
-// The library's JSON encoder is the one description of a channel (the CLI prints the same), so
-// Python decodes it rather than building dicts of its own.
-py::object from_json(const std::string& text) { return py::module_::import("json").attr("loads")(text); }
-
-}  // namespace
-}  // namespace framebus::python
 
 PYBIND11_MODULE(_core, m) {
   using namespace framebus;

@@ -168,22 +168,20 @@ void bind_pipeline(py::module_& m) {
                        const py::object& top, std::int64_t published_ns, std::int64_t received_ns,
                        std::int64_t infer_start_ns, std::int64_t infer_end_ns, std::uint32_t worker,
                        std::uint32_t batch_size, std::uint64_t batch, std::uint32_t worker_pid, bool redelivered) {
-             InferenceResult r;
-             r.kind = kind_from(kind);
-             r.stream = stream;
-             r.frame = frame;
-             r.pts_us = pts_us;
-             r.top = top_from(top);
-             r.published_ns = published_ns;
-             r.received_ns = received_ns;
-             r.infer_start_ns = infer_start_ns;
-             r.infer_end_ns = infer_end_ns;
-             r.worker = worker;
-             r.batch_size = batch_size;
-             r.batch = batch;
-             r.worker_pid = worker_pid;
-             r.redelivered = redelivered;
-             return r;
+             return InferenceResult{.kind = kind_from(kind),
+                                    .stream = stream,
+                                    .frame = frame,
+                                    .pts_us = pts_us,
+                                    .published_ns = published_ns,
+                                    .received_ns = received_ns,
+                                    .infer_start_ns = infer_start_ns,
+                                    .infer_end_ns = infer_end_ns,
+                                    .worker = worker,
+                                    .batch_size = batch_size,
+                                    .batch = batch,
+                                    .worker_pid = worker_pid,
+                                    .redelivered = redelivered,
+                                    .top = top_from(top)};
            }),
            py::kw_only(), py::arg("kind") = Kind::frame, py::arg("stream") = 0, py::arg("frame") = 0,
            py::arg("pts_us") = 0, py::arg("top") = py::list(), py::arg("published_ns") = 0, py::arg("received_ns") = 0,
@@ -309,16 +307,15 @@ void bind_pipeline(py::module_& m) {
       .def(py::init([](py::object classifier, const std::string& channel, const std::string& results,
                        const std::string& group, std::uint32_t batch, double batch_timeout, std::uint32_t worker_id,
                        bool copy_on_receive, double open_wait) {
-             WorkerOptions o;
-             o.channel = channel;
-             o.results = results;
-             o.group = group;
-             o.batch = batch;
-             o.batch_timeout = seconds(batch_timeout);
-             o.worker_id = worker_id;
-             o.copy_on_receive = copy_on_receive;
-             o.open_wait = seconds(open_wait);
-             return std::make_unique<PyWorker>(std::move(classifier), std::move(o));
+             return std::make_unique<PyWorker>(std::move(classifier),
+                                               WorkerOptions{.channel = channel,
+                                                             .group = group,
+                                                             .results = results,
+                                                             .batch = batch,
+                                                             .batch_timeout = seconds(batch_timeout),
+                                                             .worker_id = worker_id,
+                                                             .copy_on_receive = copy_on_receive,
+                                                             .open_wait = seconds(open_wait)});
            }),
            py::arg("classifier"), py::arg("channel"), py::arg("results"), py::arg("group"), py::arg("batch"),
            py::arg("batch_timeout"), py::arg("worker_id"), py::arg("copy_on_receive"), py::arg("open_wait"))

@@ -12,6 +12,7 @@
 
 #include "errors.hpp"
 #include "framebus/pipeline/pipeline.hpp"
+#include "from_json.hpp"
 #include "interrupt.hpp"
 
 namespace py = pybind11;
@@ -171,7 +172,7 @@ PipelineOptions options_from(const py::dict& kwargs) {
 }
 
 // The library's JSON of the snapshot, as a dict: the same keys as `framebus run --report`.
-py::dict stats_to(const RunSnapshot& s) { return py::module_::import("json").attr("loads")(to_json(s)); }
+py::dict stats_to(const RunSnapshot& s) { return from_json(to_json(s)); }
 
 class PyPipeline {
  public:

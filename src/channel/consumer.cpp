@@ -8,6 +8,7 @@
 #include "channel/channel_state.hpp"
 #include "channel/cleanup.hpp"
 #include "common/busy.hpp"
+#include "common/enum_names.hpp"
 
 namespace framebus {
 
@@ -38,8 +39,8 @@ class ConsumerCore {
 namespace {
 const SlotMeta& meta_of(const void* p) { return *static_cast<const SlotMeta*>(p); }
 const SlotMeta& empty_meta() {
-  static const SlotMeta meta{};
-  return meta;
+  static const SlotMeta kEmpty{};
+  return kEmpty;
 }
 }  // namespace
 
@@ -225,13 +226,13 @@ void Consumer::close() noexcept {
 }
 
 const std::string& Consumer::name() const noexcept {
-  static const std::string empty;
-  return core_ ? core_->channel.name() : empty;
+  static const std::string kNone;
+  return core_ ? core_->channel.name() : kNone;
 }
 
 const std::string& Consumer::group() const noexcept {
-  static const std::string empty;
-  return core_ ? core_->channel.group_name() : empty;
+  static const std::string kNone;
+  return core_ ? core_->channel.group_name() : kNone;
 }
 
 EndReason Consumer::end_reason() const noexcept { return end_reason_; }
@@ -254,16 +255,10 @@ Consumer::Iterator& Consumer::Iterator::operator++() {
   return *this;
 }
 
-std::string_view to_string(EndReason reason) noexcept {
-  switch (reason) {
-    case EndReason::none:
-      return "none";
-    case EndReason::closed:
-      return "closed";
-    case EndReason::producer_died:
-      return "producer_died";
-  }
-  return "unknown";
-}
+namespace {
+constexpr detail::EnumNames<EndReason, 3> kEndReasonNames{{"none", "closed", "producer_died"}};
+}  // namespace
+
+std::string_view to_string(EndReason reason) noexcept { return detail::name_in(kEndReasonNames, reason); }
 
 }  // namespace framebus

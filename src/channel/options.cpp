@@ -6,8 +6,7 @@
 namespace framebus {
 
 namespace {
-constexpr detail::NameTable<Policy, 3> kPolicyNames{
-    {{Policy::block, "block"}, {Policy::drop_oldest, "drop_oldest"}, {Policy::drop_newest, "drop_newest"}}};
+constexpr detail::EnumNames<Policy, 3> kPolicyNames{{"block", "drop_oldest", "drop_newest"}};
 }  // namespace
 
 std::string_view to_string(Policy policy) noexcept { return detail::name_in(kPolicyNames, policy); }

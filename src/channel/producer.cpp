@@ -202,8 +202,8 @@ void Producer::cancel() noexcept {
 }
 
 const std::string& Producer::name() const noexcept {
-  static const std::string empty;
-  return core_ ? core_->channel.name() : empty;
+  static const std::string kNone;
+  return core_ ? core_->channel.name() : kNone;
 }
 
 std::uint32_t Producer::slot_count() const noexcept { return core_ ? core_->channel.segment().slot_count() : 0; }

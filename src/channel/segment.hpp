@@ -17,20 +17,21 @@
 namespace framebus::detail {
 
 struct Geometry {
-  std::uint32_t slot_count = 0;
-  std::uint64_t slot_size = 0;
+  std::uint32_t slot_count{};
+  std::uint64_t slot_size{};
 };
 
-/// Sizes and offsets of every region for a geometry; the single source of the layout arithmetic.
+/// Sizes and offsets of every region for a geometry; the single source of the layout arithmetic
+/// (plan_layout fills every field).
 struct LayoutPlan {
-  std::uint64_t participants_offset = 0;
-  std::uint64_t groups_offset = 0;
-  std::uint64_t slots_offset = 0;
-  std::uint64_t free_stack_offset = 0;
-  std::uint64_t queues_offset = 0;
-  std::uint64_t control_bytes = 0;
-  std::uint64_t slot_stride = 0;
-  std::uint64_t total_bytes = 0;
+  std::uint64_t participants_offset{};
+  std::uint64_t groups_offset{};
+  std::uint64_t slots_offset{};
+  std::uint64_t free_stack_offset{};
+  std::uint64_t queues_offset{};
+  std::uint64_t control_bytes{};
+  std::uint64_t slot_stride{};
+  std::uint64_t total_bytes{};
 };
 LayoutPlan plan_layout(std::uint32_t slot_count, std::uint64_t slot_size) noexcept;
 
@@ -79,10 +80,9 @@ class Segment {
   static Result<Segment> open_any_owner(std::string_view name, DataAccess access);
 
   Segment() = default;
+  // Move-only: the declared moves leave the copies deleted.
   Segment(Segment&& other) noexcept;
   Segment& operator=(Segment&& other) noexcept;
-  Segment(const Segment&) = delete;
-  Segment& operator=(const Segment&) = delete;
   ~Segment();
 
   [[nodiscard]] Header& header() const noexcept { return *header_; }

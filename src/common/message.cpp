@@ -1,6 +1,7 @@
 #include "framebus/message.hpp"
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <cstdint>
 #include <string>
@@ -10,27 +11,13 @@
 namespace framebus {
 
 namespace {
-constexpr detail::NameTable<PixelFormat, 5> kPixelFormatNames{{{PixelFormat::bgr24, "bgr24"},
-                                                               {PixelFormat::rgb24, "rgb24"},
-                                                               {PixelFormat::gray8, "gray8"},
-                                                               {PixelFormat::nv12, "nv12"},
-                                                               {PixelFormat::yuv420p, "yuv420p"}}};
-constexpr detail::NameTable<DType, 12> kDTypeNames{{
-    {DType::uint8, "uint8"},
-    {DType::int8, "int8"},
-    {DType::uint16, "uint16"},
-    {DType::int16, "int16"},
-    {DType::uint32, "uint32"},
-    {DType::int32, "int32"},
-    {DType::uint64, "uint64"},
-    {DType::int64, "int64"},
-    {DType::float16, "float16"},
-    {DType::float32, "float32"},
-    {DType::float64, "float64"},
-    {DType::bool8, "bool"},
-}};
+constexpr detail::EnumNames<PayloadKind, 3> kPayloadKindNames{{"bytes", "image", "tensor"}};
+constexpr detail::EnumNames<PixelFormat, 6> kPixelFormatNames{{"", "bgr24", "rgb24", "gray8", "nv12", "yuv420p"}};
+constexpr detail::EnumNames<DType, 13> kDTypeNames{{"", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64",
+                                                    "int64", "float16", "float32", "float64", "bool"}};
 }  // namespace
 
+std::string_view to_string(PayloadKind kind) noexcept { return detail::name_in(kPayloadKindNames, kind); }
 std::string_view to_string(PixelFormat format) noexcept { return detail::name_in(kPixelFormatNames, format); }
 std::string_view to_string(DType dtype) noexcept { return detail::name_in(kDTypeNames, dtype); }
 Result<PixelFormat> parse_pixel_format(std::string_view text) {
@@ -39,27 +26,11 @@ Result<PixelFormat> parse_pixel_format(std::string_view text) {
 Result<DType> parse_dtype(std::string_view text) { return detail::parse_in(kDTypeNames, text, "dtype"); }
 
 std::size_t dtype_size(DType dtype) noexcept {
-  switch (dtype) {
-    case DType::uint8:
-    case DType::int8:
-    case DType::bool8:
-      return 1;
-    case DType::uint16:
-    case DType::int16:
-    case DType::float16:
-      return 2;
-    case DType::uint32:
-    case DType::int32:
-    case DType::float32:
-      return 4;
-    case DType::uint64:
-    case DType::int64:
-    case DType::float64:
-      return 8;
-    case DType::unknown:
-      return 0;
-  }
-  return 0;
+  // Bytes per element, in DType's order: unknown; u8, i8, u16, i16, u32, i32, u64, i64; f16, f32, f64; bool.
+  constexpr std::array<std::uint8_t, 13> kSizes{0, 1, 1, 2, 2, 4, 4, 8, 8, 2, 4, 8, 1};
+  static_assert(kSizes.size() == static_cast<std::size_t>(DType::bool8) + 1, "one size per DType");
+  const auto index = static_cast<std::size_t>(dtype);
+  return index < kSizes.size() ? kSizes[index] : 0;
 }
 
 namespace {

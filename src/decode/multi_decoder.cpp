@@ -6,29 +6,19 @@
 #include <stop_token>
 
 #include "common/clock.hpp"
+#include "common/enum_names.hpp"
 #include "decode/stream_worker.hpp"
 #include "framebus/channel/producer.hpp"
 #include "framebus/decode/decoder.hpp"
 
 namespace framebus {
 
-std::string_view to_string(StreamState state) noexcept {
-  switch (state) {
-    case StreamState::opening:
-      return "opening";
-    case StreamState::running:
-      return "running";
-    case StreamState::reconnecting:
-      return "reconnecting";
-    case StreamState::eof:
-      return "eof";
-    case StreamState::error:
-      return "error";
-    case StreamState::stopped:
-      return "stopped";
-  }
-  return "unknown";
-}
+namespace {
+constexpr detail::EnumNames<StreamState, 6> kStreamStateNames{
+    {"opening", "running", "reconnecting", "eof", "error", "stopped"}};
+}  // namespace
+
+std::string_view to_string(StreamState state) noexcept { return detail::name_in(kStreamStateNames, state); }
 
 namespace detail {
 
@@ -261,8 +251,8 @@ Result<void> MultiDecoder::close() {
 }
 
 const std::string& MultiDecoder::channel() const noexcept {
-  static const std::string empty;
-  return core_ ? core_->channel_name() : empty;
+  static const std::string kNone;
+  return core_ ? core_->channel_name() : kNone;
 }
 
 }  // namespace framebus

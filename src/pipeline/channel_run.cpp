@@ -199,8 +199,8 @@ bool ChannelRun::spawn_worker(WorkerSlot& w, Duration open_wait) {
   auto stats = session_.stats();
   for (std::uint32_t i = 0; i < threads_per_process(); ++i) {
     auto& tally = stats->workers[w.id + i];
-    tally.pid = static_cast<std::uint32_t>(child->pid);
-    tally.running = true;
+    tally.process.pid = static_cast<std::uint32_t>(child->pid);
+    tally.process.running = true;
   }
   return true;
 }
@@ -274,10 +274,10 @@ void ChannelRun::reap_children() {
       auto stats = session_.stats();
       for (std::uint32_t i = 0; i < threads_per_process(); ++i) {
         auto& thread = stats->workers[w.id + i];
-        thread.running = false;
-        thread.last_exit = exit->describe();
+        thread.process.running = false;
+        thread.process.last_exit = exit->describe();
       }
-      restarts = stats->workers[w.id].restarts;
+      restarts = stats->workers[w.id].process.restarts;
     }
     if (exit->ok() || stopping_) continue;  // a worker that ended is not started again
     // A crashed worker is replaced while its channel still has work (its held frames are
@@ -292,7 +292,7 @@ void ChannelRun::reap_children() {
       if (info) session_.stats()->errors.push_back("worker " + std::to_string(w.id) + " crashed too often");
       continue;
     }
-    ++session_.stats()->workers[w.id].restarts;
+    ++session_.stats()->workers[w.id].process.restarts;
     session_.message("worker " + std::to_string(w.id) + " " + exit->describe() + "; restarting it");
     (void)spawn_worker(w, std::chrono::seconds(2));  // a failed start is recorded in the run's errors
   }

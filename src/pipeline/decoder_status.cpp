@@ -4,27 +4,38 @@
 
 namespace framebus {
 
+namespace {
+
+nlohmann::ordered_json status_json(const StreamStatus& s) {
+  return {{"id", s.id},
+          {"source", s.source},
+          {"channel", s.channel},
+          {"state", std::string(to_string(s.state))},
+          {"message", s.message},
+          {"native_fps", s.native_fps},
+          {"width", s.source_width},
+          {"height", s.source_height},
+          {"decoded", s.decoded},
+          {"published", s.published},
+          {"dropped", s.dropped},
+          {"skipped", s.skipped},
+          {"decode_errors", s.decode_errors},
+          {"reconnects", s.reconnects},
+          {"passes", s.passes},
+          {"last_error", s.last_error ? nlohmann::ordered_json(s.last_error->message()) : nlohmann::ordered_json()},
+          {"finished", s.finished()}};
+}
+
+}  // namespace
+
+std::string to_json(const StreamStatus& status) { return status_json(status).dump(); }
+
 std::string encode_decoder_status(const std::vector<StreamStatus>& statuses, bool final,
                                   const std::optional<std::string>& error) {
   nlohmann::ordered_json out;
   out["final"] = final;
   auto& streams = out["streams"] = nlohmann::ordered_json::array();
-  for (const auto& s : statuses) {
-    streams.push_back({{"id", s.id},
-                       {"source", s.source},
-                       {"state", std::string(to_string(s.state))},
-                       {"message", s.message},
-                       {"native_fps", s.native_fps},
-                       {"width", s.source_width},
-                       {"height", s.source_height},
-                       {"decoded", s.decoded},
-                       {"published", s.published},
-                       {"dropped", s.dropped},
-                       {"skipped", s.skipped},
-                       {"decode_errors", s.decode_errors},
-                       {"reconnects", s.reconnects},
-                       {"last_error", s.last_error ? s.last_error->message() : std::string()}});
-  }
+  for (const auto& s : statuses) streams.push_back(status_json(s));
   if (error) out["error"] = *error;
   return out.dump();
 }

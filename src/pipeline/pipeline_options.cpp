@@ -3,33 +3,18 @@
 #include <array>
 #include <utility>
 
+#include "common/enum_names.hpp"
 #include "pipeline/runs.hpp"
 
 namespace framebus {
 namespace {
 
-// One name table read by to_string and parse_topology.
-constexpr std::array<std::pair<Topology, std::string_view>, 4> kTopologyNames{{{Topology::shared, "shared"},
-                                                                               {Topology::per_stream, "per-stream"},
-                                                                               {Topology::threads, "threads"},
-                                                                               {Topology::queue, "queue"}}};
+constexpr detail::EnumNames<Topology, 4> kTopologyNames{{"shared", "per-stream", "threads", "queue"}};
 
 }  // namespace
 
-std::string_view to_string(Topology topology) noexcept {
-  for (const auto& [t, name] : kTopologyNames) {
-    if (t == topology) return name;
-  }
-  return "unknown";
-}
-
-Result<Topology> parse_topology(std::string_view text) {
-  for (const auto& [t, name] : kTopologyNames) {
-    if (name == text) return t;
-  }
-  return make_error(ErrorCode::invalid_argument,
-                    "unknown topology '" + std::string(text) + "' (shared, per-stream, threads or queue)");
-}
+std::string_view to_string(Topology topology) noexcept { return detail::name_in(kTopologyNames, topology); }
+Result<Topology> parse_topology(std::string_view text) { return detail::parse_in(kTopologyNames, text, "topology"); }
 
 const SourceOptions& source_options(const PipelineOptions& options, std::uint32_t index) {
   const auto it = options.source_options.find(index);

@@ -220,7 +220,7 @@ int run_with_queue(const RunContext& run) {
       while (!poll_exit(r.pid)) ::usleep(1000);
     }
   }
-  session.stats()->workers[0].last_exit = "in-process";
+  session.stats()->workers[0].process.last_exit = "in-process";
   session.finish(detail::monotonic_ns());
   bool failed = false;
   for (const auto& [id, d] : session.stats()->decoder) {

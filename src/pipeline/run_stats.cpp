@@ -70,8 +70,7 @@ RunSnapshot snapshot(const RunStats& stats, const ResultSink& sink, std::int64_t
     s.streams.push_back(std::move(row));
   }
   for (const auto& [id, w] : stats.workers) {
-    s.workers.push_back(WorkerRow{id, w.frames, w.batches, 100.0 * seconds(w.busy_ns) / elapsed, w.restarts, w.pid,
-                                  w.running, w.last_exit});
+    s.workers.push_back(WorkerRow{id, w.frames, w.batches, 100.0 * seconds(w.busy_ns) / elapsed, w.process});
   }
   s.fps = static_cast<double>(s.frames) / elapsed;
   // Between the first and the last result: the rate once every process is up (start-up, model

@@ -32,8 +32,14 @@ Json stream_json(const StreamRow& row) {
 }
 
 Json worker_json(const WorkerRow& w) {
-  return {{"worker", w.worker},     {"frames", w.frames}, {"batches", w.batches}, {"busy_percent", w.busy_percent},
-          {"restarts", w.restarts}, {"pid", w.pid},       {"running", w.running}, {"last_exit", w.last_exit}};
+  return {{"worker", w.worker},
+          {"frames", w.frames},
+          {"batches", w.batches},
+          {"busy_percent", w.busy_percent},
+          {"restarts", w.process.restarts},
+          {"pid", w.process.pid},
+          {"running", w.process.running},
+          {"last_exit", w.process.last_exit}};
 }
 
 }  // namespace

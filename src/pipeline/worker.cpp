@@ -37,7 +37,7 @@ struct DrawFault {
 };
 
 const DrawFault& draw_fault() {
-  static const DrawFault fault = [] {
+  static const DrawFault kFault = [] {
     DrawFault f;
     const char* spec = std::getenv("FRAMEBUS_FAULT_DRAW_ON");
     if (spec == nullptr) return f;
@@ -46,7 +46,7 @@ const DrawFault& draw_fault() {
     if (std::sscanf(spec, "%u:%llu", &stream, &frame) == 2) f = DrawFault{true, stream, frame};
     return f;
   }();
-  return fault;
+  return kFault;
 }
 
 void inject_draw_fault(const std::vector<Message>& frames) {

@@ -287,5 +287,25 @@ TEST_F(Run, a_file_that_is_not_a_model_is_refused_before_anything_starts) {
   EXPECT_FALSE(any_channel_left());
 }
 
+// --topology, --policy and --slot-size are parsed by the library while the flags are read: a bad
+// value names the flag and the accepted values, and nothing starts.
+TEST_F(Run, a_flag_value_the_library_refuses_names_the_flag_and_what_it_accepts) {
+  const std::vector<std::pair<std::string, std::string>> bad{
+      {"--topology", "per_stream"}, {"--policy", "drop"}, {"--slot-size", "8 parsecs"}};
+  for (const auto& [flag, value] : bad) {
+    auto run = testing::start_program(FRAMEBUS_CLI_PATH, args({flag, value}), log_);
+    EXPECT_EQ(run->wait(60s), 2) << flag;
+    const std::string log = testing::read_text(log_);
+    EXPECT_NE(log.find(flag + ": "), std::string::npos) << log;
+    EXPECT_NE(log.find(value), std::string::npos) << log;
+    EXPECT_FALSE(fs::exists(out_)) << "no stream started";
+    EXPECT_FALSE(any_channel_left());
+  }
+  auto run = testing::start_program(FRAMEBUS_CLI_PATH, args({"--topology", "per_stream"}), log_);
+  EXPECT_EQ(run->wait(60s), 2);
+  EXPECT_NE(testing::read_text(log_).find("shared, per-stream, threads, queue"), std::string::npos)
+      << testing::read_text(log_);
+}
+
 }  // namespace
 }  // namespace framebus

@@ -15,6 +15,10 @@
 
 namespace framebus {
 
+/// One stream's status as a JSON object (state as its name, `last_error` null when there is
+/// none): the form of each entry of a status line and of Python's `MultiDecoder.status()`.
+std::string to_json(const StreamStatus& status);
+
 /// One status line (without the newline): every stream's state and counters; `final` on the
 /// last one, with `error` when closing the decoder failed.
 std::string encode_decoder_status(const std::vector<StreamStatus>& statuses, bool final,

@@ -27,6 +27,14 @@ struct DecoderStream {
   std::uint64_t decode_errors = 0;
 };
 
+/// A worker's process as the supervisor sees it.
+struct WorkerProcess {
+  std::uint32_t pid = 0;
+  std::uint32_t restarts = 0;  ///< Counted on the first worker of a process.
+  bool running = false;
+  std::string last_exit;  ///< How the last process ended ("killed by SIGKILL", "in-process", ...).
+};
+
 /// One worker's work as its records show it.
 struct WorkerTally {
   std::uint64_t frames = 0;
@@ -36,10 +44,7 @@ struct WorkerTally {
   // is kept, so that a run of weeks does not grow with every batch.
   std::pair<std::uint32_t, std::uint64_t> last_batch{0, 0};
   std::int64_t busy_ns = 0;
-  std::uint32_t restarts = 0;
-  std::uint32_t pid = 0;
-  bool running = false;
-  std::string last_exit;
+  WorkerProcess process;
 };
 
 /// The counters of a run, kept by the thread that runs it.
@@ -82,10 +87,7 @@ struct WorkerRow {
   std::uint64_t frames = 0;
   std::uint64_t batches = 0;
   double busy_percent = 0.0;
-  std::uint32_t restarts = 0;
-  std::uint32_t pid = 0;
-  bool running = false;
-  std::string last_exit;
+  WorkerProcess process;
 };
 
 /// The statistics of a run at one moment.

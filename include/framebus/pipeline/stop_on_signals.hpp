@@ -19,8 +19,9 @@ namespace framebus {
 class StopOnSignals {
  public:
   StopOnSignals();
-  StopOnSignals(const StopOnSignals&) = delete;
-  StopOnSignals& operator=(const StopOnSignals&) = delete;
+  // Neither copied nor moved (a deleted move deletes the copies too): the waiting thread holds
+  // this object's address.
+  StopOnSignals(StopOnSignals&&) = delete;
   /// Ends the waiting thread and restores the calling thread's signal mask.
   ~StopOnSignals();
 
