@@ -20,7 +20,8 @@ import sys
 import threading
 import time
 from multiprocessing import forkserver, resource_tracker
-from typing import Iterable, Optional, TextIO
+from multiprocessing.process import BaseProcess
+from typing import Any, Iterable, Iterator, Optional, TextIO, Union
 
 import framebus
 
@@ -101,7 +102,8 @@ def worker(args: argparse.Namespace, channel: str, results: str, worker_id: int)
 def frame_slots(args: argparse.Namespace, readers: int) -> int:
     """Enough slots for every reader to hold two batches while the decoder keeps going
     (what `framebus run` picks)."""
-    return max(16, 2 * readers * args.batch + 4)
+    batch: int = args.batch
+    return max(16, 2 * readers * batch + 4)
 
 
 class Results:
@@ -121,7 +123,7 @@ class Results:
         self.sink = framebus.ResultSink(gap_timeout)
         self.start_ns = time.monotonic_ns()
 
-    def add(self, record) -> None:
+    def add(self, record: Union[framebus.InferenceResult, framebus.Message]) -> None:
         """Takes one record: an InferenceResult, or a received message of a results channel."""
         self._write(self.sink.add(record))
 
@@ -138,12 +140,13 @@ class Results:
         """Every stream sent its end and was written entirely."""
         return len(self.sink.streams) >= len(self.sources) and self.sink.all_finished
 
-    def _write(self, entries: list) -> None:
+    def _write(self, entries: list[framebus.SinkEntry]) -> None:
         for e in entries:
-            if e.gap:
+            r = e.result
+            line: dict[str, Any]
+            if r is None:  # a gap: the frame's result never came
                 line = {"stream": e.stream, "frame": e.frame, "gap": True}
             else:
-                r = e.result
                 line = {"stream": e.stream, "frame": e.frame, "pts_us": r.pts_us,
                         "top": [[c, round(s, 4)] for c, s in r.top], "latency_ms": round(e.latency_ms, 2),
                         "worker": r.worker}
@@ -171,9 +174,12 @@ def summary(results: Results, errors: Iterable[str], interrupted: bool) -> int:
     last = [t.last_ns for t in tallies if t is not None and t.emitted]
     first = [t.first_ns for t in tallies if t is not None and t.emitted]
     for s, (source, t) in enumerate(zip(results.sources, tallies)):
-        frames = t.emitted if t is not None else 0
-        seconds = max((t.last_ns if frames else 0) - results.start_ns, 1) / 1e9
-        p50, p99 = (t.latency_percentile(50), t.latency_percentile(99)) if frames else (0.0, 0.0)
+        if t is not None and t.emitted:
+            frames = t.emitted
+            seconds = max(t.last_ns - results.start_ns, 1) / 1e9
+            p50, p99 = t.latency_percentile(50), t.latency_percentile(99)
+        else:  # nothing out of this stream yet
+            frames, seconds, p50, p99 = 0, 1.0, 0.0, 0.0
         if t is not None and t.finished:
             state = "done" if not t.gaps else f"done, {t.gaps} gaps"
         else:
@@ -207,7 +213,7 @@ def ignore_interrupts() -> None:
 
 
 @contextlib.contextmanager
-def starting_children(context: Optional[multiprocessing.context.BaseContext] = None):
+def starting_children(context: Optional[multiprocessing.context.BaseContext] = None) -> Iterator[None]:
     """Processes started in this block begin with SIGINT blocked (the mask survives fork and
     exec), so that a Ctrl-C while a child is still importing does not end it with a traceback
     before ignore_interrupts() runs there. Here, a Ctrl-C meanwhile is only deferred.
@@ -232,15 +238,15 @@ def starting_children(context: Optional[multiprocessing.context.BaseContext] = N
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def stop_processes(processes: Iterable, grace: float = 5.0) -> None:
+def stop_processes(processes: Iterable[Optional[BaseProcess]], grace: float = 5.0) -> None:
     """Ends multiprocessing children: SIGTERM, then SIGKILL after `grace` seconds.
     framebus learns the deaths from the kernel, so frames they held are never lost to others."""
-    processes = [p for p in processes if p is not None and p.pid is not None]
-    for p in processes:
+    started = [p for p in processes if p is not None and p.pid is not None]
+    for p in started:
         if p.is_alive():
             p.terminate()
     deadline = time.monotonic() + grace
-    for p in processes:
+    for p in started:
         p.join(max(0.0, deadline - time.monotonic()))
         if p.is_alive():
             p.kill()
@@ -265,13 +271,13 @@ def output_closed() -> str:
     return "the results output was closed"
 
 
-def stream_errors(statuses: list[dict], sources: list[str]) -> list[str]:
+def stream_errors(statuses: list[dict[str, Any]], sources: list[str]) -> list[str]:
     """The decoder's streams that ended in error, each named with its source and reason."""
     return [f"stream {s['id']} ({sources[s['id']]}): {s['message']}" for s in statuses if s["state"] == "error"]
 
 
 @contextlib.contextmanager
-def draining(channels: Iterable[str], group: str = "workers"):
+def draining(channels: Iterable[str], group: str = "workers") -> Iterator[None]:
     """Takes and releases whatever is left for `group` in the channels until they end, in
     background threads, for the duration of the block (closing a decoder whose workers are gone:
     its streams would otherwise linger for them)."""

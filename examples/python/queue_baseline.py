@@ -19,8 +19,11 @@ import os
 import queue
 import sys
 import time
+from typing import Any, Iterator, Optional
 
 import cv2
+import numpy as np
+import numpy.typing as npt
 
 import framebus
 
@@ -28,8 +31,12 @@ import common
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 
+# What the readers put in the queue: ("frame", stream, frame, pts_us, published_ns, image),
+# ("error", stream, message) and, last, ("end", stream, frame count).
+Item = tuple[Any, ...]
 
-def frames_of(source: str):
+
+def frames_of(source: str) -> Iterator[tuple[npt.NDArray[np.uint8], int]]:
     """Yields (BGR frame, pts in microseconds) as OpenCV decodes them: cv2.imread over a folder's
     pictures in name order, cv2.VideoCapture for anything else. Raises OSError when it cannot."""
     if os.path.isdir(source):
@@ -56,7 +63,7 @@ def frames_of(source: str):
         capture.release()
 
 
-def read(source: str, stream: int, loop: int, frames: multiprocessing.Queue) -> None:
+def read(source: str, stream: int, loop: int, frames: multiprocessing.Queue[Item]) -> None:
     """One reader process: every frame of `source` into the queue (a pickled copy each), then the
     stream's end with its frame count. put() blocks while the queue is full."""
     common.ignore_interrupts()
@@ -71,11 +78,11 @@ def read(source: str, stream: int, loop: int, frames: multiprocessing.Queue) -> 
     frames.put(("end", stream, count))
 
 
-def take_batch(frames: multiprocessing.Queue, size: int, timeout_s: float) -> tuple[list, list]:
+def take_batch(frames: multiprocessing.Queue[Item], size: int, timeout_s: float) -> tuple[list[Item], list[Item]]:
     """Up to `size` frames (waiting for the first, then at most `timeout_s`), and the other items met."""
-    batch: list = []
-    others: list = []
-    deadline = None
+    batch: list[Item] = []
+    others: list[Item] = []
+    deadline: Optional[float] = None
     while len(batch) < size:
         try:
             item = frames.get(timeout=0.25 if deadline is None else max(0.0, deadline - time.monotonic()))

@@ -13,9 +13,11 @@ result.
 
 from __future__ import annotations
 
+import argparse
 import multiprocessing
 import sys
 import time
+from multiprocessing.process import BaseProcess
 from typing import Callable
 
 import framebus
@@ -25,14 +27,14 @@ import common
 MAX_RESTARTS = 3
 
 
-def worker(args, channel: str, results: str, worker_id: int) -> None:
+def worker(args: argparse.Namespace, channel: str, results: str, worker_id: int) -> None:
     """One worker process: runs until the frames channel ends (the GIL is released meanwhile)."""
     common.ignore_interrupts()
     common.worker(args, channel, results, worker_id).run()
 
 
-def collect(sink: framebus.Consumer, results: common.Results, workers: list,
-            start_worker: Callable[[int], multiprocessing.Process]) -> list[str]:
+def collect(sink: framebus.Consumer, results: common.Results, workers: list[BaseProcess],
+            start_worker: Callable[[int], BaseProcess]) -> list[str]:
     """Receives results until every frame of every stream is out; restarts a worker that died
     while there is work. Returns the errors met."""
     restarts = 0
@@ -58,7 +60,7 @@ def collect(sink: framebus.Consumer, results: common.Results, workers: list,
     return []
 
 
-def run(args, slots: int, attach: Callable[[framebus.MultiDecoder], list[str]]) -> int:
+def run(args: argparse.Namespace, slots: int, attach: Callable[[framebus.MultiDecoder], list[str]]) -> int:
     """The channel pipeline: `attach(decoder)` adds the streams and returns the frames channel of
     each worker (one shared channel, or one per stream)."""
     common.interrupt_on_sigterm()
@@ -66,7 +68,7 @@ def run(args, slots: int, attach: Callable[[framebus.MultiDecoder], list[str]]) 
     results = common.Results(args.out, args.source, args.gap_timeout)
     decoder = results_channel = sink = None
     frame_channels: list[str] = []
-    workers: list[multiprocessing.Process] = []
+    workers: list[BaseProcess] = []
     channels = [f"{args.name}.frames", f"{args.name}.results"]
     errors: list[str] = []
     interrupted = False
@@ -84,8 +86,9 @@ def run(args, slots: int, attach: Callable[[framebus.MultiDecoder], list[str]]) 
         frame_channels = attach(decoder)
         channels += [c for c in frame_channels if c not in channels]
 
-        def start_worker(i: int) -> multiprocessing.Process:
-            process = context.Process(target=worker, args=(args, frame_channels[i], channels[1], i), name=f"worker-{i}")
+        def start_worker(i: int) -> BaseProcess:
+            process: BaseProcess = context.Process(target=worker, args=(args, frame_channels[i], channels[1], i),
+                                                   name=f"worker-{i}")
             with common.starting_children(context):
                 process.start()
             return process

@@ -12,16 +12,19 @@ the main thread, whose framebus.ResultSink puts them in order.
 
 from __future__ import annotations
 
+import argparse
 import multiprocessing
 import sys
 import threading
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 
 import framebus
 
 import common
 
 
-def decode(channel: str, args, slots: int, report) -> None:
+def decode(channel: str, args: argparse.Namespace, slots: int, report: Connection) -> None:
     """The decoder process: every source into one channel, then the streams' states to `report`."""
     common.ignore_interrupts()
     # The "workers" group is declared at creation, so frames wait for the threads to join.
@@ -42,7 +45,7 @@ def run_worker(worker: framebus.Worker, errors: list[str]) -> None:
         errors.append(f"worker {worker.worker_id}: {error}")
 
 
-def collect(sink: framebus.Consumer, results: common.Results, threads: list, decoder,
+def collect(sink: framebus.Consumer, results: common.Results, threads: list[threading.Thread], decoder: BaseProcess,
             errors: list[str]) -> list[str]:
     """Takes results until every frame of every stream is out; returns the errors met."""
     while not results.done:

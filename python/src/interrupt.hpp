@@ -24,9 +24,9 @@ class InterruptScope {
   InterruptScope(InterruptScope&&) = delete;
   ~InterruptScope();
 
-  [[nodiscard]] std::stop_token token() const noexcept { return source_.get_token(); }
   /// Puts Python's own handler back; then the call's error can be raised.
   void end() noexcept;
+  [[nodiscard]] std::stop_token token() const noexcept { return source_.get_token(); }
 
  private:
   std::stop_source source_{std::nostopstate};

@@ -168,20 +168,14 @@ void bind_pipeline(py::module_& m) {
                        const py::object& top, std::int64_t published_ns, std::int64_t received_ns,
                        std::int64_t infer_start_ns, std::int64_t infer_end_ns, std::uint32_t worker,
                        std::uint32_t batch_size, std::uint64_t batch, std::uint32_t worker_pid, bool redelivered) {
-             return InferenceResult{.kind = kind_from(kind),
-                                    .stream = stream,
-                                    .frame = frame,
-                                    .pts_us = pts_us,
-                                    .published_ns = published_ns,
-                                    .received_ns = received_ns,
-                                    .infer_start_ns = infer_start_ns,
-                                    .infer_end_ns = infer_end_ns,
-                                    .worker = worker,
-                                    .batch_size = batch_size,
-                                    .batch = batch,
-                                    .worker_pid = worker_pid,
-                                    .redelivered = redelivered,
-                                    .top = top_from(top)};
+             // clang-format off
+             return InferenceResult{
+                 .kind = kind_from(kind), .stream = stream, .frame = frame, .pts_us = pts_us,
+                 .published_ns = published_ns, .received_ns = received_ns,
+                 .infer_start_ns = infer_start_ns, .infer_end_ns = infer_end_ns,
+                 .worker = worker, .batch_size = batch_size, .batch = batch, .worker_pid = worker_pid,
+                 .redelivered = redelivered, .top = top_from(top)};
+             // clang-format on
            }),
            py::kw_only(), py::arg("kind") = Kind::frame, py::arg("stream") = 0, py::arg("frame") = 0,
            py::arg("pts_us") = 0, py::arg("top") = py::list(), py::arg("published_ns") = 0, py::arg("received_ns") = 0,

@@ -2,6 +2,9 @@
 Python names still work for one release and warn with DeprecationWarning."""
 
 import os
+import site
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -84,3 +87,17 @@ def test_every_exported_name_is_in_the_stub():
     missing = [n for n in framebus.__all__ if f"def {n}(" not in text and f"class {n}" not in text
                and f"{n} =" not in text and f"{n}:" not in text]
     assert not missing, f"__init__.pyi lacks {missing}"
+
+
+def test_the_examples_type_check_against_the_stub_under_mypy_strict(tmp_path):
+    """__init__.pyi describes the package as the examples use it: mypy --strict finds nothing in
+    examples/python checked against it (the stub of the package imported here)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(framebus.__file__)))
+    env = dict(os.environ, PYTHONPATH=package_parent, MYPYPATH=package_parent)
+    if package_parent in site.getsitepackages() + [site.getusersitepackages()]:
+        del env["MYPYPATH"]  # mypy refuses site-packages there, and finds an installed framebus anyway
+    command = [sys.executable, "-m", "mypy", "--strict", "--ignore-missing-imports",
+               "--cache-dir", str(tmp_path / "mypy-cache"), "examples/python"]
+    proc = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"{' '.join(command)} failed:\n{proc.stdout}{proc.stderr}"
