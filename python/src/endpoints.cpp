@@ -232,14 +232,14 @@ class PyProducer {
   }
 
   void publish(PyLoan& loan, std::uint32_t stream, std::uint64_t frame_id, std::int64_t pts, std::uint32_t flags,
-               const std::string& meta, Description d) {
+               const std::string& meta, const Description& d) {
     const MessageMeta m = make_meta(stream, frame_id, pts, flags, meta, d);
     unwrap(inside(
         gate_, "producer", [&](const std::stop_token&) { return producer_.publish(std::move(loan.loan), m); }, false));
   }
 
   void send(const py::buffer& data, std::uint32_t stream, std::uint64_t frame_id, std::int64_t pts, std::uint32_t flags,
-            const std::string& meta, Description d) {
+            const std::string& meta, const Description& d) {
     const MessageMeta m = make_meta(stream, frame_id, pts, flags, meta, d);
     Py_buffer view{};
     if (PyObject_GetBuffer(data.ptr(), &view, PyBUF_C_CONTIGUOUS) != 0) {

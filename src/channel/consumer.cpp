@@ -257,6 +257,8 @@ Consumer::Iterator& Consumer::Iterator::operator++() {
 
 namespace {
 constexpr detail::EnumNames<EndReason, 3> kEndReasonNames{{"none", "closed", "producer_died"}};
+static_assert(kEndReasonNames.names.size() == static_cast<std::size_t>(EndReason::producer_died) + 1,
+              "a name for every value");
 }  // namespace
 
 std::string_view to_string(EndReason reason) noexcept { return detail::name_in(kEndReasonNames, reason); }

@@ -13,7 +13,8 @@
 namespace framebus::detail {
 
 /// The name of each value of T, at the value's index; an empty name is a value with none (it
-/// prints as "unknown" and cannot be parsed).
+/// prints as "unknown" and cannot be parsed). Each table is followed by a static_assert that it
+/// has one entry per value, up to the enum's last: a value added without a name fails to build.
 template <typename T, std::size_t N>
 struct EnumNames {
   std::array<std::string_view, N> names;

@@ -12,9 +12,14 @@ namespace framebus {
 
 namespace {
 constexpr detail::EnumNames<PayloadKind, 3> kPayloadKindNames{{"bytes", "image", "tensor"}};
+static_assert(kPayloadKindNames.names.size() == static_cast<std::size_t>(PayloadKind::tensor) + 1,
+              "a name for every value");
 constexpr detail::EnumNames<PixelFormat, 6> kPixelFormatNames{{"", "bgr24", "rgb24", "gray8", "nv12", "yuv420p"}};
+static_assert(kPixelFormatNames.names.size() == static_cast<std::size_t>(PixelFormat::yuv420p) + 1,
+              "a name for every value");
 constexpr detail::EnumNames<DType, 13> kDTypeNames{{"", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64",
                                                     "int64", "float16", "float32", "float64", "bool"}};
+static_assert(kDTypeNames.names.size() == static_cast<std::size_t>(DType::bool8) + 1, "a name for every value");
 }  // namespace
 
 std::string_view to_string(PayloadKind kind) noexcept { return detail::name_in(kPayloadKindNames, kind); }

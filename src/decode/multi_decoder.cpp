@@ -16,6 +16,8 @@ namespace framebus {
 namespace {
 constexpr detail::EnumNames<StreamState, 6> kStreamStateNames{
     {"opening", "running", "reconnecting", "eof", "error", "stopped"}};
+static_assert(kStreamStateNames.names.size() == static_cast<std::size_t>(StreamState::stopped) + 1,
+              "a name for every value");
 }  // namespace
 
 std::string_view to_string(StreamState state) noexcept { return detail::name_in(kStreamStateNames, state); }

@@ -10,6 +10,7 @@ namespace framebus {
 namespace {
 
 constexpr detail::EnumNames<Topology, 4> kTopologyNames{{"shared", "per-stream", "threads", "queue"}};
+static_assert(kTopologyNames.names.size() == static_cast<std::size_t>(Topology::queue) + 1, "a name for every value");
 
 }  // namespace
 
