@@ -23,6 +23,7 @@
 
 #if FRAMEBUS_HAS_DECODE
 #include "framebus/decode/decoder.hpp"
+#include "framebus/decode/probe.hpp"
 #include "framebus/pipeline/decoder_process.hpp"
 #include "framebus/pipeline/decoder_status.hpp"
 #endif
@@ -30,6 +31,7 @@
 #if FRAMEBUS_HAS_CLASSIFY
 #include "framebus/classify/classifier.hpp"
 #include "framebus/classify/inference_backend.hpp"
+#include "framebus/classify/model.hpp"
 #include "framebus/classify/prediction.hpp"
 #include "framebus/pipeline/worker.hpp"
 #endif

@@ -13,7 +13,7 @@ from ._errors import (AlreadyExists, Closed, Corrupt, EndOfChannel, Error, Inval
                       PermissionDenied, ProducerDied, SystemFailure, Timeout, VersionMismatch)
 from . import _core
 from ._classifier import Classifier
-from ._decoder import MultiDecoder
+from ._decoder import MultiDecoder, probe
 from ._endpoints import (Consumer, LoanArray, Message, Producer, channels, collect_garbage, gc, inspect, inspect_channel,
                          list_channels, remove, remove_channel, remove_group)
 from ._pipeline import (InferenceResult, ResultSink, SinkEntry, StreamTally, Worker, WorkerStats, decode_result, encode_result,
@@ -24,7 +24,7 @@ from ._sizes import parse_size
 __version__ = _core.__version__
 
 __all__ = [
-    "Classifier", "MultiDecoder", "Producer", "Consumer", "Message", "LoanArray", "list_channels", "inspect_channel", "remove_channel", "remove_group",
+    "Classifier", "MultiDecoder", "probe", "Producer", "Consumer", "Message", "LoanArray", "list_channels", "inspect_channel", "remove_channel", "remove_group",
     "collect_garbage", "parse_size", "channels", "inspect", "remove", "gc",
     "Error", "InvalidArgument", "InvalidName", "PayloadTooLarge", "NotFound", "AlreadyExists",
     "PermissionDenied", "Corrupt", "VersionMismatch", "Timeout", "LimitReached", "Closed", "SystemFailure",

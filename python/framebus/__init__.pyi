@@ -30,6 +30,8 @@ class EndOfChannel(Error):
     reason: str
 class ProducerDied(EndOfChannel): ...
 
+def probe(source: Union[str, os.PathLike[str]], *, connect_timeout: float = ..., read_timeout: float = ...) -> dict[str, Any]: ...
+
 class MultiDecoder:
     """Decodes many streams into one channel (or one per stream), one thread per stream."""
     def __init__(self, channel: str, *, slots: int = ..., slot_size: Union[int, str] = ..., policy: str = ...,

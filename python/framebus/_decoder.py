@@ -11,6 +11,19 @@ from ._errors import Closed
 from ._sizes import parse_size
 
 
+def probe(source: Union[str, "os.PathLike[str]"], *, connect_timeout: float = 5.0, read_timeout: float = 5.0) -> dict:
+    """Opens ``source`` as :meth:`MultiDecoder.add_stream` would, decodes its first frame and
+    returns what it is: ``source``, ``kind`` ('file', 'network', 'image_folder', 'image_glob'),
+    ``width``, ``height`` (of the first frame), ``native_fps`` (0 when unknown) and ``frames`` in
+    one pass (0 when unknown, e.g. live). Raises :class:`NotFound` for a missing file or an empty
+    folder, :class:`Timeout` for a network source that does not answer within the timeouts, and
+    :class:`InvalidArgument` / :class:`Corrupt` for something that holds no decodable video;
+    each message names the source. The GIL is released meanwhile."""
+    if not hasattr(_core, "_probe"):
+        raise Closed("this framebus was built without the decoder module (FFmpeg)")
+    return _core._probe(os.fspath(source), float(connect_timeout), float(read_timeout))
+
+
 class MultiDecoder:
     """Decodes sources into channel ``channel`` with FFmpeg, one thread per stream.
 

@@ -14,6 +14,7 @@
 
 #include "errors.hpp"
 #include "framebus/decode/decoder.hpp"
+#include "framebus/decode/probe.hpp"
 #include "framebus/pipeline/decoder_status.hpp"
 #include "from_json.hpp"
 #include "interrupt.hpp"
@@ -162,9 +163,29 @@ class PyMultiDecoder {
   std::shared_ptr<MultiDecoder> decoder_;
 };
 
+py::dict probe(const std::string& source, double connect_timeout, double read_timeout) {
+  ProbeOptions options;
+  options.connect_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(seconds(connect_timeout));
+  options.read_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(seconds(read_timeout));
+  Result<SourceInfo> info = [&] {
+    py::gil_scoped_release nogil;
+    return probe_source(source, options);
+  }();
+  const SourceInfo i = unwrap(std::move(info));
+  py::dict out;
+  out["source"] = i.source;
+  out["kind"] = i.kind;
+  out["width"] = i.width;
+  out["height"] = i.height;
+  out["native_fps"] = i.native_fps;
+  out["frames"] = i.frames;
+  return out;
+}
+
 }  // namespace
 
 void bind_decoder(py::module_& m) {
+  m.def("_probe", &probe, py::arg("source"), py::arg("connect_timeout"), py::arg("read_timeout"));
   py::class_<PyMultiDecoder>(m, "_MultiDecoder")
       .def(py::init<const std::string&, std::uint32_t, std::uint64_t, std::uint32_t, const std::string&,
                     const std::vector<std::string>&, std::optional<double>, double>(),

@@ -15,6 +15,7 @@
 #endif
 #ifdef FRAMEBUS_HAS_CLASSIFY
 #include "classifier.hpp"
+#include "model.hpp"
 #endif
 
 namespace py = pybind11;
@@ -31,6 +32,7 @@ PYBIND11_MODULE(_core, m) {
 #endif
 #ifdef FRAMEBUS_HAS_CLASSIFY
   bind_classifier(m);
+  bind_model(m);
 #endif
   bind_pipeline(m);  // after the classifier: its Worker takes one
 

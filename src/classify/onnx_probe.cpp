@@ -118,7 +118,40 @@ Result<std::int64_t> read_dim(std::string_view bytes, std::size_t base) {
   return dim;
 }
 
-// ValueInfoProto: name = 1, type = 2 -> TypeProto.tensor_type = 1 -> shape = 2 -> dim = 1.
+// TensorProto.DataType (onnx.proto) as a framebus DType; unknown for the types framebus lacks.
+DType onnx_dtype(std::uint64_t elem_type) {
+  switch (elem_type) {
+    case 1:
+      return DType::float32;
+    case 2:
+      return DType::uint8;
+    case 3:
+      return DType::int8;
+    case 4:
+      return DType::uint16;
+    case 5:
+      return DType::int16;
+    case 6:
+      return DType::int32;
+    case 7:
+      return DType::int64;
+    case 9:
+      return DType::bool8;
+    case 10:
+      return DType::float16;
+    case 11:
+      return DType::float64;
+    case 12:
+      return DType::uint32;
+    case 13:
+      return DType::uint64;
+    default:
+      return DType::unknown;  // 8 string, 14/15 complex, 16 bfloat16, ...
+  }
+}
+
+// ValueInfoProto: name = 1, type = 2 -> TypeProto.tensor_type = 1 -> elem_type = 1, shape = 2 ->
+// dim = 1.
 Result<OnnxTensorInfo> read_value_info(std::string_view bytes, std::size_t base) {
   OnnxTensorInfo info;
   auto on_shape = [&](const Field& f, std::size_t at) -> Result<void> {
@@ -129,7 +162,11 @@ Result<OnnxTensorInfo> read_value_info(std::string_view bytes, std::size_t base)
     return {};
   };
   auto on_tensor_type = [&](const Field& f, std::size_t at) -> Result<void> {
-    if (f.number == 2 && f.wire == kBytes) return for_each_field(f.bytes, at, on_shape);
+    if (f.number == 1 && f.wire == kVarint) info.dtype = onnx_dtype(f.varint);
+    if (f.number == 2 && f.wire == kBytes) {
+      info.has_shape = true;
+      return for_each_field(f.bytes, at, on_shape);
+    }
     return {};
   };
   auto on_type = [&](const Field& f, std::size_t at) -> Result<void> {
@@ -145,7 +182,7 @@ Result<OnnxTensorInfo> read_value_info(std::string_view bytes, std::size_t base)
   return info;
 }
 
-// GraphProto: node = 1, initializer = 5 (TensorProto, name = 8), input = 11, output = 12.
+// GraphProto: node = 1, name = 2, initializer = 5 (TensorProto, name = 8), input = 11, output = 12.
 Result<void> read_graph(std::string_view bytes, std::size_t base, OnnxInfo& info) {
   std::vector<OnnxTensorInfo> inputs;
   std::set<std::string, std::less<>> initializers;
@@ -154,6 +191,9 @@ Result<void> read_graph(std::string_view bytes, std::size_t base, OnnxInfo& info
     switch (f.number) {
       case 1:
         ++info.nodes;
+        return {};
+      case 2:
+        info.graph_name.assign(f.bytes);
         return {};
       case 5:
         return for_each_field(f.bytes, at, [&](const Field& t, std::size_t) -> Result<void> {
@@ -174,12 +214,11 @@ Result<void> read_graph(std::string_view bytes, std::size_t base, OnnxInfo& info
   if (!ok) return ok;
   // Older exporters (IR < 4) also list every initializer as a graph input.
   for (auto& in : inputs) {
-    if (initializers.find(in.name) == initializers.end()) {
-      info.input = std::move(in);
-      return {};
-    }
+    if (initializers.find(in.name) == initializers.end()) info.inputs.push_back(std::move(in));
   }
-  return make_error(ErrorCode::corrupt, "the graph has no input besides its weights");
+  if (info.inputs.empty()) return make_error(ErrorCode::corrupt, "the graph has no input besides its weights");
+  info.input = info.inputs.front();
+  return {};
 }
 
 }  // namespace

@@ -20,6 +20,7 @@ class ImageFolderSource final : public FrameSource {
 
   Result<Pulled> next(AVFrame* frame) override;
   [[nodiscard]] double native_fps() const noexcept override { return config_.image_fps; }
+  [[nodiscard]] std::uint64_t frame_count() const noexcept override { return files_.size(); }
   [[nodiscard]] const std::vector<std::string>& files() const noexcept { return files_; }
 
  private:

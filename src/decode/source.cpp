@@ -77,6 +77,20 @@ Result<std::unique_ptr<MediaSource>> MediaSource::open(const SourceConfig& confi
   return source;
 }
 
+std::uint64_t MediaSource::frame_count() const noexcept {
+  if (config_.kind == SourceKind::network || stream_index_ < 0) return 0;  // live: no end to count to
+  const AVStream* stream = format_->streams[stream_index_];
+  if (stream->nb_frames > 0) return static_cast<std::uint64_t>(stream->nb_frames);
+  double seconds = 0.0;
+  if (stream->duration > 0) {
+    seconds = static_cast<double>(stream->duration) * av_q2d(stream->time_base);
+  } else if (format_->duration > 0) {
+    seconds = static_cast<double>(format_->duration) / AV_TIME_BASE;
+  }
+  const double frames = seconds * native_fps_;
+  return frames > 0.0 ? static_cast<std::uint64_t>(frames + 0.5) : 0;
+}
+
 Error MediaSource::failure(ErrorCode code, const std::string& step, int av_code) const {
   std::string reason;
   // Some demuxers (RTSP) turn an interrupted read into a plain "invalid data": a deadline that

@@ -66,6 +66,8 @@ class FrameSource {
   virtual Result<Pulled> next(AVFrame* frame) = 0;
   /// The source's own frame rate; 0 when unknown.
   [[nodiscard]] virtual double native_fps() const noexcept = 0;
+  /// Frames in one pass, as far as the source can tell before decoding them; 0 when unknown.
+  [[nodiscard]] virtual std::uint64_t frame_count() const noexcept = 0;
 };
 
 /// How to open a source.
@@ -90,6 +92,8 @@ class MediaSource final : public FrameSource {
   static Result<std::unique_ptr<MediaSource>> open(const SourceConfig& config, Interrupter& interrupter);
   Result<Pulled> next(AVFrame* frame) override;
   [[nodiscard]] double native_fps() const noexcept override { return native_fps_; }
+  /// The container's frame count, else its duration times the frame rate.
+  [[nodiscard]] std::uint64_t frame_count() const noexcept override;
 
  private:
   MediaSource(const SourceConfig& config, Interrupter& interrupter);

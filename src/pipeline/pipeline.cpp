@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/clock.hpp"
+#include "framebus/decode/probe.hpp"
 #include "pipeline/runs.hpp"
 #include "pipeline/session.hpp"
 #include "pipeline/spawn.hpp"
@@ -78,6 +79,15 @@ Result<Pipeline> Pipeline::create(PipelineOptions options) {
   // ends the run here, with the reason.
   if (auto check = Classifier::create(to_classifier_options(options.model, 1, options.batch)); !check) {
     return tl::unexpected(check.error());
+  }
+  // So are local sources: a path that does not exist or holds no video is named here, in well
+  // under a second, instead of by a decoder child after the workers have started. Network
+  // sources are left to their streams (they may come and go; reconnecting is their business).
+  for (const auto& source : options.sources) {
+    if (source_kind(source) == "network") continue;
+    if (auto info = probe_source(source); !info) {
+      return make_error(info.error().code(), "sources: " + info.error().message());
+    }
   }
   auto impl = std::make_unique<Impl>(std::move(options));
   impl->executable = std::move(*executable);

@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -137,6 +138,22 @@ TEST_F(PipelineTest, a_model_that_does_not_load_ends_create_with_its_name) {
   auto p = Pipeline::create(o);
   ASSERT_FALSE(p);
   EXPECT_NE(p.error().message().find("missing.onnx"), std::string::npos) << p.error().message();
+}
+
+TEST_F(PipelineTest, a_local_source_that_cannot_be_read_ends_create_at_once_naming_it) {
+  for (const std::string bad : {"missing.mp4", "empty-folder", "not-a-video.mp4"}) {
+    auto o = options();
+    const std::string path = (dir_ / bad).string();
+    if (bad == "empty-folder") std::filesystem::create_directories(path);
+    if (bad == "not-a-video.mp4") std::ofstream(path) << "plain text\n";
+    o.sources.push_back(path);
+    const auto started = std::chrono::steady_clock::now();
+    auto p = Pipeline::create(o);
+    ASSERT_FALSE(p) << bad;
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(1)) << bad;
+    EXPECT_NE(p.error().message().find(path), std::string::npos) << p.error().message();
+    EXPECT_EQ(p.error().message().rfind("sources: ", 0), 0U) << p.error().message();
+  }
 }
 
 TEST_F(PipelineTest, a_small_run_gives_every_frame_one_result_in_order) {

@@ -271,3 +271,23 @@ def test_the_decode_command_feeds_a_consumer_and_exits_when_the_files_end(name, 
     assert line.search(err), err
     assert re.search(r"\[1\] error .* No such file", err), err
     rx.close()
+
+
+def test_probe_reports_a_sources_size_rate_and_length_without_a_channel(media):
+    info = framebus.probe(media / "a.mp4")
+    assert info["kind"] == "file"
+    assert (info["width"], info["height"]) == (320, 240)
+    assert info["native_fps"] == 25.0 and info["frames"] == 40
+    folder = framebus.probe(media / "pictures")
+    assert folder["kind"] == "image_folder" and (folder["width"], folder["height"]) == (64, 48)
+    assert folder["frames"] == 5, "every picture file, also the two that will not decode"
+    with pytest.raises(framebus.Error, match="text.mp4"):
+        framebus.probe(media / "text.mp4")
+
+
+def test_probe_names_a_missing_source_at_once(media):
+    missing = media / "no-such.mp4"
+    started = time.monotonic()
+    with pytest.raises(framebus.NotFound, match=re.escape(str(missing))):
+        framebus.probe(missing)
+    assert time.monotonic() - started < 1.0

@@ -287,6 +287,22 @@ TEST_F(Run, a_file_that_is_not_a_model_is_refused_before_anything_starts) {
   EXPECT_FALSE(any_channel_left());
 }
 
+TEST_F(Run, a_source_that_does_not_exist_is_named_by_the_supervisor_within_a_second) {
+  const std::string missing = kDir + "/" + prefix_ + "-nosuch.mp4";
+  auto a = args({});
+  a.push_back("--source");
+  a.push_back(missing);
+  const auto started = std::chrono::steady_clock::now();
+  auto run = testing::start_program(FRAMEBUS_CLI_PATH, a, log_);
+  EXPECT_EQ(run->wait(60s), 2);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);
+  const std::string log = testing::read_text(log_);
+  EXPECT_NE(log.find(missing), std::string::npos) << log;
+  EXPECT_EQ(log.find("channel"), std::string::npos) << "no worker blamed for it: " << log;
+  EXPECT_FALSE(fs::exists(out_)) << "no stream started";
+  EXPECT_FALSE(any_channel_left());
+}
+
 // --topology, --policy and --slot-size are parsed by the library while the flags are read: a bad
 // value names the flag and the accepted values, and nothing starts.
 TEST_F(Run, a_flag_value_the_library_refuses_names_the_flag_and_what_it_accepts) {

@@ -41,8 +41,8 @@ from typing import Any, Optional, Tuple, Union
 
 import numpy as np
 
-from .._endpoints import Consumer, Producer
-from .._errors import InvalidArgument
+from ..._endpoints import Consumer, Producer
+from ..._errors import InvalidArgument
 
 _GROUP = "sail"
 
