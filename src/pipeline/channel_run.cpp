@@ -337,11 +337,19 @@ void ChannelRun::release_frame_channels() {
   const bool workers_gone =
       std::all_of(workers_.begin(), workers_.end(), [](const WorkerSlot& w) { return w.pid < 0; });
   if (!workers_gone && !stopping_) {
+    // A worker still loading its model has not joined yet: released now, the channel would be
+    // gone before it looks for it, and it would blame a missing channel for what was a source
+    // error (a decoder that failed at once). Every running worker joins first.
+    std::map<std::string, std::uint32_t> joining;
+    for (const auto& w : workers_) {
+      if (w.pid > 0) joining[w.channel] += threads_per_process();
+    }
     for (const auto& name : frame_channels_) {
       auto info = inspect_channel(name);
       if (!info) continue;
       for (const auto& g : info->groups) {
-        if (g.name == "workers" && g.pending > 0) return;
+        if (g.name != "workers") continue;
+        if (g.pending > 0 || g.members < joining[name]) return;
       }
     }
   }

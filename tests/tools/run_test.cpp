@@ -2,8 +2,11 @@
 // the supervisor, the workers and the readers are checked for memory errors): every topology
 // gives each frame one result in order; a killed worker is replaced; Ctrl-C cleans up.
 
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -300,6 +303,45 @@ TEST_F(Run, a_source_that_does_not_exist_is_named_by_the_supervisor_within_a_sec
   EXPECT_NE(log.find(missing), std::string::npos) << log;
   EXPECT_EQ(log.find("channel"), std::string::npos) << "no worker blamed for it: " << log;
   EXPECT_FALSE(fs::exists(out_)) << "no stream started";
+  EXPECT_FALSE(any_channel_left());
+}
+
+// A TCP port on loopback that nothing listens on (bound once by the kernel's choice, then closed).
+int closed_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return -1;
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// The decoder fails at once (connection refused) while the workers may still be loading their
+// model: the run ends with the source's error, and no worker blames a missing channel for it.
+TEST_F(Run, a_refused_network_source_ends_the_run_with_its_error_and_no_worker_blames_a_channel) {
+  const int port = closed_port();
+  ASSERT_GT(port, 0);
+  const std::string url = "rtsp://127.0.0.1:" + std::to_string(port) + "/cam";
+  auto a = args({}, {});
+  // The full-size model: its workers take a while to load it, long after the decoder failed.
+  const std::string dir = FRAMEBUS_TEST_MODEL_DIR;
+  a[2] = dir + "/resnet18.onnx";
+  a[4] = dir + "/resnet18.txt";
+  a.insert(a.end(), {"--source", url, "--workers", "2"});
+  const auto started = std::chrono::steady_clock::now();
+  auto run = testing::start_program(FRAMEBUS_CLI_PATH, a, log_);
+  const int status = run->wait(60s);
+  const auto took = std::chrono::steady_clock::now() - started;
+  const std::string log = testing::read_text(log_);
+  EXPECT_NE(status, 0) << log;
+  EXPECT_NE(log.find(url), std::string::npos) << log;
+  EXPECT_EQ(log.find("does not exist"), std::string::npos) << log;
+  EXPECT_LT(took, 20s) << "a worker waited out its --open-wait (30 s) for a channel already gone: " << log;
   EXPECT_FALSE(any_channel_left());
 }
 

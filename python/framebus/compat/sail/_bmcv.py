@@ -19,6 +19,7 @@ from . import _pixels
 from ._base import Dtype, Format, Handle, ImgDtype, PaddingAtrr, bmcv_resize_algorithm, enum_value, int_arg
 from ._image import BMImage, bm_image
 from ._bmcv_io import DrawingAndFiles, _cast, _cv2, _input, _output
+from ._bmcv_batch import BatchOverloads
 from ._tensor import Tensor
 
 F = Format
@@ -106,8 +107,8 @@ def _alpha_beta(alpha_beta: Any) -> List[Tuple[float, float]]:
     return pairs
 
 
-class Bmcv(DrawingAndFiles):
-    """sail.Bmcv: image processing on the CPU with OpenCV (see the module docstring)."""
+class _ImageBmcv(DrawingAndFiles):
+    """The single-image calls of sail.Bmcv (see the module docstring)."""
 
     def __init__(self, handle: Handle) -> None:
         if not isinstance(handle, Handle):
@@ -313,6 +314,11 @@ class Bmcv(DrawingAndFiles):
         if dtype not in _TO_IMG_DTYPE:
             raise InvalidArgument(f"images have no {dtype.name} samples; use BM_FLOAT32, BM_UINT8 or BM_INT8")
         return _TO_IMG_DTYPE[dtype]
+
+
+class Bmcv(BatchOverloads, _ImageBmcv):
+    """sail.Bmcv: image processing on the CPU with OpenCV (see the module docstring). Calls
+    given a BMImageArray run per image (``_bmcv_batch``); the rest are the single-image calls."""
 
 
 __all__ = ["Bmcv"]
