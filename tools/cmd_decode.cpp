@@ -21,6 +21,7 @@
 #include "framebus/channel/producer.hpp"
 #include "framebus/decode/decoder.hpp"
 #include "framebus/pipeline/decoder_process.hpp"
+#include "typed_options.hpp"
 
 namespace framebus::cli {
 namespace {
@@ -218,26 +219,28 @@ void add_decode_command(CLI::App& app, int& status) {
   cmd->add_option("--policy", o->policy, "block, drop_oldest or drop_newest")->capture_default_str();
   cmd->add_option("--group", o->groups, "Consumer groups that receive from the first frame");
   cmd->add_option("--linger", o->linger, "Seconds to wait at the end for consumers to take the last frames")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(non_negative());
   cmd->add_option("--loop", o->loop, "Passes over each source")->capture_default_str();
   cmd->add_flag("--forever", o->forever, "Loop every source until stopped (Ctrl-C)");
   cmd->add_option("--skip", o->skip, "Keep one frame in N+1")->capture_default_str();
-  cmd->add_option("--max-fps", o->max_fps, "Publish at most this many frames per second per stream (0: no cap)");
+  cmd->add_option("--max-fps", o->max_fps, "Publish at most this many frames per second per stream (0: no cap)")
+      ->check(non_negative());
   cmd->add_flag("--realtime", o->realtime, "Pace each source at its own frame rate, like a live camera");
   cmd->add_flag("--reconnect", o->reconnect, "Reopen lost network sources with backoff");
   cmd->add_option("--connect-timeout", o->connect_timeout,
                   "Seconds a network source may take to open (connect, handshake, probe)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->add_option("--read-timeout", o->read_timeout, "Seconds a network source may stay silent")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->add_option("--max-reconnects", o->max_reconnects, "With --reconnect: attempts before giving up (0: never)")
       ->capture_default_str();
   cmd->add_option("--reconnect-delay", o->reconnect_delay,
                   "With --reconnect: seconds before the first reopen; doubles on each failure, up to 5 s")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->add_option("--format", o->format, "bgr24, rgb24, gray8, nv12 or yuv420p")->capture_default_str();
   cmd->add_option("--width", o->width, "Output width (0: the source's)");
   cmd->add_option("--height", o->height, "Output height (0: the source's)");
@@ -249,7 +252,7 @@ void add_decode_command(CLI::App& app, int& status) {
   cmd->add_flag("--status-json", o->status_json, "Report statuses as JSON lines on stdout (for a supervising program)");
   cmd->add_option("--status-interval", o->interval, "Seconds between status lines")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->callback([o, &status] { status = run_decode(*o); });
 }
 

@@ -112,7 +112,7 @@ void add_run_command(CLI::App& app, int& status) {
   add_duration_option(*cmd, "--gap-timeout", o.gap_timeout,
                       "Seconds a missing frame is waited for before it is reported as a gap");
   add_duration_option(*cmd, "--progress-interval", o.progress_interval, "Seconds between progress updates")
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->add_flag("!--no-progress", a->progress, "No live progress display");
   cmd->add_option("--max-restarts", o.max_restarts, "Restarts allowed per worker")->capture_default_str();
   cmd->callback([a, &status] { status = run_pipeline(*a); });

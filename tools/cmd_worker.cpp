@@ -8,6 +8,7 @@
 #include "framebus/pipeline/children.hpp"
 #include "framebus/pipeline/stop_on_signals.hpp"
 #include "run/model_args.hpp"
+#include "typed_options.hpp"
 
 namespace framebus::cli {
 namespace {
@@ -48,7 +49,8 @@ void add_worker_command(CLI::App& app, int& status) {
       ->check(CLI::Range(1, 64));
   cmd->add_flag("--copy", w.copy_on_receive, "Classify private copies of the frames instead of the shared slots");
   cmd->add_option("--open-wait", a->open_wait, "Seconds to wait for the frames channel to appear")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(non_negative());
   cmd->callback([a, &status] { status = run_workers(*a); });
 }
 

@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 
 #include "commands.hpp"
+#include "typed_options.hpp"
 #ifdef FRAMEBUS_HAS_PIPELINE
 #include <algorithm>
 #include <iostream>
@@ -29,6 +30,13 @@ std::string version_string() {
   return "framebus " + std::to_string(framebus::kVersionMajor) + "." + std::to_string(framebus::kVersionMinor) + "." +
          std::to_string(framebus::kVersionPatch) + " (shared-memory layout " +
          std::to_string(framebus::kLayoutVersion) + ")";
+}
+
+// --help and --version exit 0; any other parse error (unknown flag, missing or out-of-range
+// value) exits with the one status every command uses for a bad command line.
+int bad_command_line(const CLI::App& app, const CLI::ParseError& e) {
+  const int printed = app.exit(e);
+  return printed == 0 ? 0 : framebus::cli::kExitBadValue;
 }
 
 }  // namespace
@@ -66,10 +74,14 @@ int main(int argc, char** argv) {
   try {
     app.parse(args);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return bad_command_line(app, e);
   }
 #else
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return bad_command_line(app, e);
+  }
 #endif
   return status;
 }

@@ -35,6 +35,25 @@ CLI::Option* add_parsed_option(CLI::App& cmd, const std::string& flag, T& target
       ->default_str(shown);
 }
 
+/// A number of at least `low` (`strict`: more than `low`). Refused as "--flag: must be > 0, not -5"
+/// (CLI11's own range message prints the largest double).
+inline CLI::Validator at_least(double low, bool strict) {
+  char bound[32];
+  std::snprintf(bound, sizeof bound, "%g", low);
+  const std::string rule = std::string(strict ? "> " : ">= ") + bound;
+  return CLI::Validator(
+      [low, strict, rule](std::string& text) -> std::string {
+        double value = 0;
+        if (!CLI::detail::lexical_cast(text, value)) return "must be a number " + rule + ", not '" + text + "'";
+        if (strict ? value > low : value >= low) return {};
+        return "must be " + rule + ", not " + text;
+      },
+      "NUMBER " + rule, "");
+}
+/// Seconds, rates, timeouts that must be more than zero / zero or more.
+inline CLI::Validator positive() { return at_least(0, true); }
+inline CLI::Validator non_negative() { return at_least(0, false); }
+
 /// `flag` takes a number of `Unit`s (std::ratio<1>: seconds, std::milli: milliseconds).
 template <typename Unit = std::ratio<1>>
 CLI::Option* add_duration_option(CLI::App& cmd, const std::string& flag, Duration& target, const std::string& help) {

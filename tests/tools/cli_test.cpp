@@ -294,6 +294,36 @@ TEST(Cli, rm_without_names_is_a_usage_error) {
   EXPECT_NE(r.exit_code, 0) << r;
 }
 
+// Every command refuses a value out of its range while parsing, naming the flag, the rule and the
+// value, with the one status for a bad command line (2); nothing starts.
+TEST(Cli, an_out_of_range_flag_value_is_refused_naming_the_flag_and_the_rule) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const std::vector<Case> cases{
+#ifdef FRAMEBUS_HAS_DECODE
+      {{"decode", "a.mp4", "--channel", "c", "--max-fps", "-5"}, "--max-fps: must be >= 0, not -5"},
+      {{"decode", "a.mp4", "--channel", "c", "--linger", "-1"}, "--linger: must be >= 0, not -1"},
+      {{"decode", "a.mp4", "--channel", "c", "--connect-timeout", "-3"}, "--connect-timeout: must be > 0, not -3"},
+      {{"decode", "a.mp4", "--channel", "c", "--status-interval", "soon"}, "--status-interval: must be a number > 0"},
+#endif
+#ifdef FRAMEBUS_HAS_PIPELINE
+      {{"run", "--source", "a.mp4", "--model", "m.onnx", "--max-fps", "-5"}, "--max-fps: must be >= 0, not -5"},
+      {{"run", "--source", "a.mp4", "--model", "m.onnx", "--progress-interval", "0"},
+       "--progress-interval: must be > 0, not 0"},
+#endif
+  };
+  for (const auto& c : cases) {
+    const CliResult r = run_cli(c.args);
+    EXPECT_EQ(r.exit_code, 2) << r;
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << r;
+    EXPECT_EQ(r.err.find("179769"), std::string::npos) << "no largest-double bound: " << r;
+  }
+  EXPECT_EQ(run_cli({"ls", "--no-such-flag"}).exit_code, 2);
+  EXPECT_EQ(run_cli({"--help"}).exit_code, 0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // framebus ls
 

@@ -1,5 +1,7 @@
 #include "run/source_args.hpp"
 
+#include "typed_options.hpp"
+
 namespace framebus::cli {
 
 void add_source_options(CLI::App& cmd, SourceOptions& source) {
@@ -7,7 +9,8 @@ void add_source_options(CLI::App& cmd, SourceOptions& source) {
   cmd.add_flag_callback(
       "--forever", [&source] { source.loop = SourceOptions::kLoopForever; },
       "Loop every source until stopped (Ctrl-C)");
-  cmd.add_option("--max-fps", source.max_fps, "Publish at most this many frames per second per stream");
+  cmd.add_option("--max-fps", source.max_fps, "Publish at most this many frames per second per stream")
+      ->check(non_negative());
   cmd.add_flag("--realtime", source.realtime, "Pace each source at its own frame rate, like a live camera");
   cmd.add_flag("--reconnect", source.reconnect, "Reopen lost network sources with backoff");
   cmd.add_option("--width", source.width, "Decode to this width (0: the source's)");
