@@ -251,6 +251,8 @@ class Producer(_Handle):
         dims = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
         if any(d < 0 for d in dims):
             raise InvalidArgument(f"shape {dims} has a negative dimension")
+        if format is not None:
+            _core._check_image(format, dt.name, list(dims))  # a wrong picture fails here, not at publish()
         count = math.prod(dims)
         loan = self._h.loan(count * dt.itemsize)
         array = np.frombuffer(loan, dtype=dt, count=count).reshape(dims).view(LoanArray)

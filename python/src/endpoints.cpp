@@ -44,6 +44,54 @@ Duration seconds_to_duration(const std::optional<double>& seconds) {
 using Description =
     std::tuple<std::optional<std::string>, std::optional<std::vector<std::uint64_t>>, std::optional<std::string>>;
 
+// The ImageDesc of an array of `shape` and `dtype` holding a picture in `format_name`, checked:
+// an array that does not hold such a picture (another dtype, another channel count, a rank the
+// format does not have) is refused, naming the argument and the expected value, so a reader never
+// gets pixels reinterpreted from the wrong layout.
+ImageDesc image_desc_of(const std::string& format_name, const std::optional<std::string>& dtype,
+                        const std::vector<std::uint64_t>& s) {
+  const PixelFormat format = unwrap(parse_pixel_format(format_name));
+  const std::string name = "format '" + format_name + "'";
+  auto shape_text = [&] {
+    std::string t = "(";
+    for (std::size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
+    return t + (s.size() == 1 ? ",)" : ")");
+  };
+  if (dtype && *dtype != "uint8") {
+    raise(Error(ErrorCode::invalid_argument, name + " takes uint8 pixels: dtype must be uint8, not " + *dtype));
+  }
+  auto dim = [](std::uint64_t v) { return static_cast<std::uint32_t>(v); };
+  switch (format) {
+    case PixelFormat::bgr24:
+    case PixelFormat::rgb24:
+      if (s.size() != 3 || s[2] != 3) {
+        raise(Error(ErrorCode::invalid_argument, name + ": shape must be (height, width, 3), not " + shape_text()));
+      }
+      return ImageDesc::packed(dim(s[1]), dim(s[0]), format);
+    case PixelFormat::gray8:
+      if (s.size() != 2 && !(s.size() == 3 && s[2] == 1)) {
+        raise(Error(ErrorCode::invalid_argument,
+                    name + ": shape must be (height, width) or (height, width, 1), not " + shape_text()));
+      }
+      return ImageDesc::packed(dim(s[1]), dim(s[0]), format);
+    case PixelFormat::nv12:
+    case PixelFormat::yuv420p:
+      // Raw bytes come with the picture's (height, width); an array is (height * 3 / 2, width),
+      // as OpenCV holds 4:2:0 pictures: the luma plane, then chroma.
+      if (!dtype && s.size() == 2 && s[0] % 2 == 0 && s[1] % 2 == 0) {
+        return ImageDesc::packed(dim(s[1]), dim(s[0]), format);
+      }
+      if (s.size() != 2 || s[0] % 3 != 0 || s[1] % 2 != 0) {
+        raise(Error(ErrorCode::invalid_argument,
+                    name + ": shape must be (height * 3 / 2, width) with an even width, not " + shape_text()));
+      }
+      return ImageDesc::packed(dim(s[1]), dim(s[0] * 2 / 3), format);
+    case PixelFormat::unknown:
+      break;
+  }
+  raise(Error(ErrorCode::invalid_argument, "unknown " + name));
+}
+
 MessageMeta make_meta(std::uint32_t stream, std::uint64_t frame_id, std::int64_t pts, std::uint32_t flags,
                       const std::string& user, const Description& d) {
   const auto& [dtype, shape, format_name] = d;
@@ -54,19 +102,8 @@ MessageMeta make_meta(std::uint32_t stream, std::uint64_t frame_id, std::int64_t
   meta.flags = flags;
   meta.user = std::as_bytes(std::span(user.data(), user.size()));
   if (format_name) {
-    if (!shape || shape->size() < 2) {
-      raise(
-          Error(ErrorCode::invalid_argument, "an image needs a shape of (height, width) or (height, width, channels)"));
-    }
-    const PixelFormat format = unwrap(parse_pixel_format(*format_name));
-    const std::vector<std::uint64_t>& s = *shape;
-    if ((format == PixelFormat::nv12 || format == PixelFormat::yuv420p) && s.size() == 2 && s[0] % 3 == 0 && dtype) {
-      // (height * 3 / 2, width) arrays as OpenCV holds planar YUV: the image is 2/3 as tall.
-      meta.image =
-          ImageDesc::packed(static_cast<std::uint32_t>(s[1]), static_cast<std::uint32_t>(s[0] * 2 / 3), format);
-    } else {
-      meta.image = ImageDesc::packed(static_cast<std::uint32_t>(s[1]), static_cast<std::uint32_t>(s[0]), format);
-    }
+    if (!shape) raise(Error(ErrorCode::invalid_argument, "an image needs a shape"));
+    meta.image = image_desc_of(*format_name, dtype, *shape);
     meta.kind = PayloadKind::image;
   } else if (dtype && shape) {
     if (shape->size() > kMaxDims) {
@@ -342,6 +379,13 @@ class PyConsumer {
 }  // namespace
 
 void bind_endpoints(py::module_& m) {
+  // Producer.loan checks its picture before it takes a slot, with the check send/publish make.
+  m.def(
+      "_check_image",
+      [](const std::string& format, const std::string& dtype, const std::vector<std::uint64_t>& shape) {
+        (void)image_desc_of(format, dtype, shape);
+      },
+      py::arg("format"), py::arg("dtype"), py::arg("shape"));
   py::class_<PyLoan>(m, "_Loan", py::buffer_protocol())
       .def_property_readonly("nbytes", [](const PyLoan& l) { return l.loan.size(); })
       .def_property_readonly("valid", [](const PyLoan& l) { return l.loan.valid(); })
