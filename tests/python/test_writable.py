@@ -83,8 +83,10 @@ def test_sail_receive_bm_image_hands_out_an_image_the_caller_owns(name):
     tx.sendBMImage(frame, 0, 5)
     image, channel_id, frame_id = rx.receiveBMImage()
     assert (channel_id, frame_id) == (0, 5)
-    assert image.flags.writeable and image.flags.owndata
-    draw(image)
-    assert image[10, 10].tolist() == [255, 255, 255]
+    pixels = np.asarray(image)  # the BMImage's own pixels, no copy
+    assert pixels.flags.writeable
+    draw(pixels)
+    assert image.asmat()[10, 10].tolist() == [255, 255, 255], "drawn on the image itself"
     rx.close()
-    tx.close()
+    tx.close()  # the channel is unmapped and removed: the image lives on, it was never a view of it
+    assert pixels[10, 10].tolist() == [255, 255, 255] and pixels[40, 60].tolist() == frame[40, 60].tolist()
