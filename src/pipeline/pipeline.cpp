@@ -1,6 +1,8 @@
 #include "framebus/pipeline/pipeline.hpp"
 
 #include <algorithm>
+#include <string>
+#include <vector>
 
 #include "common/clock.hpp"
 #include "framebus/decode/probe.hpp"
@@ -20,7 +22,8 @@ struct Pipeline::Impl {
   std::string executable;
   std::atomic<bool> stop{false};
   std::atomic<bool> ran{false};
-  Session session;  // after options, which it reads
+  std::vector<std::string> unreadable;  // local sources create() could not read, reported by run()
+  Session session;                      // after options, which it reads
 };
 
 namespace {
@@ -81,16 +84,23 @@ Result<Pipeline> Pipeline::create(PipelineOptions options) {
     return tl::unexpected(check.error());
   }
   // So are local sources: a path that does not exist or holds no video is named here, in well
-  // under a second, instead of by a decoder child after the workers have started. Network
-  // sources are left to their streams (they may come and go; reconnecting is their business).
+  // under a second, instead of by a decoder child after the workers have started. When no source
+  // can be read the run ends here; otherwise the others go on, and run() reports the unreadable
+  // ones before anything starts (their streams then end in error, as the decoder finds them).
+  // Network sources are left to their streams (they come and go; reconnecting is their business).
+  std::vector<std::string> unreadable;
   for (const auto& source : options.sources) {
     if (source_kind(source) == "network") continue;
-    if (auto info = probe_source(source); !info) {
-      return make_error(info.error().code(), "sources: " + info.error().message());
-    }
+    if (auto info = probe_source(source); !info) unreadable.push_back(info.error().message());
+  }
+  if (!unreadable.empty() && unreadable.size() == options.sources.size()) {
+    std::string all = "sources: ";
+    for (std::size_t i = 0; i < unreadable.size(); ++i) all += (i ? "; " : "") + unreadable[i];
+    return make_error(ErrorCode::invalid_argument, all);
   }
   auto impl = std::make_unique<Impl>(std::move(options));
   impl->executable = std::move(*executable);
+  impl->unreadable = std::move(unreadable);
   return Pipeline(std::move(impl));
 }
 
@@ -108,6 +118,7 @@ RunReport Pipeline::run() {
     return RunReport{kRunSetupFailed, session.snapshot(detail::monotonic_ns())};
   }
   session.stats()->start_ns = detail::monotonic_ns();
+  for (const auto& problem : impl_->unreadable) session.message("sources: " + problem + " (the other sources go on)");
   const RunContext context{impl_->options, impl_->executable, session, impl_->stop};
   const int status = impl_->options.topology == Topology::queue ? pipeline_detail::run_with_queue(context)
                                                                 : pipeline_detail::run_with_channels(context);

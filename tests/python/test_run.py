@@ -359,6 +359,19 @@ def test_a_broken_source_reports_its_error_and_the_other_streams_complete(media,
     results = [r for r in read_results(tmp_path) if r["stream"] != 1]
     assert_complete_and_ordered(results, {0: 40, 2: 12})
     assert "no-such-camera.mp4" in proc.stdout, "the summary shows the error"
+    first = proc.stderr.splitlines()[0]
+    assert "no-such-camera.mp4" in first and "the other sources go on" in first, \
+        "the supervisor names it before anything starts"
+
+
+def test_a_run_whose_only_source_does_not_exist_ends_at_once_naming_it(media, model, tmp_path):
+    missing = str(tmp_path / "no-such-camera.mp4")
+    started = time.monotonic()
+    proc = subprocess.run(run_args(media, model, tmp_path, sources=(missing,)), capture_output=True, text=True,
+                          timeout=60)
+    assert time.monotonic() - started < 5.0, "no worker is started (one would take seconds to give up)"
+    assert proc.returncode == 2
+    assert missing in proc.stderr and "channel" not in proc.stderr
 
 
 def test_frames_dropped_by_a_drop_policy_are_reported_as_gaps_not_waited_for(media, slow_model, tmp_path):

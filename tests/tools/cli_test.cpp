@@ -675,7 +675,7 @@ TEST(CliNames, list_inspect_and_remove_are_the_commands_and_ls_rm_their_aliases)
   EXPECT_EQ(not_there.exit_code, 1) << not_there;
   EXPECT_NE(not_there.err.find("framebus inspect: " + missing), std::string::npos) << not_there;
   const CliResult no_names = run_cli({"inspect"});
-  EXPECT_GE(no_names.exit_code, 100) << "inspect needs names: a usage error. " << no_names;
+  EXPECT_EQ(no_names.exit_code, 2) << "inspect needs names: a usage error. " << no_names;
 
   const CliResult removed = run_cli({"remove", name});
   EXPECT_EQ(removed.exit_code, 0) << removed;

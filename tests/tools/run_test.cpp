@@ -292,7 +292,7 @@ TEST_F(Run, a_file_that_is_not_a_model_is_refused_before_anything_starts) {
 
 TEST_F(Run, a_source_that_does_not_exist_is_named_by_the_supervisor_within_a_second) {
   const std::string missing = kDir + "/" + prefix_ + "-nosuch.mp4";
-  auto a = args({});
+  auto a = args({}, {});
   a.push_back("--source");
   a.push_back(missing);
   const auto started = std::chrono::steady_clock::now();
