@@ -8,6 +8,7 @@ ffmpeg's geq filter), so a script reads back which frame it holds from any pixel
 codec's tolerance.
 """
 import os
+import sys
 
 import numpy as np
 
@@ -96,3 +97,48 @@ def report(channel_id, frame_id, bmimg, top):
     stream, index = seen if seen is not None else (-1, -1)
     # One write of one line: processes that share stdout never interleave their lines.
     os.write(1, f"frame {channel_id} {frame_id} {stream} {index} {top}\n".encode())
+
+
+def send_stop(ipc, handle, channel_id, receivers):
+    """One STOP frame per receiver, after the last frame."""
+    stop = sail.BMImage(handle, 2, 2, sail.Format.FORMAT_BGR_PACKED, sail.ImgDtype.DATA_TYPE_EXT_1N_BYTE)
+    for _ in range(receivers):
+        ipc.sendBMImage(stop, channel_id, STOP)
+
+
+def send_video(ipc, video, channel_id=0, receivers=1):
+    """A sender's loop: every frame of ``video`` read with sail.Decoder and sent, then a STOP
+    frame per receiver."""
+    handle = sail.Handle(0)
+    decoder = sail.Decoder(video, True, 0)
+    frame_id = 0
+    img = sail.BMImage()
+    while decoder.read(handle, img) == 0:
+        ipc.sendBMImage(img, channel_id, frame_id)
+        frame_id += 1
+    send_stop(ipc, handle, channel_id, receivers)
+    decoder.release()
+
+
+def receive_until_stop(ipc, net):
+    """A receiver's loop: classify and report every frame until a STOP frame."""
+    while True:
+        bmimg, channel_id, frame_id = ipc.receiveBMImage()
+        if frame_id == STOP:
+            return
+        report(channel_id, frame_id, bmimg, net(bmimg))
+
+
+def run_processes(processes):
+    """Starts the processes, waits for them all, fails if any failed, then prints "done"."""
+    for p in processes:
+        p.start()
+    join_processes(processes)
+
+
+def join_processes(processes):
+    for p in processes:
+        p.join()
+    if any(p.exitcode != 0 for p in processes):
+        sys.exit(f"a process failed: {[p.exitcode for p in processes]}")
+    print("done", flush=True)

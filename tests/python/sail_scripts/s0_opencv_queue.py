@@ -8,7 +8,7 @@ import sys
 
 import cv2
 
-from common import ResNet, report
+from common import ResNet, report, run_processes
 
 
 def reader(channel_id, path, queue):
@@ -41,10 +41,4 @@ if __name__ == "__main__":
     queue = mp.Queue(maxsize=8)
     workers = [mp.Process(target=reader, args=(k, path, queue)) for k, path in enumerate(videos)]
     workers.append(mp.Process(target=inference, args=(model_path, len(videos), queue)))
-    for p in workers:
-        p.start()
-    for p in workers:
-        p.join()
-    if any(p.exitcode != 0 for p in workers):
-        sys.exit(f"a process failed: {[p.exitcode for p in workers]}")
-    print("done", flush=True)
+    run_processes(workers)

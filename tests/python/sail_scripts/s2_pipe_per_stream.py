@@ -9,32 +9,19 @@ import sys
 
 from framebus.compat import sail
 
-from common import STOP, ResNet, report
+from common import ResNet, join_processes, receive_until_stop, send_video
 
 
 def decode(pipe_path, channel_id, video):
-    handle = sail.Handle(0)
-    decoder = sail.Decoder(video, True, 0)
     ipc = sail.IPC(True, pipe_path, "/tmp/final", False, 4)
-    frame_id = 0
-    img = sail.BMImage()
-    while decoder.read(handle, img) == 0:
-        ipc.sendBMImage(img, channel_id, frame_id)
-        frame_id += 1
-    ipc.sendBMImage(sail.BMImage(handle, 2, 2, sail.Format.FORMAT_BGR_PACKED,
-                                 sail.ImgDtype.DATA_TYPE_EXT_1N_BYTE), channel_id, STOP)
-    decoder.release()
+    send_video(ipc, video, channel_id)
 
 
 def receive(model_path, pipe_path, ready):
     net = ResNet(model_path)
     ready.release()
     ipc = sail.IPC(False, pipe_path, "/tmp/final")  # waits for the sender
-    while True:
-        bmimg, channel_id, frame_id = ipc.receiveBMImage()
-        if frame_id == STOP:
-            break
-        report(channel_id, frame_id, bmimg, net(bmimg))
+    receive_until_stop(ipc, net)
 
 
 if __name__ == "__main__":
@@ -48,8 +35,4 @@ if __name__ == "__main__":
     decoders = [mp.Process(target=decode, args=(f"{pipe_path}.{k}", k, v)) for k, v in enumerate(videos)]
     for p in decoders:
         p.start()
-    for p in decoders + receivers:
-        p.join()
-    if any(p.exitcode != 0 for p in decoders + receivers):
-        sys.exit(f"a process failed: {[p.exitcode for p in decoders + receivers]}")
-    print("done", flush=True)
+    join_processes(decoders + receivers)

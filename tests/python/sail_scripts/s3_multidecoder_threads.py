@@ -11,7 +11,7 @@ import threading
 
 from framebus.compat import sail
 
-from common import STOP, ResNet, report
+from common import STOP, ResNet, report, run_processes, send_stop
 
 
 def decode(pipe_path, frames, threads, videos):
@@ -30,9 +30,7 @@ def decode(pipe_path, frames, threads, videos):
                 sys.exit(f"channel {idx} gave no frame")
             ipc.sendBMImage(img, idx, sent[idx])
             sent[idx] += 1
-    stop = sail.BMImage(handle, 2, 2, sail.Format.FORMAT_BGR_PACKED, sail.ImgDtype.DATA_TYPE_EXT_1N_BYTE)
-    for _ in range(threads):
-        ipc.sendBMImage(stop, channels[-1], STOP)  # after the last frame of the last channel
+    send_stop(ipc, handle, channels[-1], threads)  # after the last frame of the last channel
     multi_decoder.release()
 
 
@@ -62,10 +60,4 @@ if __name__ == "__main__":
     videos = sys.argv[5:]
     workers = [mp.Process(target=infer, args=(model_path, pipe_path, threads)),
                mp.Process(target=decode, args=(pipe_path, frames, threads, videos))]
-    for p in workers:
-        p.start()
-    for p in workers:
-        p.join()
-    if any(p.exitcode != 0 for p in workers):
-        sys.exit(f"a process failed: {[p.exitcode for p in workers]}")
-    print("done", flush=True)
+    run_processes(workers)

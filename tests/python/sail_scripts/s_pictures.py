@@ -10,7 +10,7 @@ import sys
 
 from framebus.compat import sail
 
-from common import STOP, ResNet, report
+from common import ResNet, receive_until_stop, run_processes, send_stop
 
 
 def send(pipe_path, folder):
@@ -24,28 +24,17 @@ def send(pipe_path, folder):
             sys.exit(f"cannot decode {name}")
         ipc.sendBMImage(img, 0, frame_id)
         decoder.release()
-    ipc.sendBMImage(sail.BMImage(handle, 2, 2, sail.Format.FORMAT_BGR_PACKED,
-                                 sail.ImgDtype.DATA_TYPE_EXT_1N_BYTE), 0, STOP)
+    send_stop(ipc, handle, 0, 1)
 
 
 def receive(model_path, pipe_path):
     net = ResNet(model_path)
     ipc = sail.IPC(False, pipe_path, "/tmp/final", True)
-    while True:
-        bmimg, channel_id, frame_id = ipc.receiveBMImage()
-        if frame_id == STOP:
-            break
-        report(channel_id, frame_id, bmimg, net(bmimg))
+    receive_until_stop(ipc, net)
 
 
 if __name__ == "__main__":
     model_path, pipe_path, folder = sys.argv[1:4]
     workers = [mp.Process(target=receive, args=(model_path, pipe_path)),
                mp.Process(target=send, args=(pipe_path, folder))]
-    for p in workers:
-        p.start()
-    for p in workers:
-        p.join()
-    if any(p.exitcode != 0 for p in workers):
-        sys.exit(f"a process failed: {[p.exitcode for p in workers]}")
-    print("done", flush=True)
+    run_processes(workers)

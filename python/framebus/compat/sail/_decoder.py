@@ -198,7 +198,21 @@ class Source:
             decoder.close()
 
 
-class Decoder:
+class ReleasedWhenDropped:
+    """sail frees a decoder when its object goes: ``release()`` runs at ``del``, at garbage
+    collection and at interpreter exit (``framebus._exit`` calls ``_close_at_exit``)."""
+
+    def _close_at_exit(self) -> None:
+        self.release()  # type: ignore[attr-defined]
+
+    def __del__(self) -> None:
+        try:
+            self.release()  # type: ignore[attr-defined]  # each decoder class defines it
+        except Exception:  # noqa: BLE001 - interpreter shutdown may have torn down framebus already
+            pass
+
+
+class Decoder(ReleasedWhenDropped):
     """sail.Decoder: frames of a video file, a picture or a network stream, one per ``read``.
 
     Video frames come as FORMAT_BGR_PLANAR, pictures as FORMAT_BGR_PACKED (what sail's decoder
@@ -347,15 +361,6 @@ class Decoder:
         self._opened = False
         if source is not None and self._pid == os.getpid():
             source.close()
-
-    def _close_at_exit(self) -> None:
-        self.release()
-
-    def __del__(self) -> None:
-        try:
-            self.release()
-        except Exception:  # noqa: BLE001 - interpreter shutdown may have torn down framebus already
-            pass
 
     def __repr__(self) -> str:
         return f"<sail.Decoder {self._path!r} {'opened' if self._opened else 'released'}>"

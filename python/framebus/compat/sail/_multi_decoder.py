@@ -71,7 +71,7 @@ class _Channel:
         old.close()
 
 
-class MultiDecoder:
+class MultiDecoder(_d.ReleasedWhenDropped):
     """sail.MultiDecoder: several videos or streams decoded in the background, read per channel.
 
     Frames come as FORMAT_BGR_PLANAR (pictures as FORMAT_BGR_PACKED), as sail's decoder gives
@@ -266,15 +266,6 @@ class MultiDecoder:
             return  # inherited through fork: the channels are the parent's
         for channel in channels:
             channel.source.close()
-
-    def _close_at_exit(self) -> None:
-        self.release()
-
-    def __del__(self) -> None:
-        try:
-            self.release()
-        except Exception:  # noqa: BLE001 - interpreter shutdown may have torn down framebus already
-            pass
 
     def __repr__(self) -> str:
         return f"<sail.MultiDecoder {len(self._channels)} channel(s), queue_size {self._queue_size}>"
