@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from . import _core, _exit, _fork
+from . import _args, _core, _exit, _fork
 from ._errors import Closed, EndOfChannel, InvalidArgument, LingerExpired, LingerExpiredWarning
 from ._sizes import parse_size
 
@@ -181,6 +181,12 @@ class Producer(_Handle):
                  mode: int = 0o600, groups: GroupsArg = None, block_timeout: Optional[float] = None,
                  linger: float = 10.0, strict: bool = False, trusted_owners: Optional[Iterable[int]] = None,
                  group_grace: float = 5.0) -> None:
+        _args.text(name, "name")
+        slots = _args.integer(slots, "slots", 1, 2**32)
+        mode = _args.integer(mode, "mode", 0, 0o10000)
+        block_timeout = _args.seconds(block_timeout, "block_timeout")
+        linger = _args.seconds(linger, "linger", none_ok=False)
+        group_grace = _args.seconds(group_grace, "group_grace", none_ok=False)
         options = dict(slots=slots, slot_size=slot_size, policy=policy, mode=mode,
                        groups=_normalise_groups(groups), block_timeout=block_timeout, linger=linger,
                        strict=strict, trusted_owners=_normalise_owners(trusted_owners), group_grace=group_grace)
@@ -227,6 +233,7 @@ class Producer(_Handle):
         ``"gray8"``, ``"nv12"``, ``"yuv420p"``) it is an image. Blocks per the policy when full.
         """
         frame, user_meta = _renamed_message_fields(frame, user_meta, frame_id, meta)
+        stream, frame, pts, user_meta, flags = _args.message_fields(stream, frame, pts, user_meta, flags)
         if isinstance(data, np.ndarray):
             if not data.flags.c_contiguous:
                 data = np.ascontiguousarray(data)
@@ -238,7 +245,7 @@ class Producer(_Handle):
                 dtype = data.dtype.name
         if dtype is not None and not isinstance(dtype, str):
             dtype = _numpy_dtype(dtype).name
-        self._h.send(data, stream, frame, pts, flags, bytes(user_meta),
+        self._h.send(data, stream, frame, pts, flags, user_meta,
                      (dtype, None if shape is None else [int(s) for s in shape], format))
 
     def loan(self, shape: Union[int, Sequence[int]], dtype: Any = "uint8", *, format: Optional[str] = None) -> "LoanArray":
@@ -266,7 +273,7 @@ class Producer(_Handle):
 
         The marker's ``frame`` is ``frame_count``, the number of frames the stream numbered, so
         that a reader can tell which frames it never received."""
-        self._h.end_stream(stream, frame_count)
+        self._h.end_stream(_args.integer(stream, "stream", 0, 2**32), _args.integer(frame_count, "frame_count", 0, 2**64))
 
 
 class LoanArray(np.ndarray):
@@ -291,9 +298,10 @@ class LoanArray(np.ndarray):
                 frame_id: Optional[int] = None, meta: Optional[bytes] = None) -> None:
         """Hands the slot to the consumers without copying. The array becomes read-only."""
         frame, user_meta = _renamed_message_fields(frame, user_meta, frame_id, meta)
+        stream, frame, pts, user_meta, flags = _args.message_fields(stream, frame, pts, user_meta, flags)
         if self._loan is None or self._producer is None or not self._loan.valid:
             raise Closed("only an unpublished loan from Producer.loan() can be published")
-        self._producer._h.publish(self._loan, stream, frame, pts, flags, bytes(user_meta),
+        self._producer._h.publish(self._loan, stream, frame, pts, flags, user_meta,
                                   (self.dtype.name, list(self.shape), self._format))
         self.flags.writeable = False
 
@@ -334,6 +342,10 @@ class Consumer(_Handle):
     def __init__(self, name: str, *, group: str = "default", wait: Optional[float] = 0.0,
                  policy: Optional[str] = None, writable: bool = False,
                  trusted_owners: Optional[Iterable[int]] = None, max_deliveries: int = 3) -> None:
+        _args.text(name, "name")
+        _args.text(group, "group")
+        wait = _args.seconds(wait, "wait")
+        max_deliveries = _args.integer(max_deliveries, "max_deliveries", 0, 2**32)
         options = dict(group=group, wait=wait, policy=policy, writable=bool(writable),
                        trusted_owners=_normalise_owners(trusted_owners), max_deliveries=int(max_deliveries))
         self._end_reason = "none"
@@ -366,6 +378,7 @@ class Consumer(_Handle):
         Raises EndOfChannel (ProducerDied when the last producer died) once the channel ended,
         and Closed when the consumer is closed, also by another thread while this one waits.
         """
+        timeout = _args.seconds(timeout, "timeout")
         try:
             message = self._h.receive(timeout)
         except EndOfChannel as end:
