@@ -281,6 +281,22 @@ made before keep their own reference).)doc")
             return py::str(std::string(to_string(meta.image.format)));
           },
           "Pixel format of an image message ('bgr24', 'nv12', ...), else None.")
+      .def_property_readonly(
+          "width",
+          [](const PyMessage& m) -> py::object {
+            const MessageMeta& meta = m.facts().meta;
+            if (meta.kind != PayloadKind::image) return py::none();
+            return py::int_(meta.image.width);
+          },
+          "Width in pixels of an image message (also of nv12 / yuv420p ones, whose array is flat), else None.")
+      .def_property_readonly(
+          "height",
+          [](const PyMessage& m) -> py::object {
+            const MessageMeta& meta = m.facts().meta;
+            if (meta.kind != PayloadKind::image) return py::none();
+            return py::int_(meta.image.height);
+          },
+          "Height in pixels of an image message, else None.")
       .def_property_readonly("nbytes", [](const PyMessage& m) { return m.facts().nbytes; })
       .def_property_readonly("released", &PyMessage::released)
       .def_property_readonly(

@@ -44,17 +44,20 @@ def test_loan_refuses_a_picture_that_does_not_fit_its_format_before_taking_a_slo
             assert loan.shape == (10, 10, 3)
 
 
-def test_the_formats_own_layouts_are_accepted(name):
-    with framebus.Producer(name, slots=4, slot_size="64KiB", groups=["g"], linger=0) as tx, \
+def test_the_formats_own_layouts_are_accepted_and_the_reader_gets_the_picture_size(name):
+    with framebus.Producer(name, slots=8, slot_size="64KiB", groups=["g"], linger=0) as tx, \
             framebus.Consumer(name, group="g") as rx:
         tx.send(np.zeros((6, 8), np.uint8), format="gray8")
         tx.send(np.zeros((6, 8, 1), np.uint8), format="gray8")
         tx.send(np.zeros((9, 8), np.uint8), format="nv12")   # a 6 x 8 picture, 4:2:0
         tx.send(np.zeros(72, np.uint8).tobytes(), shape=(6, 8), format="nv12")  # raw bytes: (height, width)
-        sizes = []
-        for _ in range(4):
+        tx.send(np.zeros((6, 8), np.float32))  # a tensor: no picture size
+        sizes, pictures = [], []
+        for _ in range(5):
             msg = rx.receive(5.0)
             sizes.append(msg.array.shape)
+            pictures.append((msg.width, msg.height))
             msg.release()
         assert sizes[0] == sizes[1] == (6, 8)
         assert sizes[2] == sizes[3] == (72,), "both the same 6 x 8 4:2:0 picture (received flat)"
+        assert pictures == [(8, 6)] * 4 + [(None, None)], "the picture's size, also of a flat 4:2:0 one"

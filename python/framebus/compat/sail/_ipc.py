@@ -204,17 +204,14 @@ class IPC:
             fmt = Format(fmt)
             pixels = message.copy()
             return BMImage._from_array(pixels.reshape(layout(fmt, h, w)), fmt), message.stream, message.frame
-        if message.format in ("bgr24", "rgb24", "gray8"):  # an image a framebus producer or decoder sent
-            fmt = from_framebus_format(message.format)
-        elif message.format is not None:
-            raise InvalidArgument(
-                f"receiveBMImage: frame {message.frame} of channel {message.stream} is a {message.format} image "
-                "without its size; send it with sendBMImage, or as bgr24 / rgb24 / gray8")
-        else:
+        if message.format is None:
             raise InvalidArgument(
                 f"receiveBMImage: frame {message.frame} of channel {message.stream} was sent as a tensor "
                 f"({message.array.dtype} {message.array.shape}), not an image; receive it with receiveTensor")
-        return BMImage._from_array(message.copy(), fmt), message.stream, message.frame
+        # An image a framebus producer or decoder sent: its format and size travel with it.
+        fmt = from_framebus_format(message.format)
+        pixels = message.copy().reshape(layout(fmt, message.height, message.width))
+        return BMImage._from_array(pixels, fmt), message.stream, message.frame
 
     def receiveTensor(self) -> Tuple[Tensor, int, int]:
         """Waits for the next frame: ``(Tensor, channel_id, frame_id)``. Without ``usec2c`` the
