@@ -229,6 +229,14 @@ void deprecated(const char* old_name, const char* new_name) {
   if (PyErr_WarnEx(PyExc_DeprecationWarning, text.c_str(), 1) != 0) throw py::error_already_set();
 }
 
+// A fact of an image message's description, or None for a message that is no image.
+template <typename Get>
+py::object image_field(const PyMessage& m, Get get) {
+  const MessageMeta& meta = m.facts().meta;
+  if (meta.kind != PayloadKind::image) return py::none();
+  return get(meta.image);
+}
+
 }  // namespace
 
 void bind_message(py::module_& mod) {
@@ -275,27 +283,17 @@ made before keep their own reference).)doc")
           "'bytes', 'image' or 'tensor'.")
       .def_property_readonly(
           "format",
-          [](const PyMessage& m) -> py::object {
-            const MessageMeta& meta = m.facts().meta;
-            if (meta.kind != PayloadKind::image) return py::none();
-            return py::str(std::string(to_string(meta.image.format)));
+          [](const PyMessage& m) {
+            return image_field(m, [](const ImageDesc& i) { return py::str(std::string(to_string(i.format))); });
           },
           "Pixel format of an image message ('bgr24', 'nv12', ...), else None.")
       .def_property_readonly(
           "width",
-          [](const PyMessage& m) -> py::object {
-            const MessageMeta& meta = m.facts().meta;
-            if (meta.kind != PayloadKind::image) return py::none();
-            return py::int_(meta.image.width);
-          },
+          [](const PyMessage& m) { return image_field(m, [](const ImageDesc& i) { return py::int_(i.width); }); },
           "Width in pixels of an image message (also of nv12 / yuv420p ones, whose array is flat), else None.")
       .def_property_readonly(
           "height",
-          [](const PyMessage& m) -> py::object {
-            const MessageMeta& meta = m.facts().meta;
-            if (meta.kind != PayloadKind::image) return py::none();
-            return py::int_(meta.image.height);
-          },
+          [](const PyMessage& m) { return image_field(m, [](const ImageDesc& i) { return py::int_(i.height); }); },
           "Height in pixels of an image message, else None.")
       .def_property_readonly("nbytes", [](const PyMessage& m) { return m.facts().nbytes; })
       .def_property_readonly("released", &PyMessage::released)
