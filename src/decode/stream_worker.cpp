@@ -126,6 +126,7 @@ StreamWorker::Outcome StreamWorker::decode_pass(FrameSource& source, Producer& p
   FramePtr frame(av_frame_alloc());
   if (!frame)
     return {Outcome::Kind::failed, Error(ErrorCode::system, "stream " + std::to_string(id_) + ": out of memory")};
+  std::uint64_t errors_this_connection = 0;
   for (;;) {
     if (stop_.stop_requested()) return {Outcome::Kind::stopped};
     auto pulled = source.next(frame.get());
@@ -138,9 +139,13 @@ StreamWorker::Outcome StreamWorker::decode_pass(FrameSource& source, Producer& p
     if (pulled->kind == Pulled::Kind::bad) {
       record_error(*pulled->problem);
       const bool folder = config_.kind == SourceKind::image_folder || config_.kind == SourceKind::image_glob;
-      if (!folder && status().decode_errors > options_.max_decode_errors)
-        return {Outcome::Kind::failed, pulled->problem};
-      continue;
+      // A live source that reconnects: undecodable data is what a connection cut mid-packet
+      // leaves (the read that follows would fail), so past the budget it is a lost connection,
+      // not a bad stream, and each connection gets the budget afresh.
+      const bool live = config_.kind == SourceKind::network && options_.reconnect;
+      const std::uint64_t errors = live ? ++errors_this_connection : status().decode_errors;
+      if (folder || errors <= options_.max_decode_errors) continue;
+      return {live ? Outcome::Kind::lost : Outcome::Kind::failed, pulled->problem};
     }
 
     attempts_ = 0;

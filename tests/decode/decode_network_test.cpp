@@ -20,15 +20,16 @@ using testing::SilentServer;
 
 int free_port() { return testing::free_tcp_port(); }
 
-// `ffmpeg [-re] -i FILE -c copy -f mpegts -listen 1 http://127.0.0.1:PORT`, up once it listens.
-std::unique_ptr<Child> serve_http(const std::string& file, int port, bool native_rate) {
+// `ffmpeg [-re] -i FILE -c copy -f FORMAT -listen 1 http://127.0.0.1:PORT`, up once it listens.
+std::unique_ptr<Child> serve_http(const std::string& file, int port, bool native_rate,
+                                  const std::string& format = "mpegts") {
   const std::string url = "http://127.0.0.1:" + std::to_string(port);
   auto child = std::make_unique<Child>([&] {
     if (native_rate) {
-      ::execlp("ffmpeg", "ffmpeg", "-nostdin", "-v", "error", "-re", "-i", file.c_str(), "-c", "copy", "-f", "mpegts",
-               "-listen", "1", url.c_str(), static_cast<char*>(nullptr));
+      ::execlp("ffmpeg", "ffmpeg", "-nostdin", "-v", "error", "-re", "-i", file.c_str(), "-c", "copy", "-f",
+               format.c_str(), "-listen", "1", url.c_str(), static_cast<char*>(nullptr));
     } else {
-      ::execlp("ffmpeg", "ffmpeg", "-nostdin", "-v", "error", "-i", file.c_str(), "-c", "copy", "-f", "mpegts",
+      ::execlp("ffmpeg", "ffmpeg", "-nostdin", "-v", "error", "-i", file.c_str(), "-c", "copy", "-f", format.c_str(),
                "-listen", "1", url.c_str(), static_cast<char*>(nullptr));
     }
     return 127;
@@ -131,6 +132,29 @@ TEST(DecodeNetwork, a_lost_stream_reconnects_when_the_server_comes_back_and_ids_
   EXPECT_GE(status->reconnects, 9U);
   EXPECT_NE(status->message.find(url), std::string::npos) << status->message;
   EXPECT_EQ(second->wait(20s), 0);
+}
+
+TEST(DecodeNetwork, undecodable_data_on_a_reconnecting_stream_is_a_lost_connection_not_the_end) {
+  // A server killed mid-packet leaves a truncated packet that fails to decode: for a live source
+  // that reconnects, that is the connection lost, not a broken stream. Corrupt packets relayed
+  // over HTTP as they are (Matroska keeps H.264's length-prefixed units, which then fail to
+  // parse) make the same happen every time.
+  const int port = free_port();
+  auto rig = make_rig("undecodable");
+  StreamOptions options;
+  options.reconnect = true;
+  options.reconnect_delay = 50ms;
+  options.max_reconnects = 2;
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  auto server = serve_http(media("corrupt.mp4"), port, false, "matroska");
+  auto id = rig.decoder.add_stream(url, options);
+  ASSERT_TRUE(id);
+  auto got = collect(rig.consumer, {*id}, 60s);
+  ASSERT_TRUE(got.complete);
+  auto status = rig.decoder.status(*id);
+  EXPECT_GE(status->decode_errors, 1U);
+  EXPECT_GE(status->reconnects, 1U) << "a decode error ended the stream instead of reconnecting: " << status->message;
+  EXPECT_EQ(server->wait(20s), 0);
 }
 
 }  // namespace
